@@ -1,0 +1,531 @@
+package blocklist
+
+import (
+	"regexp/syntax"
+	"strings"
+)
+
+// Matcher decides on requests. It is compiled once from lists and never
+// changes afterwards, so it is safe for concurrent use; reloading compiles a
+// new Matcher and the caller swaps it in whole.
+type Matcher struct {
+	lists  []ListStats
+	rules  []crule
+	extras []extra
+
+	hosts hostSet // option-less blocking hostnames, from every format
+
+	important    ruleIndex
+	block        ruleIndex
+	exception    ruleIndex
+	docException ruleIndex // @@…$document: no blocking on matching pages
+	redirect     ruleIndex // $redirect-rule
+	removeParam  ruleIndex
+	keepParam    ruleIndex // @@…$removeparam
+	// params holds "$removeparam=name" rules with no pattern or other
+	// option, by name: the common case of a tracking-parameter list.
+	params map[string]int32
+}
+
+// Lists returns what was made of each list, in the order given to Compile.
+// The caller must not modify the result.
+func (m *Matcher) Lists() []ListStats { return m.lists }
+
+type parsedRule struct {
+	r    *Rule
+	list uint16
+	off  int // offset of r.Text in the list's text
+}
+
+// Compile builds a Matcher from lists. Lines that cannot be used are counted
+// and reported in Lists; the rest of each list still loads, so Compile cannot
+// fail.
+func Compile(srcs ...Source) *Matcher {
+	m := &Matcher{lists: make([]ListStats, len(srcs)), params: make(map[string]int32)}
+	m.hosts.texts = make([]string, len(srcs)+1)
+	var lowered strings.Builder // lower-cased copies of hostnames written with upper case
+	var parsed []parsedRule
+
+	for li, src := range srcs {
+		st := &m.lists[li]
+		st.Name, st.Format = src.Name, src.Format
+		if st.Format == FormatAuto {
+			st.Format = detectFormat(src.Text)
+		}
+		m.hosts.texts[li] = src.Text
+		list := uint16(li)
+		st.Lines = lines(src.Text, func(n, off int, line string) {
+			trimmed := strings.TrimSpace(line)
+			off += strings.Index(line, trimmed)
+			if trimmed == "" || trimmed[0] == '!' || trimmed[0] == '#' && st.Format != FormatAdblock ||
+				trimmed[0] == '[' && st.Format == FormatAdblock {
+				st.Comments++
+				return
+			}
+			if st.Format != FormatAdblock || looksLikeHostsLine(trimmed) {
+				m.addHostLine(st, list, &lowered, n, off, trimmed, st.Format == FormatDomains)
+				return
+			}
+			r, err := ParseRule(trimmed)
+			switch {
+			case err == ErrNotNetwork && isCosmetic(trimmed):
+				st.Cosmetic++
+			case err == ErrNotNetwork:
+				st.Comments++
+			case err != nil:
+				st.bad(n, trimmed, err)
+			default:
+				parsed = append(parsed, parsedRule{r: r, list: list, off: off})
+			}
+		})
+	}
+	parsed = m.applyBadFilters(parsed)
+
+	var entries [7][]indexEntry // by category, in the order of catNames
+	var cands [][]uint32
+	freq := make(map[uint32]int)
+	for _, p := range parsed {
+		cat, ok := m.categorize(p, &lowered)
+		if !ok {
+			continue
+		}
+		i := int32(len(m.rules) - 1)
+		e := indexEntry{rule: i}
+		var toks []uint32
+		if host, ok := hostKey(&m.rules[i]); ok {
+			e.host = host
+		} else {
+			toks = ruleTokens(p.r, &m.rules[i])
+			for _, t := range toks {
+				freq[t]++
+			}
+		}
+		entries[cat] = append(entries[cat], e)
+		for len(cands) < len(m.rules) {
+			cands = append(cands, nil)
+		}
+		cands[i] = toks
+	}
+	// Index each rule by its rarest token, so that a URL's tokens bring up
+	// few candidates.
+	for cat := range entries {
+		for k := range entries[cat] {
+			e := &entries[cat][k]
+			best := -1
+			for _, t := range cands[e.rule] {
+				if best < 0 || freq[t] < best {
+					best, e.token = freq[t], t
+				}
+			}
+		}
+	}
+	m.important = buildIndex(m.rules, entries[catImportant])
+	m.block = buildIndex(m.rules, entries[catBlock])
+	m.exception = buildIndex(m.rules, entries[catException])
+	m.docException = buildIndex(m.rules, entries[catDocException])
+	m.redirect = buildIndex(m.rules, entries[catRedirect])
+	m.removeParam = buildIndex(m.rules, entries[catRemoveParam])
+	m.keepParam = buildIndex(m.rules, entries[catKeepParam])
+
+	m.hosts.texts[len(srcs)] = lowered.String()
+	m.hosts.build(func(list uint16) { m.lists[list].Duplicates++ })
+	m.rules = m.rules[:len(m.rules):len(m.rules)]
+	return m
+}
+
+const (
+	catImportant = iota
+	catBlock
+	catException
+	catDocException
+	catRedirect
+	catRemoveParam
+	catKeepParam
+)
+
+// applyBadFilters drops every rule that a $badfilter rule names, and the
+// $badfilter rules themselves.
+func (m *Matcher) applyBadFilters(parsed []parsedRule) []parsedRule {
+	bad := make(map[string]bool)
+	for _, p := range parsed {
+		if p.r.BadFilter {
+			twin := *p.r
+			twin.BadFilter = false
+			bad[twin.String()] = true
+		}
+	}
+	if len(bad) == 0 {
+		return parsed
+	}
+	kept := parsed[:0]
+	for _, p := range parsed {
+		if p.r.BadFilter {
+			continue
+		}
+		if bad[p.r.String()] {
+			m.lists[p.list].BadFiltered++
+			continue
+		}
+		kept = append(kept, p)
+	}
+	return kept
+}
+
+// categorize turns a parsed rule into a compiled one (appended to m.rules)
+// and says which index it belongs to. Option-less hostname rules go to the
+// host set instead, and inert rules nowhere; both report ok=false.
+func (m *Matcher) categorize(p parsedRule, lowered *strings.Builder) (cat int, ok bool) {
+	r, st := p.r, &m.lists[p.list]
+	if len(r.Inert) > 0 {
+		st.Inert++
+		if st.InertOptions == nil {
+			st.InertOptions = make(map[string]int)
+		}
+		for _, o := range r.Inert {
+			name, _, _ := strings.Cut(o, "=")
+			st.InertOptions[name]++
+		}
+		return 0, false
+	}
+	if r.RedirectRule && r.Exception {
+		st.Inert++ // @@…$redirect-rule only turns redirects off; we have no other answer to give
+		return 0, false
+	}
+	if host, ok := plainHostRule(r); ok {
+		m.addHost(st, p.list, lowered, p.off, len(r.Text), 2, host)
+		return 0, false
+	}
+
+	c := crule{text: r.Text, list: p.list, next: -1, extra: -1, party: r.Party}
+	var x extra
+	hasExtra := false
+	if len(r.Domains)+len(r.NotDomains)+len(r.DenyAllow) > 0 {
+		x.domains, x.notDomains, x.denyAllow = r.Domains, r.NotDomains, r.DenyAllow
+		hasExtra = true
+	}
+
+	switch {
+	case r.Types != 0:
+		c.types = r.Types &^ r.NotTypes
+	case r.Exception || r.RemoveParam:
+		c.types = typesAll &^ r.NotTypes
+	default:
+		c.types = typesDefault &^ r.NotTypes
+	}
+	if c.types == 0 {
+		st.bad(0, r.Text, errNoTypes)
+		return 0, false
+	}
+
+	if r.MatchCase {
+		c.flags |= fMatchCase
+	}
+	if r.Regexp {
+		c.flags |= fRegexp
+		src := r.Pattern
+		if !r.MatchCase {
+			src = "(?i)" + src
+		}
+		x.re = &lazyRegexp{src: src}
+		hasExtra = true
+	} else {
+		c.pattern, c.flags = normalizePattern(r, c.flags)
+	}
+
+	switch {
+	case r.RemoveParam:
+		spec := newParamSpec(r.Param)
+		x.param = &spec
+		hasExtra = true
+		st.RemoveParam++
+		if r.Exception {
+			cat = catKeepParam
+		} else {
+			cat = catRemoveParam
+		}
+	case r.RedirectRule:
+		x.redirect, _ = redirectResponse(r.Redirect)
+		x.hasRedirect = true
+		hasExtra = true
+		st.Redirect++
+		cat = catRedirect
+	case r.Exception && r.Types&TypeDocument != 0:
+		c.flags |= fDocument
+		st.Exceptions++
+		cat = catDocException
+	case r.Exception:
+		st.Exceptions++
+		cat = catException
+	case r.Important:
+		st.Important++
+		cat = catImportant
+	default:
+		st.Blocking++
+		cat = catBlock
+	}
+	if r.Redirect != "" && !r.RedirectRule {
+		x.redirect, _ = redirectResponse(r.Redirect)
+		x.hasRedirect = true
+		hasExtra = true
+	}
+	if hasExtra {
+		c.extra = int32(len(m.extras))
+		m.extras = append(m.extras, x)
+	}
+	if cat == catRemoveParam && c.pattern == "" && c.flags&(fRegexp|fAnchorEnd) == 0 &&
+		c.party == PartyAny && c.types == typesAll && len(x.domains)+len(x.notDomains)+len(x.denyAllow) == 0 &&
+		x.param.name != "" && !x.param.invert {
+		if _, dup := m.params[x.param.name]; !dup {
+			m.rules = append(m.rules, c)
+			m.params[x.param.name] = int32(len(m.rules) - 1)
+			return 0, false
+		}
+	}
+	m.rules = append(m.rules, c)
+	return cat, true
+}
+
+type compileError string
+
+func (e compileError) Error() string { return string(e) }
+
+const errNoTypes = compileError("type options exclude every request type")
+
+// plainHostRule recognises "||host^" with no options: the most common rule,
+// stored in the compact host set.
+func plainHostRule(r *Rule) (string, bool) {
+	if r.Exception || !r.AnchorHost || r.AnchorEnd || r.Regexp || r.Types != 0 || r.NotTypes != 0 ||
+		r.Party != PartyAny || r.Important || r.MatchCase || r.Redirect != "" || r.RemoveParam ||
+		len(r.Domains)+len(r.NotDomains)+len(r.DenyAllow) > 0 {
+		return "", false
+	}
+	host, ok := strings.CutSuffix(r.Pattern, "^")
+	if !ok || !validHostname(host) && !isIP(host) || len(r.Text) > 0xffff {
+		return "", false
+	}
+	return host, true
+}
+
+// normalizePattern lower-cases a pattern (unless match-case) and drops
+// wildcards that mean nothing: a leading * cancels a start anchor, a trailing
+// * an end anchor.
+func normalizePattern(r *Rule, flags ruleFlags) (string, ruleFlags) {
+	p := r.Pattern
+	if !r.MatchCase {
+		p = lowerHost(p)
+	}
+	start, host, end := r.AnchorStart, r.AnchorHost, r.AnchorEnd
+	if strings.HasPrefix(p, "*") {
+		start, host = false, false
+		p = strings.TrimLeft(p, "*")
+	}
+	if strings.HasSuffix(p, "*") {
+		end = false
+		p = strings.TrimRight(p, "*")
+	}
+	if start {
+		flags |= fAnchorStart
+	}
+	if host {
+		flags |= fAnchorHost
+	}
+	if end {
+		flags |= fAnchorEnd
+	}
+	return p, flags
+}
+
+// hostKey finds, for a ||host^… or ||host/… rule, the full hostname to index
+// it by, and rewrites the rule to match what follows the host.
+func hostKey(c *crule) (string, bool) {
+	if c.flags&fAnchorHost == 0 {
+		return "", false
+	}
+	p := c.pattern
+	k := 0
+	for k < len(p) && (isAlnum(lowerASCII(p[k])) || p[k] == '.' || p[k] == '-' || p[k] == '_') {
+		k++
+	}
+	if k == 0 || p[0] == '.' || p[k-1] == '.' {
+		return "", false
+	}
+	if k == len(p) {
+		if c.flags&fAnchorEnd == 0 {
+			return "", false // "||ads" also matches adserver.com
+		}
+	} else if p[k] != '^' && p[k] != '/' && p[k] != ':' {
+		return "", false
+	}
+	host := lowerHost(p[:k])
+	c.pattern = p[k:]
+	c.flags = c.flags&^fAnchorHost | fHostKey
+	if c.pattern == "^" && c.flags&fAnchorEnd == 0 {
+		c.flags |= fAnyRest
+	}
+	return host, true
+}
+
+// patternTokens returns the tokens a URL must contain, as whole runs of
+// [a-z0-9], for the pattern to match: runs of the pattern bounded on both
+// sides by something other than a wildcard.
+func ruleTokens(r *Rule, c *crule) []uint32 {
+	if c.flags&fRegexp != 0 {
+		return regexTokens(r.Pattern, !r.MatchCase)
+	}
+	p := c.pattern
+	var toks []uint32
+	for i := 0; i < len(p); {
+		if !isAlnum(lowerASCII(p[i])) {
+			i++
+			continue
+		}
+		j := i
+		for j < len(p) && isAlnum(lowerASCII(p[j])) {
+			j++
+		}
+		leftOK := i > 0 && p[i-1] != '*' || i == 0 && c.flags&(fAnchorStart|fAnchorHost) != 0
+		rightOK := j < len(p) && p[j] != '*' || j == len(p) && c.flags&fAnchorEnd != 0
+		if leftOK && rightOK && j-i > 1 {
+			toks = append(toks, tokenHash(strings.ToLower(p[i:j])))
+		}
+		i = j
+	}
+	return toks
+}
+
+// regexTokens finds tokens in the literal parts that every match of a regex
+// must contain.
+func regexTokens(src string, fold bool) []uint32 {
+	flags := syntax.Perl
+	if fold {
+		flags |= syntax.FoldCase
+	}
+	re, err := syntax.Parse(src, flags)
+	if err != nil {
+		return nil
+	}
+	re = re.Simplify()
+	var lits []string
+	switch re.Op {
+	case syntax.OpLiteral:
+		lits = append(lits, string(re.Rune))
+	case syntax.OpConcat:
+		for _, sub := range re.Sub {
+			if sub.Op == syntax.OpLiteral {
+				lits = append(lits, string(sub.Rune))
+			}
+		}
+	}
+	var toks []uint32
+	for _, lit := range lits {
+		lit = strings.ToLower(lit)
+		// Only runs with a non-alphanumeric character on both sides inside
+		// the literal are whole tokens: the regex around it may add more.
+		for i := 0; i < len(lit); {
+			if isAlnum(lit[i]) {
+				i++
+				continue
+			}
+			j := i + 1
+			for j < len(lit) && isAlnum(lit[j]) {
+				j++
+			}
+			if j < len(lit) && j-i-1 > 1 {
+				toks = append(toks, tokenHash(lit[i+1:j]))
+			}
+			i = j
+		}
+	}
+	return toks
+}
+
+// looksLikeHostsLine accepts hosts-file lines inside Adblock lists, as
+// uBlock Origin does.
+func looksLikeHostsLine(line string) bool {
+	if line[0] != '0' && line[0] != '1' && line[0] != ':' {
+		return false
+	}
+	sp := strings.IndexAny(line, " \t")
+	return sp > 0 && isHostsAddr(line[:sp])
+}
+
+// addHostLine reads a hosts-file or domain-list line.
+func (m *Matcher) addHostLine(st *ListStats, list uint16, lowered *strings.Builder, n, off int, line string, domains bool) {
+	body := line
+	if i := strings.IndexByte(body, '#'); i >= 0 {
+		body = body[:i]
+	}
+	fields := body
+	next := func() (string, int) {
+		fields = strings.TrimLeft(fields, " \t")
+		if fields == "" {
+			return "", 0
+		}
+		at := len(body) - len(fields)
+		end := strings.IndexAny(fields, " \t")
+		if end < 0 {
+			end = len(fields)
+		}
+		f := fields[:end]
+		fields = fields[end:]
+		return f, at
+	}
+	if !domains {
+		addr, _ := next()
+		if !isHostsAddr(addr) {
+			st.bad(n, line, errHostsAddr)
+			return
+		}
+	}
+	count := 0
+	for {
+		name, at := next()
+		if name == "" {
+			break
+		}
+		if domains && count > 0 {
+			st.bad(n, line, errDomainsExtra)
+			return
+		}
+		count++
+		kskip, klen := 0, len(name)
+		switch {
+		case strings.HasPrefix(name, "||") && strings.HasSuffix(name, "^"):
+			kskip, klen = 2, len(name)-3 // AdGuard Home style in a domain list
+		case strings.HasPrefix(name, "*."):
+			kskip, klen = 2, len(name)-2 // wildcard: we match subdomains anyway
+		}
+		host := name[kskip : kskip+klen]
+		if hostsIgnored[strings.ToLower(host)] {
+			continue
+		}
+		if !validHostname(host) && !isIP(host) {
+			st.bad(n, line, errHostname)
+			return
+		}
+		m.addHost(st, list, lowered, off+at, len(name), kskip, host)
+	}
+	if count == 0 {
+		st.bad(n, line, errNoName)
+	}
+}
+
+const (
+	errHostsAddr    = compileError("hosts line does not start with an IP address")
+	errDomainsExtra = compileError("more than one domain on a line")
+	errHostname     = compileError("not a valid hostname")
+	errNoName       = compileError("no hostname")
+)
+
+// addHost stores a hostname rule whose text is text[off:off+tlen] in the
+// list's own text, with the hostname kskip bytes in.
+func (m *Matcher) addHost(st *ListStats, list uint16, lowered *strings.Builder, off, tlen, kskip int, host string) {
+	st.Hostnames++
+	e := hostEntry{off: uint32(off), tlen: uint16(tlen), text: list, list: list, kskip: uint8(kskip), klen: uint8(len(host))}
+	if strings.HasSuffix(host, ".") || lowerHost(host) != host {
+		lh := strings.TrimSuffix(lowerHost(host), ".")
+		e = hostEntry{off: uint32(lowered.Len()), tlen: uint16(len(lh)), text: uint16(len(m.hosts.texts) - 1), list: list, klen: uint8(len(lh))}
+		lowered.WriteString(lh)
+	}
+	m.hosts.entries = append(m.hosts.entries, e)
+}

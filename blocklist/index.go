@@ -1,0 +1,324 @@
+package blocklist
+
+import (
+	"regexp"
+	"sync/atomic"
+
+	"golang.org/x/net/publicsuffix"
+)
+
+// crule is the compiled form of a Rule, kept small: a Matcher holds about a
+// hundred thousand of them.
+type crule struct {
+	text    string // the rule as written, for decisions
+	pattern string // lower-cased unless match-case; for host-keyed rules, what follows the host
+	next    int32  // next rule in the same index chain, -1 at the end
+	extra   int32  // index into Matcher.extras, -1 when none
+	list    uint16
+	types   Type
+	flags   ruleFlags
+	party   Party
+}
+
+type ruleFlags uint8
+
+const (
+	fAnchorStart ruleFlags = 1 << iota
+	fAnchorHost
+	fAnchorEnd
+	fMatchCase
+	fRegexp
+	fHostKey  // indexed by hostname: pattern is matched from the end of the host
+	fAnyRest  // host-keyed and nothing left to match ("||host^")
+	fDocument // an exception that also disables blocking on the pages it matches
+)
+
+// extra holds the options few rules have.
+type extra struct {
+	domains, notDomains []string
+	denyAllow           []string
+	re                  *lazyRegexp
+	redirect            Response
+	hasRedirect         bool
+	param               *paramSpec
+}
+
+// lazyRegexp compiles on first use: most regex rules never get a candidate
+// URL, and a compiled regexp costs kilobytes.
+type lazyRegexp struct {
+	src string
+	re  atomic.Pointer[regexp.Regexp]
+}
+
+var neverMatch = regexp.MustCompile(`\z.\A`)
+
+func (l *lazyRegexp) get() *regexp.Regexp {
+	if re := l.re.Load(); re != nil {
+		return re
+	}
+	re, err := regexp.Compile(l.src)
+	if err != nil {
+		re = neverMatch // validated when parsed; cannot happen
+	}
+	l.re.Store(re)
+	return re
+}
+
+// ruleIndex finds the candidate rules for a request: rules keyed by a
+// hostname are found by walking the request host's parent domains; the rest
+// by the tokens of the URL; the few with neither are always candidates.
+type ruleIndex struct {
+	hosts    map[string]int32 // chain heads
+	tokens   tokenTable
+	fallback int32
+	size     int
+}
+
+// tokenTable is an open-addressing hash table from token hash to chain head;
+// faster than a Go map for uint32 keys and allocation-free.
+type tokenTable struct {
+	keys  []uint32
+	heads []int32
+	mask  uint32
+}
+
+func (t *tokenTable) get(h uint32) int32 {
+	if len(t.keys) == 0 {
+		return -1
+	}
+	for j := h & t.mask; ; j = (j + 1) & t.mask {
+		switch t.keys[j] {
+		case h:
+			return t.heads[j]
+		case 0:
+			return -1
+		}
+	}
+}
+
+// slot returns the slot for h, claiming an empty one.
+func (t *tokenTable) slot(h uint32) *int32 {
+	for j := h & t.mask; ; j = (j + 1) & t.mask {
+		switch t.keys[j] {
+		case h:
+			return &t.heads[j]
+		case 0:
+			t.keys[j] = h
+			t.heads[j] = -1
+			return &t.heads[j]
+		}
+	}
+}
+
+// indexEntry is where a rule goes in a ruleIndex: under a host, a token, or
+// neither.
+type indexEntry struct {
+	rule  int32
+	host  string
+	token uint32
+}
+
+func buildIndex(rules []crule, entries []indexEntry) ruleIndex {
+	ix := ruleIndex{fallback: -1, size: len(entries)}
+	ntok := 0
+	for _, e := range entries {
+		if e.host == "" && e.token != 0 {
+			ntok++
+		}
+	}
+	n := 8
+	for n < ntok*2 {
+		n <<= 1
+	}
+	ix.tokens = tokenTable{keys: make([]uint32, n), heads: make([]int32, n), mask: uint32(n - 1)}
+	ix.hosts = make(map[string]int32)
+	// Insert in reverse so that chains run in list order.
+	for i := len(entries) - 1; i >= 0; i-- {
+		e := entries[i]
+		var head *int32
+		switch {
+		case e.host != "":
+			h, ok := ix.hosts[e.host]
+			if !ok {
+				h = -1
+			}
+			rules[e.rule].next = h
+			ix.hosts[e.host] = e.rule
+			continue
+		case e.token != 0:
+			head = ix.tokens.slot(e.token)
+		default:
+			head = &ix.fallback
+		}
+		rules[e.rule].next = *head
+		*head = e.rule
+	}
+	return ix
+}
+
+// first returns the first rule of the index that matches req, or -1.
+func (ix *ruleIndex) first(m *Matcher, req *Request) int32 {
+	if ix.size == 0 {
+		return -1
+	}
+	if len(ix.hosts) > 0 {
+		for host := req.Host; ; {
+			if head, ok := ix.hosts[host]; ok {
+				if i := m.firstInChain(head, req); i >= 0 {
+					return i
+				}
+			}
+			dot := indexDot(host)
+			if dot < 0 {
+				break
+			}
+			host = host[dot+1:]
+		}
+	}
+	for _, tok := range req.tokens {
+		if head := ix.tokens.get(tok); head >= 0 {
+			if i := m.firstInChain(head, req); i >= 0 {
+				return i
+			}
+		}
+	}
+	return m.firstInChain(ix.fallback, req)
+}
+
+// all appends every rule of the index that matches req; a rule may appear
+// twice when a URL repeats a token.
+func (ix *ruleIndex) all(m *Matcher, req *Request, dst []int32) []int32 {
+	if ix.size == 0 {
+		return dst
+	}
+	add := func(head int32) {
+		for i := head; i >= 0; i = m.rules[i].next {
+			if m.matches(&m.rules[i], req) {
+				dst = append(dst, i)
+			}
+		}
+	}
+	if len(ix.hosts) > 0 {
+		for host := req.Host; ; {
+			if head, ok := ix.hosts[host]; ok {
+				add(head)
+			}
+			dot := indexDot(host)
+			if dot < 0 {
+				break
+			}
+			host = host[dot+1:]
+		}
+	}
+	for _, tok := range req.tokens {
+		if head := ix.tokens.get(tok); head >= 0 {
+			add(head)
+		}
+	}
+	add(ix.fallback)
+	return dst
+}
+
+func (m *Matcher) firstInChain(head int32, req *Request) int32 {
+	for i := head; i >= 0; i = m.rules[i].next {
+		if m.matches(&m.rules[i], req) {
+			return i
+		}
+	}
+	return -1
+}
+
+// matches checks one rule against a request: cheap checks first.
+func (m *Matcher) matches(r *crule, req *Request) bool {
+	if r.types&req.Type == 0 {
+		return false
+	}
+	switch r.party {
+	case PartyFirst:
+		if req.ThirdParty {
+			return false
+		}
+	case PartyThird:
+		if !req.ThirdParty {
+			return false
+		}
+	case PartyStrictFirst:
+		if req.SourceHost != req.Host {
+			return false
+		}
+	case PartyStrictThird:
+		if req.SourceHost == req.Host {
+			return false
+		}
+	}
+	if !m.patternMatches(r, req) {
+		return false
+	}
+	return r.extra < 0 || m.extraMatches(&m.extras[r.extra], req)
+}
+
+func (m *Matcher) patternMatches(r *crule, req *Request) bool {
+	if r.flags&fAnyRest != 0 {
+		return true
+	}
+	u := req.lower
+	if r.flags&fMatchCase != 0 {
+		u = req.orig
+	}
+	switch {
+	case r.flags&fRegexp != 0:
+		return m.extras[r.extra].re.get().Match(u)
+	case r.flags&fHostKey != 0:
+		return globAt(u, req.hostEnd, r.pattern, true, r.flags&fAnchorEnd != 0)
+	case r.flags&fAnchorStart != 0:
+		return globAt(u, 0, r.pattern, true, r.flags&fAnchorEnd != 0)
+	case r.flags&fAnchorHost != 0:
+		for p := req.hostStart; p < req.hostEnd; p++ {
+			if (p == req.hostStart || u[p-1] == '.') && globAt(u, p, r.pattern, true, r.flags&fAnchorEnd != 0) {
+				return true
+			}
+		}
+		return false
+	}
+	return globAt(u, 0, r.pattern, false, r.flags&fAnchorEnd != 0)
+}
+
+func (m *Matcher) extraMatches(x *extra, req *Request) bool {
+	if len(x.notDomains) > 0 && req.SourceHost != "" && domainListMatch(req.SourceHost, x.notDomains) {
+		return false
+	}
+	if len(x.domains) > 0 && (req.SourceHost == "" || !domainListMatch(req.SourceHost, x.domains)) {
+		return false
+	}
+	if len(x.denyAllow) > 0 && domainListMatch(req.Host, x.denyAllow) {
+		return false
+	}
+	return true
+}
+
+// domainListMatch reports whether host is, or is under, one of the domains.
+// "name.*" entries match name under any public suffix (google.* matches
+// www.google.co.uk).
+func domainListMatch(host string, domains []string) bool {
+	for _, d := range domains {
+		if n := len(d); n > 2 && d[n-2:] == ".*" {
+			ps, _ := publicsuffix.PublicSuffix(host)
+			if len(host) > len(ps)+1 && underDomain(host[:len(host)-len(ps)-1], d[:n-2]) {
+				return true
+			}
+			continue
+		}
+		if underDomain(host, d) {
+			return true
+		}
+	}
+	return false
+}
+
+// underDomain reports whether host is d or a subdomain of d.
+func underDomain(host, d string) bool {
+	if len(host) == len(d) {
+		return host == d
+	}
+	return len(host) > len(d) && host[len(host)-len(d)-1] == '.' && host[len(host)-len(d):] == d
+}

@@ -1,0 +1,218 @@
+package blocklist
+
+import (
+	"errors"
+	"fmt"
+	"net/netip"
+	"strings"
+
+	"golang.org/x/net/publicsuffix"
+)
+
+// Request is one request, normalised once so that matching never re-parses:
+// the lower-cased URL, its hostname and registrable domain, the same for the
+// page that made it, its type, and whether it is third-party.
+//
+// A Request is not safe for concurrent modification; a Matcher only reads it.
+// Reset reuses its buffers, so a caller matching many requests in a loop can
+// keep one Request and allocate nothing.
+type Request struct {
+	URL  string // as given
+	Host string // lower-case hostname, without port or trailing dot
+	// Domain is the registrable domain of Host (eTLD+1 by the public suffix
+	// list); for IP addresses and bare public suffixes it is Host itself.
+	Domain string
+
+	SourceURL    string // the page (frame) that made the request; may be empty
+	SourceHost   string // empty when the source is unknown
+	SourceDomain string
+
+	Type Type
+	// ThirdParty is true when Domain differs from SourceDomain, and also when
+	// the source is unknown, as in uBlock Origin and adblock-rust.
+	ThirdParty bool
+
+	lower     []byte   // URL, ASCII lower-cased
+	orig      []byte   // URL as bytes, for $match-case rules
+	hostStart int      // offsets of the hostname in URL and lower
+	hostEnd   int      //
+	queryAt   int      // index of '?' in URL, or -1
+	tokens    []uint32 // hashes of the alphanumeric runs of lower
+}
+
+// ErrURL is wrapped by the errors NewRequest and Reset return for a URL that
+// cannot be matched.
+var ErrURL = errors.New("invalid request URL")
+
+// NewRequest builds a Request. sourceURL may be empty or unparseable (for
+// example "about:blank"): the request is then treated as having no known page.
+func NewRequest(rawURL, sourceURL string, t Type) (*Request, error) {
+	r := new(Request)
+	if err := r.Reset(rawURL, sourceURL, t); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+// Reset re-initialises r for another request, reusing its buffers.
+func (r *Request) Reset(rawURL, sourceURL string, t Type) error {
+	hs, he, err := splitHost(rawURL)
+	if err != nil {
+		return err
+	}
+	*r = Request{lower: r.lower[:0], orig: r.orig[:0], tokens: r.tokens[:0]}
+	r.URL, r.SourceURL, r.Type = rawURL, sourceURL, t
+	r.hostStart, r.hostEnd = hs, he
+	r.Host = lowerHost(rawURL[hs:he])
+	r.Domain = registrable(r.Host)
+	r.queryAt = -1
+	if i := strings.IndexAny(rawURL[he:], "?#"); i >= 0 && rawURL[he+i] == '?' {
+		r.queryAt = he + i
+	}
+
+	if shs, she, err := splitHost(sourceURL); err == nil {
+		r.SourceHost = lowerHost(sourceURL[shs:she])
+		r.SourceDomain = registrable(r.SourceHost)
+	}
+	r.ThirdParty = r.SourceDomain == "" || r.SourceDomain != r.Domain
+
+	r.orig = append(r.orig, rawURL...)
+	r.lower = append(r.lower, rawURL...)
+	for i, c := range r.lower {
+		if 'A' <= c && c <= 'Z' {
+			r.lower[i] = c + 'a' - 'A'
+		}
+	}
+	r.tokens = appendTokens(r.tokens, r.lower)
+	return nil
+}
+
+// splitHost finds the hostname in an absolute URL (scheme://[user@]host[:port]...).
+// It returns offsets into rawURL, excluding IPv6 brackets and a trailing dot.
+func splitHost(rawURL string) (start, end int, err error) {
+	i := strings.Index(rawURL, "://")
+	if i <= 0 {
+		return 0, 0, fmt.Errorf("%w %q: not an absolute URL", ErrURL, rawURL)
+	}
+	for j := 0; j < i; j++ {
+		c := rawURL[j]
+		if !isAlnum(lowerASCII(c)) && c != '+' && c != '-' && c != '.' {
+			return 0, 0, fmt.Errorf("%w %q: bad scheme", ErrURL, rawURL)
+		}
+	}
+	start = i + 3
+	end = len(rawURL)
+	if k := strings.IndexAny(rawURL[start:], "/?#\\"); k >= 0 {
+		end = start + k
+	}
+	if at := strings.LastIndexByte(rawURL[start:end], '@'); at >= 0 {
+		start += at + 1
+	}
+	if start < end && rawURL[start] == '[' {
+		k := strings.IndexByte(rawURL[start:end], ']')
+		if k < 0 {
+			return 0, 0, fmt.Errorf("%w %q: unclosed IPv6 literal", ErrURL, rawURL)
+		}
+		start, end = start+1, start+k
+	} else if k := strings.IndexByte(rawURL[start:end], ':'); k >= 0 {
+		end = start + k
+	}
+	if end > start && rawURL[end-1] == '.' {
+		end--
+	}
+	if start >= end {
+		return 0, 0, fmt.Errorf("%w %q: no host", ErrURL, rawURL)
+	}
+	for j := start; j < end; j++ {
+		if c := rawURL[j]; c <= ' ' || c == 0x7f {
+			return 0, 0, fmt.Errorf("%w %q: control or space in host", ErrURL, rawURL)
+		}
+	}
+	return start, end, nil
+}
+
+// lowerHost lower-cases a hostname, allocating only when it has upper case.
+func lowerHost(h string) string {
+	for i := 0; i < len(h); i++ {
+		if c := h[i]; 'A' <= c && c <= 'Z' {
+			return strings.ToLower(h)
+		}
+	}
+	return h
+}
+
+// registrable returns the registrable domain (eTLD+1) of a lower-case host.
+// It does not allocate.
+func registrable(host string) string {
+	if isIP(host) {
+		return host
+	}
+	d, err := publicsuffix.EffectiveTLDPlusOne(host)
+	if err != nil {
+		return host
+	}
+	return d
+}
+
+func isIP(host string) bool {
+	if strings.IndexByte(host, ':') >= 0 {
+		return true
+	}
+	if host == "" || host[len(host)-1] < '0' || host[len(host)-1] > '9' {
+		return false // fast path: names end in a letter
+	}
+	_, err := netip.ParseAddr(host)
+	return err == nil
+}
+
+func lowerASCII(c byte) byte {
+	if 'A' <= c && c <= 'Z' {
+		return c + 'a' - 'A'
+	}
+	return c
+}
+
+func isAlnum(c byte) bool { return 'a' <= c && c <= 'z' || '0' <= c && c <= '9' }
+
+// Tokens are the maximal runs of [a-z0-9] in a lower-cased URL; rules are
+// indexed by one token that any URL they match must contain as a whole run.
+// Single characters are too common to index by and are skipped.
+func appendTokens(dst []uint32, s []byte) []uint32 {
+	h, n := uint32(fnvOffset), 0
+	for _, c := range s {
+		if isAlnum(c) {
+			h = (h ^ uint32(c)) * fnvPrime
+			n++
+			continue
+		}
+		if n > 1 {
+			dst = append(dst, fixHash(h))
+		}
+		h, n = fnvOffset, 0
+	}
+	if n > 1 {
+		dst = append(dst, fixHash(h))
+	}
+	return dst
+}
+
+const (
+	fnvOffset = 2166136261
+	fnvPrime  = 16777619
+)
+
+func tokenHash(tok string) uint32 {
+	h := uint32(fnvOffset)
+	for i := 0; i < len(tok); i++ {
+		h = (h ^ uint32(tok[i])) * fnvPrime
+	}
+	return fixHash(h)
+}
+
+// fixHash keeps 0 free to mark empty slots in token tables.
+func fixHash(h uint32) uint32 {
+	if h == 0 {
+		return 1
+	}
+	return h
+}

@@ -1,0 +1,504 @@
+package blocklist
+
+import (
+	"errors"
+	"fmt"
+	"regexp/syntax"
+	"strings"
+)
+
+// Party restricts a rule to first- or third-party requests.
+type Party uint8
+
+const (
+	PartyAny         Party = iota
+	PartyFirst             // $first-party, $1p, $~third-party: same registrable domain
+	PartyThird             // $third-party, $3p: another registrable domain (or unknown page)
+	PartyStrictFirst       // $strict1p: same hostname
+	PartyStrictThird       // $strict3p: another hostname
+)
+
+// Rule is one parsed Adblock network filter. It is what ParseRule returns and
+// what String prints back; the Matcher keeps a compact compiled form.
+type Rule struct {
+	Text      string // the line as written, trimmed
+	Exception bool   // @@
+
+	// Pattern is the URL pattern without its anchors, as written (case kept),
+	// or for a regex rule the expression between the slashes.
+	Pattern     string
+	Regexp      bool
+	AnchorStart bool // |
+	AnchorHost  bool // ||
+	AnchorEnd   bool // trailing |
+
+	Types    Type // types named in the options; 0 when none were
+	NotTypes Type // types negated in the options (~image)
+	Party    Party
+
+	Domains    []string // $domain= entries the page must be on (lower case)
+	NotDomains []string // $domain= entries with ~
+	DenyAllow  []string // $denyallow= hosts the rule never applies to
+
+	Important bool
+	BadFilter bool
+	MatchCase bool
+
+	// Redirect names the resource of $redirect= or $redirect-rule=
+	// (RedirectRule). A $redirect= rule also blocks; a $redirect-rule= one
+	// only chooses the answer when another rule blocks.
+	Redirect     string
+	RedirectRule bool
+
+	// RemoveParam is set for $removeparam (alias $queryprune) rules, which do
+	// not block but clean URLs. Param is its value: "" removes every
+	// parameter, "name", "~name" (all but name) or "/regex/".
+	RemoveParam bool
+	Param       string
+
+	// Inert lists options we parse but do not act on ($csp, $popup,
+	// $generichide, …). A rule with any is kept out of the matcher, because
+	// those options change what the rule means: applying it as a plain block
+	// would block the wrong things.
+	Inert []string
+}
+
+// ErrNotNetwork is returned by ParseRule for lines that are not network
+// filters: comments, blank lines and cosmetic (element hiding, scriptlet)
+// rules.
+var ErrNotNetwork = errors.New("not a network filter")
+
+// isCosmetic reports whether a line is an element-hiding, extended CSS,
+// scriptlet or HTML filter (##, #@#, #?#, #$#, #%#, $$ and their exceptions).
+func isCosmetic(line string) bool {
+	for i := strings.IndexByte(line, '#'); i >= 0 && i+1 < len(line); {
+		rest := line[i+1:]
+		if rest[0] == '#' || strings.HasPrefix(rest, "@#") || strings.HasPrefix(rest, "?#") ||
+			strings.HasPrefix(rest, "$#") || strings.HasPrefix(rest, "%#") || strings.HasPrefix(rest, "@?#") ||
+			strings.HasPrefix(rest, "@$#") || strings.HasPrefix(rest, "@%#") {
+			return true
+		}
+		j := strings.IndexByte(rest, '#')
+		if j < 0 {
+			break
+		}
+		i += 1 + j
+	}
+	if i := strings.Index(line, "$$"); i > 0 && !strings.HasPrefix(line, "/") {
+		return true
+	}
+	return strings.Contains(line, "$@$")
+}
+
+// ParseRule parses one line of an Adblock list as a network filter.
+func ParseRule(line string) (*Rule, error) {
+	line = strings.TrimSpace(line)
+	if line == "" || line[0] == '!' || line[0] == '[' || strings.HasPrefix(line, "# ") || line == "#" {
+		return nil, ErrNotNetwork
+	}
+	if isCosmetic(line) {
+		return nil, ErrNotNetwork
+	}
+	r := &Rule{Text: line}
+	s := line
+	if strings.HasPrefix(s, "@@") {
+		r.Exception = true
+		s = s[2:]
+	}
+	if i := optionsStart(s); i >= 0 {
+		if err := r.parseOptions(s[i+1:]); err != nil {
+			return nil, err
+		}
+		s = s[:i]
+	}
+	if len(s) >= 3 && s[0] == '/' && s[len(s)-1] == '/' {
+		r.Regexp = true
+		r.Pattern = s[1 : len(s)-1]
+		flags := syntax.Perl
+		if !r.MatchCase {
+			flags |= syntax.FoldCase
+		}
+		if _, err := syntax.Parse(r.Pattern, flags); err != nil {
+			return nil, fmt.Errorf("regex %s: %w", s, err)
+		}
+	} else {
+		switch {
+		case strings.HasPrefix(s, "||"):
+			r.AnchorHost = true
+			s = s[2:]
+		case strings.HasPrefix(s, "|"):
+			r.AnchorStart = true
+			s = s[1:]
+		}
+		if strings.HasSuffix(s, "|") {
+			r.AnchorEnd = true
+			s = s[:len(s)-1]
+		}
+		if s == "" && (r.AnchorHost || r.AnchorStart || r.AnchorEnd) {
+			return nil, errors.New("empty pattern after anchor")
+		}
+		if strings.ContainsAny(s, " \t") {
+			return nil, errors.New("space in pattern")
+		}
+		r.Pattern = s
+	}
+	if strings.Trim(r.Pattern, "*^") == "" && r.Types == 0 && len(r.Domains) == 0 && !r.RemoveParam &&
+		r.Party == PartyAny && len(r.Inert) == 0 && !r.BadFilter {
+		return nil, errors.New("rule matches everything")
+	}
+	if r.RemoveParam && (r.Redirect != "" || r.Important) {
+		return nil, errors.New("$removeparam cannot be combined with $redirect or $important")
+	}
+	return r, nil
+}
+
+// optionsStart finds the '$' that starts the options: the last one followed
+// by a known option name, and not inside a /regex/ pattern.
+func optionsStart(s string) int {
+	regexEnd := -1
+	if len(s) > 1 && s[0] == '/' {
+		regexEnd = strings.LastIndex(s, "/$")
+	}
+	for i := strings.LastIndexByte(s, '$'); i >= 0; i = strings.LastIndexByte(s[:i], '$') {
+		if regexEnd >= 0 && i != regexEnd+1 && i < regexEnd {
+			break
+		}
+		name := s[i+1:]
+		if j := strings.IndexAny(name, ",="); j >= 0 {
+			name = name[:j]
+		}
+		name = strings.TrimPrefix(name, "~")
+		if _, ok := optionNames[strings.ToLower(name)]; ok {
+			return i
+		}
+	}
+	return -1
+}
+
+type optKind uint8
+
+const (
+	optType optKind = iota + 1
+	optParty
+	optDomain
+	optDenyAllow
+	optImportant
+	optBadFilter
+	optMatchCase
+	optAll
+	optRedirect
+	optRedirectRule
+	optRemoveParam
+	optInert     // makes the rule inert
+	optInertType // a type we do not model (popup, webrtc): inert if it is the only type
+)
+
+var optionNames = map[string]optKind{
+	"third-party": optParty, "3p": optParty, "first-party": optParty, "1p": optParty,
+	"strict1p": optParty, "strict3p": optParty,
+	"domain": optDomain, "from": optDomain, "denyallow": optDenyAllow,
+	"important": optImportant, "badfilter": optBadFilter, "match-case": optMatchCase, "all": optAll,
+	"redirect": optRedirect, "rewrite": optInert, "redirect-rule": optRedirectRule,
+	"empty": optRedirect, "mp4": optRedirect,
+	"removeparam": optRemoveParam, "queryprune": optRemoveParam,
+	"popup": optInertType, "popunder": optInertType, "webrtc": optInertType,
+	"csp": optInert, "generichide": optInert, "ghide": optInert, "elemhide": optInert, "ehide": optInert,
+	"specifichide": optInert, "shide": optInert, "genericblock": optInert, "inline-script": optInert,
+	"inline-font": optInert, "header": optInert, "method": optInert, "permissions": optInert,
+	"replace": optInert, "urltransform": optInert, "uritransform": optInert, "urlskip": optInert,
+	"cookie": optInert, "stealth": optInert, "jsinject": optInert, "content": optInert,
+	"extension": optInert, "to": optInert, "ipaddress": optInert, "cname": optInert,
+	"network": optInert, "app": optInert, "hls": optInert, "jsonprune": optInert, "referrerpolicy": optInert,
+	"urlblock": optInert, "sitekey": optInert, "xmlprune": optInert, "reason": optInert,
+	"document": optType, "doc": optType, "script": optType, "image": optType, "stylesheet": optType,
+	"css": optType, "object": optType, "object-subrequest": optType, "subdocument": optType,
+	"frame": optType, "xmlhttprequest": optType, "xhr": optType, "ping": optType, "beacon": optType,
+	"media": optType, "font": optType, "other": optType, "websocket": optType,
+}
+
+// splitOptions splits an option string on commas, keeping commas inside a
+// /regex/ value and honouring "\," escapes.
+func splitOptions(s string) []string {
+	var out []string
+	start := 0
+	for i := 0; i < len(s); i++ {
+		switch s[i] {
+		case '\\':
+			i++
+		case '=':
+			if i+1 < len(s) && s[i+1] == '/' {
+				for j := i + 2; j < len(s); j++ {
+					if s[j] == '\\' {
+						j++
+						continue
+					}
+					if s[j] == '/' {
+						i = j
+						break
+					}
+				}
+			}
+		case ',':
+			out = append(out, s[start:i])
+			start = i + 1
+		}
+	}
+	return append(out, s[start:])
+}
+
+func (r *Rule) parseOptions(s string) error {
+	var sawPositiveType bool
+	var inertType string
+	for _, opt := range splitOptions(s) {
+		name, value, hasValue := strings.Cut(opt, "=")
+		neg := strings.HasPrefix(name, "~")
+		name = strings.ToLower(strings.TrimPrefix(name, "~"))
+		kind, ok := optionNames[name]
+		if !ok {
+			if opt == "" {
+				return errors.New("empty option")
+			}
+			return fmt.Errorf("unknown option %q", opt)
+		}
+		if neg && kind != optType && kind != optParty && kind != optInertType && kind != optMatchCase {
+			return fmt.Errorf("option %q cannot be negated", name)
+		}
+		// @@…$redirect-rule with no resource turns every redirect off.
+		needsValue := kind == optDomain || kind == optDenyAllow || (kind == optRedirectRule && !r.Exception) ||
+			(kind == optRedirect && name == "redirect")
+		if needsValue && (!hasValue || value == "") {
+			return fmt.Errorf("option %q needs a value", name)
+		}
+		if hasValue && !needsValue && kind != optRemoveParam && kind != optInert {
+			return fmt.Errorf("option %q takes no value", name)
+		}
+		switch kind {
+		case optType:
+			t := optionType(name)
+			if neg {
+				r.NotTypes |= t
+			} else {
+				r.Types |= t
+				sawPositiveType = true
+			}
+		case optInertType:
+			if !neg && inertType == "" {
+				inertType = name
+			}
+		case optAll:
+			r.Types |= typesAll
+			sawPositiveType = true
+		case optParty:
+			r.Party = optionParty(name, neg)
+		case optDomain:
+			inc, exc, err := parseDomainList(value, '|')
+			if err != nil {
+				return fmt.Errorf("option domain: %w", err)
+			}
+			r.Domains, r.NotDomains = append(r.Domains, inc...), append(r.NotDomains, exc...)
+		case optDenyAllow:
+			inc, exc, err := parseDomainList(value, '|')
+			if err != nil || len(exc) > 0 {
+				return fmt.Errorf("option denyallow: bad value %q", value)
+			}
+			r.DenyAllow = append(r.DenyAllow, inc...)
+		case optImportant:
+			r.Important = true
+		case optBadFilter:
+			r.BadFilter = true
+		case optMatchCase:
+			r.MatchCase = !neg
+		case optRedirect, optRedirectRule:
+			if name == "empty" || name == "mp4" {
+				value = name
+			}
+			if value == "" && r.Exception {
+				value = "none"
+			}
+			if _, ok := redirectResponse(value); !ok {
+				return fmt.Errorf("unknown redirect resource %q", value)
+			}
+			r.Redirect, r.RedirectRule = value, kind == optRedirectRule
+		case optRemoveParam:
+			if err := checkParam(value); err != nil {
+				return fmt.Errorf("option removeparam: %w", err)
+			}
+			r.RemoveParam, r.Param = true, value
+		case optInert:
+			r.Inert = append(r.Inert, opt)
+		}
+	}
+	if inertType != "" && !sawPositiveType {
+		r.Inert = append(r.Inert, inertType)
+	}
+	return nil
+}
+
+func optionType(name string) Type {
+	switch name {
+	case "doc":
+		return TypeDocument
+	case "css":
+		return TypeStylesheet
+	case "frame":
+		return TypeSubdocument
+	case "xhr":
+		return TypeXMLHTTPRequest
+	case "beacon":
+		return TypePing
+	case "object-subrequest":
+		return TypeObject
+	}
+	t, _ := ParseType(name)
+	return t
+}
+
+func optionParty(name string, neg bool) Party {
+	third := name == "third-party" || name == "3p" || name == "strict3p"
+	if neg {
+		third = !third
+	}
+	strict := strings.HasPrefix(name, "strict")
+	switch {
+	case strict && third:
+		return PartyStrictThird
+	case strict:
+		return PartyStrictFirst
+	case third:
+		return PartyThird
+	}
+	return PartyFirst
+}
+
+// parseDomainList parses "a.com|~b.a.com|google.*".
+func parseDomainList(s string, sep byte) (inc, exc []string, err error) {
+	for len(s) > 0 {
+		d := s
+		if i := strings.IndexByte(s, sep); i >= 0 {
+			d, s = s[:i], s[i+1:]
+		} else {
+			s = ""
+		}
+		neg := strings.HasPrefix(d, "~")
+		d = strings.TrimPrefix(d, "~")
+		if d == "" || strings.ContainsAny(d, "/ ,$") || (strings.Contains(d, "*") && !strings.HasSuffix(d, ".*")) {
+			return nil, nil, fmt.Errorf("bad domain %q", d)
+		}
+		d = lowerHost(d)
+		if neg {
+			exc = append(exc, d)
+		} else {
+			inc = append(inc, d)
+		}
+	}
+	return inc, exc, nil
+}
+
+func checkParam(v string) error {
+	v = strings.TrimPrefix(v, "~")
+	if len(v) >= 2 && v[0] == '/' {
+		re, _, err := paramRegexp(v)
+		if err != nil {
+			return err
+		}
+		_, err = syntax.Parse(re, syntax.Perl)
+		return err
+	}
+	return nil
+}
+
+// paramRegexp splits "/re/flags" into the expression and whether it is
+// case-insensitive.
+func paramRegexp(v string) (re string, fold bool, err error) {
+	end := strings.LastIndexByte(v, '/')
+	if end <= 0 {
+		return "", false, fmt.Errorf("unterminated regex %q", v)
+	}
+	flags := v[end+1:]
+	if flags != "" && flags != "i" {
+		return "", false, fmt.Errorf("unsupported regex flags %q", flags)
+	}
+	return v[1:end], flags == "i", nil
+}
+
+// String prints the rule in canonical form: parsing it again gives the same
+// rule (except for Text).
+func (r *Rule) String() string {
+	var b strings.Builder
+	if r.Exception {
+		b.WriteString("@@")
+	}
+	switch {
+	case r.Regexp:
+		b.WriteString("/" + r.Pattern + "/")
+	default:
+		if r.AnchorHost {
+			b.WriteString("||")
+		} else if r.AnchorStart {
+			b.WriteString("|")
+		}
+		b.WriteString(r.Pattern)
+		if r.AnchorEnd {
+			b.WriteString("|")
+		}
+	}
+	var opts []string
+	for i, name := range typeNames {
+		if r.Types&(1<<i) != 0 {
+			opts = append(opts, name)
+		}
+	}
+	for i, name := range typeNames {
+		if r.NotTypes&(1<<i) != 0 {
+			opts = append(opts, "~"+name)
+		}
+	}
+	switch r.Party {
+	case PartyFirst:
+		opts = append(opts, "first-party")
+	case PartyThird:
+		opts = append(opts, "third-party")
+	case PartyStrictFirst:
+		opts = append(opts, "strict1p")
+	case PartyStrictThird:
+		opts = append(opts, "strict3p")
+	}
+	if r.Important {
+		opts = append(opts, "important")
+	}
+	if r.MatchCase {
+		opts = append(opts, "match-case")
+	}
+	if len(r.Domains)+len(r.NotDomains) > 0 {
+		ds := append([]string(nil), r.Domains...)
+		for _, d := range r.NotDomains {
+			ds = append(ds, "~"+d)
+		}
+		opts = append(opts, "domain="+strings.Join(ds, "|"))
+	}
+	if len(r.DenyAllow) > 0 {
+		opts = append(opts, "denyallow="+strings.Join(r.DenyAllow, "|"))
+	}
+	if r.Redirect != "" {
+		if r.RedirectRule {
+			opts = append(opts, "redirect-rule="+r.Redirect)
+		} else {
+			opts = append(opts, "redirect="+r.Redirect)
+		}
+	}
+	if r.RemoveParam {
+		if r.Param == "" {
+			opts = append(opts, "removeparam")
+		} else {
+			opts = append(opts, "removeparam="+r.Param)
+		}
+	}
+	if r.BadFilter {
+		opts = append(opts, "badfilter")
+	}
+	opts = append(opts, r.Inert...)
+	if len(opts) > 0 {
+		b.WriteString("$" + strings.Join(opts, ","))
+	}
+	return b.String()
+}

@@ -1,0 +1,210 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"path"
+	"strings"
+
+	"github.com/pixelwall/pixelwall/blocklist"
+)
+
+// checkResult is one line of `pixelwall check` output: every key is always
+// present ("" and [] when they do not apply).
+type checkResult struct {
+	URL      string   `json:"url"`
+	Decision string   `json:"decision"`
+	Rule     string   `json:"rule"`
+	List     string   `json:"list"`
+	Response string   `json:"response"`
+	CleanURL string   `json:"clean_url"`
+	Removed  []string `json:"removed"`
+}
+
+// checkError is the output line for a request that could not be checked.
+type checkError struct {
+	URL   string `json:"url"`
+	Error string `json:"error"`
+}
+
+// checkInput is one NDJSON request on stdin. The source and type go by
+// several names so that request corpora can be piped in unchanged.
+type checkInput struct {
+	URL       string `json:"url"`
+	Source    string `json:"source"`
+	SourceURL string `json:"sourceUrl"`
+	FrameURL  string `json:"frameUrl"`
+	Type      string `json:"type"`
+	CPT       string `json:"cpt"`
+}
+
+type stringsFlag []string
+
+func (s *stringsFlag) String() string     { return strings.Join(*s, ",") }
+func (s *stringsFlag) Set(v string) error { *s = append(*s, v); return nil }
+
+func cmdCheck(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	fs := newFlagSet("check", stderr)
+	var common commonFlags
+	common.register(fs)
+	var lists stringsFlag
+	fs.Var(&lists, "list", "also load this list `file` (repeatable; format detected)")
+	noDefaults := fs.Bool("no-default-lists", false, "load neither the embedded lists nor the config's lists")
+	source := fs.String("source", "", "page `URL` the requests are made from")
+	typ := fs.String("type", "", "request `type` (image, script, xhr, …); default: guessed from the URL's extension")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() == 0 {
+		return usageError{fmt.Errorf("give URLs to check, or - to read NDJSON requests from stdin")}
+	}
+	var defType blocklist.Type
+	if *typ != "" {
+		t, ok := blocklist.ParseType(*typ)
+		if !ok {
+			return usageError{fmt.Errorf("unknown type %q", *typ)}
+		}
+		defType = t
+	}
+
+	cfg := defaultConfig()
+	if common.config != "" {
+		var err error
+		if cfg, err = loadConfig(common.config); err != nil {
+			return err
+		}
+	}
+	srcs, warnings := listSources(cfg, dataDir(common.data, cfg), lists, *noDefaults)
+	for _, w := range warnings {
+		fmt.Fprintln(stderr, "warning:", w)
+	}
+	m := blocklist.Compile(srcs...)
+	reportBadLines(stderr, m)
+
+	out := bufio.NewWriterSize(stdout, 64<<10)
+	defer out.Flush()
+	enc := json.NewEncoder(out)
+	enc.SetEscapeHTML(false)
+	var req blocklist.Request
+	emit := func(in checkInput) error {
+		return enc.Encode(decide(m, &req, in, defType))
+	}
+	for _, arg := range fs.Args() {
+		if arg != "-" {
+			if err := emit(checkInput{URL: arg, Source: *source}); err != nil {
+				return err
+			}
+			continue
+		}
+		sc := bufio.NewScanner(stdin)
+		sc.Buffer(make([]byte, 64<<10), 4<<20)
+		for line := 1; sc.Scan(); line++ {
+			b := bytes.TrimSpace(sc.Bytes())
+			if len(b) == 0 {
+				continue
+			}
+			in := checkInput{Source: *source}
+			if b[0] == '{' {
+				if err := json.Unmarshal(b, &in); err != nil {
+					if err := enc.Encode(checkError{URL: in.URL, Error: fmt.Sprintf("stdin line %d: %v", line, err)}); err != nil {
+						return err
+					}
+					continue
+				}
+			} else {
+				in.URL = string(b) // a bare URL per line works too
+			}
+			if err := emit(in); err != nil {
+				return err
+			}
+		}
+		if err := sc.Err(); err != nil {
+			return fmt.Errorf("read stdin: %w", err)
+		}
+	}
+	return nil
+}
+
+// decide runs one request through the matcher; it returns a checkResult or
+// a checkError.
+func decide(m *blocklist.Matcher, req *blocklist.Request, in checkInput, defType blocklist.Type) any {
+	res := checkResult{URL: in.URL}
+	src := firstNonEmpty(in.Source, in.SourceURL, in.FrameURL)
+	t, err := inputType(in, defType)
+	if err != nil {
+		return checkError{URL: in.URL, Error: err.Error()}
+	}
+	if err := req.Reset(in.URL, src, t); err != nil {
+		return checkError{URL: in.URL, Error: err.Error()}
+	}
+	d := m.Match(req)
+	res.Decision, res.Rule, res.List = d.Action.String(), d.Rule, d.List
+	if d.Action == blocklist.Block {
+		res.Response = d.Response.String()
+	}
+	res.CleanURL, res.Removed = m.Clean(req)
+	if res.Removed == nil {
+		res.Removed = []string{}
+	}
+	return res
+}
+
+// inputType resolves a request's type. "type" takes Adblock and browser
+// names. "cpt" is the DevTools/Puppeteer vocabulary of request corpora, where
+// "document" is mapped to a sub-frame as uBlock Origin's and AdGuard's test
+// harnesses do. Without either, the type comes from -type, else the URL's
+// extension.
+func inputType(in checkInput, def blocklist.Type) (blocklist.Type, error) {
+	name := in.Type
+	if name == "" && in.CPT != "" {
+		if in.CPT == "document" {
+			return blocklist.TypeSubdocument, nil
+		}
+		name = in.CPT
+	}
+	if name == "" {
+		if def != 0 {
+			return def, nil
+		}
+		return typeFromExtension(in.URL), nil
+	}
+	t, ok := blocklist.ParseType(name)
+	if !ok {
+		return 0, fmt.Errorf("unknown request type %q", name)
+	}
+	return t, nil
+}
+
+func typeFromExtension(rawURL string) blocklist.Type {
+	p := rawURL
+	if i := strings.IndexAny(p, "?#"); i >= 0 {
+		p = p[:i]
+	}
+	switch strings.ToLower(path.Ext(p)) {
+	case ".gif", ".png", ".jpg", ".jpeg", ".webp", ".avif", ".svg", ".ico", ".bmp":
+		return blocklist.TypeImage
+	case ".js", ".mjs":
+		return blocklist.TypeScript
+	case ".css":
+		return blocklist.TypeStylesheet
+	case ".woff", ".woff2", ".ttf", ".otf", ".eot":
+		return blocklist.TypeFont
+	case ".mp4", ".webm", ".mp3", ".ogg", ".m4a", ".m3u8":
+		return blocklist.TypeMedia
+	case ".html", ".htm":
+		return blocklist.TypeSubdocument
+	}
+	return blocklist.TypeOther
+}
+
+func firstNonEmpty(ss ...string) string {
+	for _, s := range ss {
+		if s != "" {
+			return s
+		}
+	}
+	return ""
+}

@@ -1,0 +1,237 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/pixelwall/pixelwall/blocklist"
+)
+
+// Config is the YAML configuration. Every key is documented in
+// config.example.yaml at the repository root.
+type Config struct {
+	// DataDir holds the CA, the list cache and the block log.
+	DataDir string `yaml:"data_dir"`
+	// Lists are the blocklists to load, in order.
+	Lists []ListConfig `yaml:"lists"`
+	// Allow are hostnames never blocked (with their subdomains).
+	Allow []string `yaml:"allow"`
+	// Deny are hostnames always blocked (with their subdomains).
+	Deny []string `yaml:"deny"`
+}
+
+// ListConfig is one entry of lists:.
+type ListConfig struct {
+	Name string `yaml:"name"`
+	// URL to download the list from; the cached copy in the data dir is used.
+	URL string `yaml:"url"`
+	// Path of a local list file.
+	Path string `yaml:"path"`
+	// Format is adblock, hosts or domains; detected when empty.
+	Format string `yaml:"format"`
+	// Enabled defaults to true.
+	Enabled *bool `yaml:"enabled"`
+}
+
+// defaultConfig is used when no config file is given: the embedded lists only.
+func defaultConfig() *Config { return &Config{} }
+
+// configError points at the place in a config file that is wrong.
+type configError struct {
+	file string
+	line int
+	key  string
+	msg  string
+}
+
+func (e *configError) Error() string {
+	if e.key != "" {
+		return fmt.Sprintf("%s:%d: %s: %s", e.file, e.line, e.key, e.msg)
+	}
+	return fmt.Sprintf("%s:%d: %s", e.file, e.line, e.msg)
+}
+
+// loadConfig reads and checks a config file. Unknown keys, wrong types and
+// bad values are errors that name the file, line and key.
+func loadConfig(path string) (*Config, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read config: %w", err)
+	}
+	return parseConfig(path, b)
+}
+
+func parseConfig(path string, b []byte) (*Config, error) {
+	cfg := defaultConfig()
+	var doc yaml.Node
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	if err := dec.Decode(&doc); err != nil {
+		if errors.Is(err, io.EOF) {
+			return cfg, nil // an empty file is the defaults
+		}
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	if len(doc.Content) == 0 {
+		return cfg, nil
+	}
+	if err := checkKeys(path, doc.Content[0], reflect.TypeOf(*cfg), ""); err != nil {
+		return nil, err
+	}
+	if err := doc.Content[0].Decode(cfg); err != nil {
+		var te *yaml.TypeError
+		if errors.As(err, &te) {
+			return nil, fmt.Errorf("%s: %s", path, strings.Join(te.Errors, "; "))
+		}
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	if err := cfg.validate(path, doc.Content[0]); err != nil {
+		return nil, err
+	}
+	return cfg, nil
+}
+
+// checkKeys walks the YAML tree beside the Go type and reports the first key
+// the type does not have, with its line.
+func checkKeys(file string, n *yaml.Node, t reflect.Type, path string) error {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	switch t.Kind() {
+	case reflect.Struct:
+		if n.Kind != yaml.MappingNode {
+			if n.Kind == yaml.ScalarNode && n.Tag == "!!null" {
+				return nil
+			}
+			return &configError{file, n.Line, path, "want a mapping of keys"}
+		}
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k, v := n.Content[i], n.Content[i+1]
+			f, ok := fieldByTag(t, k.Value)
+			key := joinKey(path, k.Value)
+			if !ok {
+				return &configError{file, k.Line, key, "unknown key" + suggest(t)}
+			}
+			if err := checkKeys(file, v, f.Type, key); err != nil {
+				return err
+			}
+		}
+	case reflect.Slice:
+		if n.Kind == yaml.SequenceNode {
+			for i, item := range n.Content {
+				if err := checkKeys(file, item, t.Elem(), fmt.Sprintf("%s[%d]", path, i)); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	return nil
+}
+
+func fieldByTag(t reflect.Type, key string) (reflect.StructField, bool) {
+	for i := 0; i < t.NumField(); i++ {
+		f := t.Field(i)
+		if name, _, _ := strings.Cut(f.Tag.Get("yaml"), ","); name == key {
+			return f, true
+		}
+	}
+	return reflect.StructField{}, false
+}
+
+func suggest(t reflect.Type) string {
+	var names []string
+	for i := 0; i < t.NumField(); i++ {
+		if name, _, _ := strings.Cut(t.Field(i).Tag.Get("yaml"), ","); name != "" && name != "-" {
+			names = append(names, name)
+		}
+	}
+	return " (known keys: " + strings.Join(names, ", ") + ")"
+}
+
+func joinKey(path, key string) string {
+	if path == "" {
+		return key
+	}
+	return path + "." + key
+}
+
+// validate checks values; n is the document's root, for line numbers.
+func (c *Config) validate(file string, root *yaml.Node) error {
+	names := map[string]bool{}
+	for i, l := range c.Lists {
+		at := func(key, msg string) error {
+			return &configError{file, nodeLine(root, "lists", i, key), fmt.Sprintf("lists[%d].%s", i, key), msg}
+		}
+		switch {
+		case l.Name == "":
+			return at("name", "every list needs a name")
+		case names[l.Name]:
+			return at("name", fmt.Sprintf("duplicate list name %q", l.Name))
+		case (l.URL == "") == (l.Path == ""):
+			return at("url", "give exactly one of url and path")
+		case l.URL != "" && !strings.HasPrefix(l.URL, "https://") && !strings.HasPrefix(l.URL, "http://"):
+			return at("url", fmt.Sprintf("%q is not an http(s) URL", l.URL))
+		}
+		if _, err := blocklist.ParseFormat(l.Format); err != nil {
+			return at("format", err.Error())
+		}
+		names[l.Name] = true
+	}
+	for key, hosts := range map[string][]string{"allow": c.Allow, "deny": c.Deny} {
+		for i, h := range hosts {
+			if _, err := blocklist.NewRequest("http://"+h+"/", "", blocklist.TypeOther); err != nil || strings.ContainsAny(h, "/:?#* ") {
+				return &configError{file, nodeLine(root, key, i, ""), fmt.Sprintf("%s[%d]", key, i), fmt.Sprintf("%q is not a hostname", h)}
+			}
+		}
+	}
+	return nil
+}
+
+// nodeLine finds the line of root[key][index][sub] (sub may be empty),
+// falling back to the nearest parent found.
+func nodeLine(root *yaml.Node, key string, index int, sub string) int {
+	line := root.Line
+	for i := 0; i+1 < len(root.Content); i += 2 {
+		if root.Content[i].Value != key {
+			continue
+		}
+		seq := root.Content[i+1]
+		line = root.Content[i].Line
+		if index >= len(seq.Content) {
+			return line
+		}
+		item := seq.Content[index]
+		line = item.Line
+		for j := 0; sub != "" && j+1 < len(item.Content); j += 2 {
+			if item.Content[j].Value == sub {
+				return item.Content[j].Line
+			}
+		}
+	}
+	return line
+}
+
+// dataDir resolves the data directory: flag, then config, then
+// $XDG_DATA_HOME/pixelwall (or ~/.local/share/pixelwall).
+func dataDir(flagValue string, cfg *Config) string {
+	switch {
+	case flagValue != "":
+		return flagValue
+	case cfg.DataDir != "":
+		return cfg.DataDir
+	}
+	if x := os.Getenv("XDG_DATA_HOME"); x != "" {
+		return filepath.Join(x, "pixelwall")
+	}
+	if home, err := os.UserHomeDir(); err == nil {
+		return filepath.Join(home, ".local", "share", "pixelwall")
+	}
+	return "pixelwall-data"
+}

@@ -1,0 +1,82 @@
+// Command pixelwall blocks tracking pixels: an HTTP/HTTPS proxy, a DNS
+// resolver and a block log, driven by Adblock, hosts and domain lists.
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+)
+
+// version is set at build time with -ldflags "-X main.version=…".
+var version = "dev"
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+}
+
+const usage = `usage: pixelwall <command> [flags]
+
+commands:
+  check [-config FILE] [-list FILE]... [-no-default-lists] [-source URL] [-type TYPE] URL... | -
+        decide on URLs (or NDJSON requests from stdin) and print one JSON object each
+  version
+        print the version
+
+Every command takes -config FILE and -data DIR. Run "pixelwall <command> -h" for its flags.
+`
+
+// run is main without the process: it returns the exit code.
+func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	var err error
+	switch args[0] {
+	case "check":
+		err = cmdCheck(args[1:], stdin, stdout, stderr)
+	case "version", "-version", "--version":
+		fmt.Fprintln(stdout, "pixelwall", version)
+	case "help", "-h", "-help", "--help":
+		fmt.Fprint(stdout, usage)
+	default:
+		fmt.Fprintf(stderr, "pixelwall: unknown command %q\n\n%s", args[0], usage)
+		return 2
+	}
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	var ue usageError
+	if errors.As(err, &ue) {
+		fmt.Fprintf(stderr, "pixelwall %s: %v\n", args[0], err)
+		return 2
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "pixelwall %s: %v\n", args[0], err)
+		return 1
+	}
+	return 0
+}
+
+// usageError is a mistake in the command line (exit code 2).
+type usageError struct{ error }
+
+// commonFlags are the flags every subcommand takes.
+type commonFlags struct {
+	config string
+	data   string
+}
+
+func (c *commonFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&c.config, "config", "", "YAML config `file` (default: embedded defaults)")
+	fs.StringVar(&c.data, "data", "", "data `dir` for the CA, list cache and log (default: $XDG_DATA_HOME/pixelwall)")
+}
+
+func newFlagSet(name string, stderr io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet("pixelwall "+name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	return fs
+}
