@@ -120,7 +120,7 @@ func (m *Matcher) Clean(req *Request) (string, []string) {
 
 func (m *Matcher) removes(req *Request, name, pair string, remove, keep []int32) bool {
 	hit := false
-	if i, ok := m.params[name]; ok && m.matches(&m.rules[i], req) {
+	if i, ok := m.params[name]; ok && m.matches(&m.rules[i], req, -1) {
 		hit = true
 	}
 	for _, r := range remove {

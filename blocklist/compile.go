@@ -82,7 +82,7 @@ func Compile(srcs ...Source) *Matcher {
 	parsed = m.applyBadFilters(parsed)
 
 	var entries [7][]indexEntry // by category, in the order of catNames
-	var cands [][]uint32
+	var cands [][]ruleToken
 	freq := make(map[uint32]int)
 	for _, p := range parsed {
 		cat, ok := m.categorize(p, &lowered)
@@ -90,14 +90,18 @@ func Compile(srcs ...Source) *Matcher {
 			continue
 		}
 		i := int32(len(m.rules) - 1)
-		e := indexEntry{rule: i}
-		var toks []uint32
+		e := indexEntry{rule: i, off: -1}
+		var toks []ruleToken
 		if host, ok := hostKey(&m.rules[i]); ok {
 			e.host = host
 		} else {
 			toks = ruleTokens(p.r, &m.rules[i])
 			for _, t := range toks {
-				freq[t]++
+				freq[t.hash]++
+			}
+			if len(toks) == 0 {
+				// Rules with no token would be checked on every request.
+				m.lists[p.list].slowRules++
 			}
 		}
 		entries[cat] = append(entries[cat], e)
@@ -107,14 +111,18 @@ func Compile(srcs ...Source) *Matcher {
 		cands[i] = toks
 	}
 	// Index each rule by its rarest token, so that a URL's tokens bring up
-	// few candidates.
+	// few candidates. Tokens found in most URLs count as common whatever
+	// the rules say.
+	for t := range urlCommonTokens {
+		freq[tokenHash(t)] += 1 << 20
+	}
 	for cat := range entries {
 		for k := range entries[cat] {
 			e := &entries[cat][k]
 			best := -1
 			for _, t := range cands[e.rule] {
-				if best < 0 || freq[t] < best {
-					best, e.token = freq[t], t
+				if best < 0 || freq[t.hash] < best {
+					best, e.token, e.off = freq[t.hash], t.hash, t.off
 				}
 			}
 		}
@@ -131,6 +139,18 @@ func Compile(srcs ...Source) *Matcher {
 	m.hosts.build(func(list uint16) { m.lists[list].Duplicates++ })
 	m.rules = m.rules[:len(m.rules):len(m.rules)]
 	return m
+}
+
+// urlCommonTokens are tokens most URLs contain: a rule indexed by one would
+// be a candidate for nearly every request.
+var urlCommonTokens = map[string]bool{
+	"http": true, "https": true, "www": true, "com": true, "net": true, "org": true, "js": true,
+	"css": true, "html": true, "htm": true, "php": true, "jpg": true, "jpeg": true, "png": true,
+	"gif": true, "svg": true, "webp": true, "json": true, "cdn": true, "static": true, "assets": true,
+	"images": true, "img": true, "api": true, "v1": true, "v2": true, "min": true, "de": true,
+	"co": true, "uk": true, "io": true, "ru": true, "fr": true, "jp": true, "id": true, "wp": true,
+	"content": true, "uploads": true, "media": true, "2f": true, "3a": true, "3d": true, "26": true,
+	"20": true, "2c": true, "index": true, "amp": true, "true": true, "false": true, "null": true,
 }
 
 const (
@@ -196,11 +216,11 @@ func (m *Matcher) categorize(p parsedRule, lowered *strings.Builder) (cat int, o
 		return 0, false
 	}
 
-	c := crule{text: r.Text, list: p.list, next: -1, extra: -1, party: r.Party}
+	c := crule{text: r.Text, list: p.list, next: -1, extra: -1, party: r.Party, tokOff: -1}
 	var x extra
 	hasExtra := false
 	if len(r.Domains)+len(r.NotDomains)+len(r.DenyAllow) > 0 {
-		x.domains, x.notDomains, x.denyAllow = r.Domains, r.NotDomains, r.DenyAllow
+		x.domains, x.notDomains, x.denyAllow = newDomainList(r.Domains), newDomainList(r.NotDomains), newDomainList(r.DenyAllow)
 		hasExtra = true
 	}
 
@@ -273,7 +293,7 @@ func (m *Matcher) categorize(p parsedRule, lowered *strings.Builder) (cat int, o
 		m.extras = append(m.extras, x)
 	}
 	if cat == catRemoveParam && c.pattern == "" && c.flags&(fRegexp|fAnchorEnd) == 0 &&
-		c.party == PartyAny && c.types == typesAll && len(x.domains)+len(x.notDomains)+len(x.denyAllow) == 0 &&
+		c.party == PartyAny && c.types == typesAll && x.domains.empty() && x.notDomains.empty() && x.denyAllow.empty() &&
 		x.param.name != "" && !x.param.invert {
 		if _, dup := m.params[x.param.name]; !dup {
 			m.rules = append(m.rules, c)
@@ -365,15 +385,27 @@ func hostKey(c *crule) (string, bool) {
 	return host, true
 }
 
-// patternTokens returns the tokens a URL must contain, as whole runs of
-// [a-z0-9], for the pattern to match: runs of the pattern bounded on both
-// sides by something other than a wildcard.
-func ruleTokens(r *Rule, c *crule) []uint32 {
+// ruleToken is a token a rule can be indexed by: its hash and its offset in
+// the pattern, or -1 when a * comes before it.
+type ruleToken struct {
+	hash uint32
+	off  int
+}
+
+// ruleTokens returns the tokens a URL must contain, as whole runs of
+// [a-z0-9], for the rule to match: runs of the pattern bounded on both sides
+// by something other than a wildcard.
+func ruleTokens(r *Rule, c *crule) []ruleToken {
 	if c.flags&fRegexp != 0 {
-		return regexTokens(r.Pattern, !r.MatchCase)
+		var toks []ruleToken
+		for _, h := range regexTokens(r.Pattern, !r.MatchCase) {
+			toks = append(toks, ruleToken{h, -1})
+		}
+		return toks
 	}
 	p := c.pattern
-	var toks []uint32
+	star := strings.IndexByte(p, '*')
+	var toks []ruleToken
 	for i := 0; i < len(p); {
 		if !isAlnum(lowerASCII(p[i])) {
 			i++
@@ -386,7 +418,11 @@ func ruleTokens(r *Rule, c *crule) []uint32 {
 		leftOK := i > 0 && p[i-1] != '*' || i == 0 && c.flags&(fAnchorStart|fAnchorHost) != 0
 		rightOK := j < len(p) && p[j] != '*' || j == len(p) && c.flags&fAnchorEnd != 0
 		if leftOK && rightOK && j-i > 1 {
-			toks = append(toks, tokenHash(strings.ToLower(p[i:j])))
+			off := i
+			if star >= 0 && star < i {
+				off = -1
+			}
+			toks = append(toks, ruleToken{tokenHash(strings.ToLower(p[i:j])), off})
 		}
 		i = j
 	}

@@ -2,6 +2,7 @@ package blocklist
 
 import (
 	"regexp"
+	"strings"
 	"sync/atomic"
 
 	"golang.org/x/net/publicsuffix"
@@ -18,6 +19,10 @@ type crule struct {
 	types   Type
 	flags   ruleFlags
 	party   Party
+	// tokOff is where the rule's index token starts in pattern, when no *
+	// comes before it: a URL token at position p then pins the match to
+	// start at p-tokOff, instead of searching the URL. -1 otherwise.
+	tokOff int16
 }
 
 type ruleFlags uint8
@@ -35,8 +40,8 @@ const (
 
 // extra holds the options few rules have.
 type extra struct {
-	domains, notDomains []string
-	denyAllow           []string
+	domains, notDomains domainList
+	denyAllow           domainList
 	re                  *lazyRegexp
 	redirect            Response
 	hasRedirect         bool
@@ -71,7 +76,8 @@ type ruleIndex struct {
 	hosts    map[string]int32 // chain heads
 	tokens   tokenTable
 	fallback int32
-	size     int
+	size     int // rules in the index
+	ntok     int // rules indexed by a token
 }
 
 // tokenTable is an open-addressing hash table from token hash to chain head;
@@ -80,10 +86,17 @@ type tokenTable struct {
 	keys  []uint32
 	heads []int32
 	mask  uint32
+	// bits is a one-hash Bloom filter of the keys, eight bits a key: most URL
+	// tokens are in no rule and cost one bit test instead of a probe.
+	bits    []uint64
+	bitMask uint32
 }
 
 func (t *tokenTable) get(h uint32) int32 {
 	if len(t.keys) == 0 {
+		return -1
+	}
+	if b := (h >> 7) & t.bitMask; t.bits[b>>6]&(1<<(b&63)) == 0 {
 		return -1
 	}
 	for j := h & t.mask; ; j = (j + 1) & t.mask {
@@ -116,6 +129,7 @@ type indexEntry struct {
 	rule  int32
 	host  string
 	token uint32
+	off   int // token offset in the pattern, or -1
 }
 
 func buildIndex(rules []crule, entries []indexEntry) ruleIndex {
@@ -126,11 +140,19 @@ func buildIndex(rules []crule, entries []indexEntry) ruleIndex {
 			ntok++
 		}
 	}
-	n := 8
-	for n < ntok*2 {
-		n <<= 1
+	ix.ntok = ntok
+	if ntok > 0 {
+		n := 8
+		for n < ntok*2 {
+			n <<= 1
+		}
+		nb := 64
+		for nb < ntok*8 {
+			nb <<= 1
+		}
+		ix.tokens = tokenTable{keys: make([]uint32, n), heads: make([]int32, n), mask: uint32(n - 1),
+			bits: make([]uint64, nb/64), bitMask: uint32(nb - 1)}
 	}
-	ix.tokens = tokenTable{keys: make([]uint32, n), heads: make([]int32, n), mask: uint32(n - 1)}
 	ix.hosts = make(map[string]int32)
 	// Insert in reverse so that chains run in list order.
 	for i := len(entries) - 1; i >= 0; i-- {
@@ -147,6 +169,11 @@ func buildIndex(rules []crule, entries []indexEntry) ruleIndex {
 			continue
 		case e.token != 0:
 			head = ix.tokens.slot(e.token)
+			b := (e.token >> 7) & ix.tokens.bitMask
+			ix.tokens.bits[b>>6] |= 1 << (b & 63)
+			if e.off >= 0 && e.off <= 1<<15-1 {
+				rules[e.rule].tokOff = int16(e.off)
+			}
 		default:
 			head = &ix.fallback
 		}
@@ -164,7 +191,7 @@ func (ix *ruleIndex) first(m *Matcher, req *Request) int32 {
 	if len(ix.hosts) > 0 {
 		for host := req.Host; ; {
 			if head, ok := ix.hosts[host]; ok {
-				if i := m.firstInChain(head, req); i >= 0 {
+				if i := m.firstInChain(head, req, -1); i >= 0 {
 					return i
 				}
 			}
@@ -176,13 +203,13 @@ func (ix *ruleIndex) first(m *Matcher, req *Request) int32 {
 		}
 	}
 	for _, tok := range req.tokens {
-		if head := ix.tokens.get(tok); head >= 0 {
-			if i := m.firstInChain(head, req); i >= 0 {
+		if head := ix.tokens.get(tok.hash); head >= 0 {
+			if i := m.firstInChain(head, req, int(tok.pos)); i >= 0 {
 				return i
 			}
 		}
 	}
-	return m.firstInChain(ix.fallback, req)
+	return m.firstInChain(ix.fallback, req, -1)
 }
 
 // all appends every rule of the index that matches req; a rule may appear
@@ -191,9 +218,9 @@ func (ix *ruleIndex) all(m *Matcher, req *Request, dst []int32) []int32 {
 	if ix.size == 0 {
 		return dst
 	}
-	add := func(head int32) {
+	add := func(head int32, pos int) {
 		for i := head; i >= 0; i = m.rules[i].next {
-			if m.matches(&m.rules[i], req) {
+			if m.matches(&m.rules[i], req, pos) {
 				dst = append(dst, i)
 			}
 		}
@@ -201,7 +228,7 @@ func (ix *ruleIndex) all(m *Matcher, req *Request, dst []int32) []int32 {
 	if len(ix.hosts) > 0 {
 		for host := req.Host; ; {
 			if head, ok := ix.hosts[host]; ok {
-				add(head)
+				add(head, -1)
 			}
 			dot := indexDot(host)
 			if dot < 0 {
@@ -211,17 +238,19 @@ func (ix *ruleIndex) all(m *Matcher, req *Request, dst []int32) []int32 {
 		}
 	}
 	for _, tok := range req.tokens {
-		if head := ix.tokens.get(tok); head >= 0 {
-			add(head)
+		if head := ix.tokens.get(tok.hash); head >= 0 {
+			add(head, int(tok.pos))
 		}
 	}
-	add(ix.fallback)
+	add(ix.fallback, -1)
 	return dst
 }
 
-func (m *Matcher) firstInChain(head int32, req *Request) int32 {
+// firstInChain returns the first rule of a chain that matches; pos is the
+// position of the URL token that led to the chain, or -1.
+func (m *Matcher) firstInChain(head int32, req *Request, pos int) int32 {
 	for i := head; i >= 0; i = m.rules[i].next {
-		if m.matches(&m.rules[i], req) {
+		if m.matches(&m.rules[i], req, pos) {
 			return i
 		}
 	}
@@ -229,7 +258,7 @@ func (m *Matcher) firstInChain(head int32, req *Request) int32 {
 }
 
 // matches checks one rule against a request: cheap checks first.
-func (m *Matcher) matches(r *crule, req *Request) bool {
+func (m *Matcher) matches(r *crule, req *Request, pos int) bool {
 	if r.types&req.Type == 0 {
 		return false
 	}
@@ -251,13 +280,19 @@ func (m *Matcher) matches(r *crule, req *Request) bool {
 			return false
 		}
 	}
-	if !m.patternMatches(r, req) {
-		return false
+	if r.extra < 0 {
+		return m.patternMatches(r, req, pos)
 	}
-	return r.extra < 0 || m.extraMatches(&m.extras[r.extra], req)
+	// A pattern pinned by its token usually fails at its first byte, which is
+	// cheaper than a $domain= list; otherwise the options go first, since a
+	// search or a regex costs more and most regex rules are for a few sites.
+	if pos >= 0 && r.tokOff >= 0 && r.flags&fRegexp == 0 {
+		return m.patternMatches(r, req, pos) && m.extraMatches(&m.extras[r.extra], req)
+	}
+	return m.extraMatches(&m.extras[r.extra], req) && m.patternMatches(r, req, pos)
 }
 
-func (m *Matcher) patternMatches(r *crule, req *Request) bool {
+func (m *Matcher) patternMatches(r *crule, req *Request, pos int) bool {
 	if r.flags&fAnyRest != 0 {
 		return true
 	}
@@ -273,27 +308,80 @@ func (m *Matcher) patternMatches(r *crule, req *Request) bool {
 	case r.flags&fAnchorStart != 0:
 		return globAt(u, 0, r.pattern, true, r.flags&fAnchorEnd != 0)
 	case r.flags&fAnchorHost != 0:
+		if pos >= 0 && r.tokOff >= 0 {
+			p := pos - int(r.tokOff)
+			return p >= req.hostStart && p < req.hostEnd && (p == req.hostStart || u[p-1] == '.') &&
+				globAt(u, p, r.pattern, true, r.flags&fAnchorEnd != 0)
+		}
 		for p := req.hostStart; p < req.hostEnd; p++ {
 			if (p == req.hostStart || u[p-1] == '.') && globAt(u, p, r.pattern, true, r.flags&fAnchorEnd != 0) {
 				return true
 			}
 		}
 		return false
+	case pos >= 0 && r.tokOff >= 0:
+		p := pos - int(r.tokOff)
+		return p >= 0 && globAt(u, p, r.pattern, true, r.flags&fAnchorEnd != 0)
 	}
 	return globAt(u, 0, r.pattern, false, r.flags&fAnchorEnd != 0)
 }
 
 func (m *Matcher) extraMatches(x *extra, req *Request) bool {
-	if len(x.notDomains) > 0 && req.SourceHost != "" && domainListMatch(req.SourceHost, x.notDomains) {
+	if !x.notDomains.empty() && req.SourceHost != "" && x.notDomains.match(req.SourceHost) {
 		return false
 	}
-	if len(x.domains) > 0 && (req.SourceHost == "" || !domainListMatch(req.SourceHost, x.domains)) {
+	if !x.domains.empty() && (req.SourceHost == "" || !x.domains.match(req.SourceHost)) {
 		return false
 	}
-	if len(x.denyAllow) > 0 && domainListMatch(req.Host, x.denyAllow) {
+	if !x.denyAllow.empty() && x.denyAllow.match(req.Host) {
 		return false
 	}
 	return true
+}
+
+// domainList is the value of $domain= (one polarity) or $denyallow=: a
+// slice when short, a set walked by parent domain when long (some rules
+// name hundreds of sites).
+type domainList struct {
+	list     []string
+	set      map[string]struct{}
+	entities []string // "name.*" entries of a long list
+}
+
+const domainSetMin = 8
+
+func newDomainList(ds []string) domainList {
+	if len(ds) < domainSetMin {
+		return domainList{list: ds}
+	}
+	l := domainList{set: make(map[string]struct{}, len(ds))}
+	for _, d := range ds {
+		if strings.HasSuffix(d, ".*") {
+			l.entities = append(l.entities, d)
+		} else {
+			l.set[d] = struct{}{}
+		}
+	}
+	return l
+}
+
+func (l *domainList) empty() bool { return len(l.list) == 0 && l.set == nil }
+
+func (l *domainList) match(host string) bool {
+	if l.set == nil {
+		return domainListMatch(host, l.list)
+	}
+	for h := host; ; {
+		if _, ok := l.set[h]; ok {
+			return true
+		}
+		dot := indexDot(h)
+		if dot < 0 {
+			break
+		}
+		h = h[dot+1:]
+	}
+	return len(l.entities) > 0 && domainListMatch(host, l.entities)
 }
 
 // domainListMatch reports whether host is, or is under, one of the domains.
@@ -321,4 +409,22 @@ func underDomain(host, d string) bool {
 		return host == d
 	}
 	return len(host) > len(d) && host[len(host)-len(d)-1] == '.' && host[len(host)-len(d):] == d
+}
+
+// mayMatchHost is a cheap pre-check: false when the index holds only
+// host-keyed rules and none is keyed by host or a parent domain.
+func (ix *ruleIndex) mayMatchHost(host string) bool {
+	if ix.fallback >= 0 || ix.ntok > 0 {
+		return true
+	}
+	for {
+		if _, ok := ix.hosts[host]; ok {
+			return true
+		}
+		dot := indexDot(host)
+		if dot < 0 {
+			return false
+		}
+		host = host[dot+1:]
+	}
 }

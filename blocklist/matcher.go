@@ -60,14 +60,14 @@ func (m *Matcher) response(blk int32, req *Request) Response {
 
 // pageException finds a @@…$document rule matching the page that made req.
 func (m *Matcher) pageException(req *Request) int32 {
-	if m.docException.size == 0 || req.SourceHost == "" {
+	if m.docException.size == 0 || req.SourceHost == "" || !m.docException.mayMatchHost(req.SourceHost) {
 		return -1
 	}
 	page, err := NewRequest(req.SourceURL, "", TypeDocument)
 	if err != nil {
 		return -1
 	}
-	page.SourceHost, page.SourceDomain, page.ThirdParty = page.Host, page.Domain, false
+	page.SourceHost, page.ThirdParty = page.Host, false
 	return m.docException.first(m, page)
 }
 

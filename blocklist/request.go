@@ -3,6 +3,7 @@ package blocklist
 import (
 	"errors"
 	"fmt"
+	"math/bits"
 	"net/netip"
 	"strings"
 
@@ -19,17 +20,14 @@ import (
 type Request struct {
 	URL  string // as given
 	Host string // lower-case hostname, without port or trailing dot
-	// Domain is the registrable domain of Host (eTLD+1 by the public suffix
-	// list); for IP addresses and bare public suffixes it is Host itself.
-	Domain string
 
-	SourceURL    string // the page (frame) that made the request; may be empty
-	SourceHost   string // empty when the source is unknown
-	SourceDomain string
+	SourceURL  string // the page (frame) that made the request; may be empty
+	SourceHost string // empty when the source is unknown
 
 	Type Type
-	// ThirdParty is true when Domain differs from SourceDomain, and also when
-	// the source is unknown, as in uBlock Origin and adblock-rust.
+	// ThirdParty is true when the registrable domains (eTLD+1) of Host and
+	// SourceHost differ, and also when the source is unknown, as in uBlock
+	// Origin and adblock-rust.
 	ThirdParty bool
 
 	lower     []byte   // URL, ASCII lower-cased
@@ -37,7 +35,25 @@ type Request struct {
 	hostStart int      // offsets of the hostname in URL and lower
 	hostEnd   int      //
 	queryAt   int      // index of '?' in URL, or -1
-	tokens    []uint32 // hashes of the alphanumeric runs of lower
+	tokens    []token  // the alphanumeric runs of lower
+}
+
+// token is a run of [a-z0-9] in the lower-cased URL: its hash and where it starts.
+type token struct {
+	hash uint32
+	pos  int32
+}
+
+// Domain returns the registrable domain of Host (eTLD+1 by the public
+// suffix list); for IP addresses and bare public suffixes, Host itself.
+func (r *Request) Domain() string { return registrable(r.Host) }
+
+// SourceDomain is Domain for SourceHost; empty when the source is unknown.
+func (r *Request) SourceDomain() string {
+	if r.SourceHost == "" {
+		return ""
+	}
+	return registrable(r.SourceHost)
 }
 
 // ErrURL is wrapped by the errors NewRequest and Reset return for a URL that
@@ -64,27 +80,46 @@ func (r *Request) Reset(rawURL, sourceURL string, t Type) error {
 	r.URL, r.SourceURL, r.Type = rawURL, sourceURL, t
 	r.hostStart, r.hostEnd = hs, he
 	r.Host = lowerHost(rawURL[hs:he])
-	r.Domain = registrable(r.Host)
 	r.queryAt = -1
-	if i := strings.IndexAny(rawURL[he:], "?#"); i >= 0 && rawURL[he+i] == '?' {
-		r.queryAt = he + i
+	if q := strings.IndexByte(rawURL[he:], '?'); q >= 0 && strings.IndexByte(rawURL[he:he+q], '#') < 0 {
+		r.queryAt = he + q
 	}
 
 	if shs, she, err := splitHost(sourceURL); err == nil {
 		r.SourceHost = lowerHost(sourceURL[shs:she])
-		r.SourceDomain = registrable(r.SourceHost)
 	}
-	r.ThirdParty = r.SourceDomain == "" || r.SourceDomain != r.Domain
+	r.ThirdParty = thirdParty(r.Host, r.SourceHost)
 
 	r.orig = append(r.orig, rawURL...)
-	r.lower = append(r.lower, rawURL...)
-	for i, c := range r.lower {
-		if 'A' <= c && c <= 'Z' {
-			r.lower[i] = c + 'a' - 'A'
+	r.lower, r.tokens = lowerAndTokenize(r.lower, r.tokens, rawURL)
+	return nil
+}
+
+// thirdParty compares registrable domains, consulting the public suffix list
+// only when it has to: hosts whose last two labels differ cannot share an
+// eTLD+1, which always ends in two labels.
+func thirdParty(host, source string) bool {
+	switch {
+	case source == "":
+		return true
+	case host == source:
+		return false
+	case lastLabels(host, 2) != lastLabels(source, 2):
+		return true
+	}
+	return registrable(host) != registrable(source)
+}
+
+// lastLabels returns the last n dot-separated labels of host.
+func lastLabels(host string, n int) string {
+	i := len(host)
+	for ; n > 0 && i > 0; n-- {
+		i = strings.LastIndexByte(host[:i], '.')
+		if i < 0 {
+			return host
 		}
 	}
-	r.tokens = appendTokens(r.tokens, r.lower)
-	return nil
+	return host[i+1:]
 }
 
 // splitHost finds the hostname in an absolute URL (scheme://[user@]host[:port]...).
@@ -174,43 +209,62 @@ func lowerASCII(c byte) byte {
 
 func isAlnum(c byte) bool { return 'a' <= c && c <= 'z' || '0' <= c && c <= '9' }
 
-// Tokens are the maximal runs of [a-z0-9] in a lower-cased URL; rules are
-// indexed by one token that any URL they match must contain as a whole run.
-// Single characters are too common to index by and are skipped.
-func appendTokens(dst []uint32, s []byte) []uint32 {
-	h, n := uint32(fnvOffset), 0
-	for _, c := range s {
-		if isAlnum(c) {
-			h = (h ^ uint32(c)) * fnvPrime
+// byteClass holds, for every byte, its ASCII lower case and whether it is
+// part of a token.
+var byteClass = func() (t [256]struct {
+	lower byte
+	alnum bool
+}) {
+	for c := range 256 {
+		t[c].lower = lowerASCII(byte(c))
+		t[c].alnum = isAlnum(t[c].lower)
+	}
+	return t
+}()
+
+// lowerAndTokenize lower-cases s into lower and appends its tokens in one
+// pass. Tokens are the maximal runs of [a-z0-9]; rules are indexed by one
+// token that any URL they match must contain as a whole run. Single
+// characters are too common to index by and are skipped.
+func lowerAndTokenize(lower []byte, toks []token, s string) ([]byte, []token) {
+	lower = append(lower, s...)
+	var h uint32
+	n := 0
+	for i, c := range lower {
+		cl := byteClass[c]
+		lower[i] = cl.lower
+		if cl.alnum {
+			h = bits.RotateLeft32(h, 5) ^ uint32(cl.lower)
 			n++
 			continue
 		}
 		if n > 1 {
-			dst = append(dst, fixHash(h))
+			toks = append(toks, token{finishHash(h), int32(i - n)})
 		}
-		h, n = fnvOffset, 0
+		h, n = 0, 0
 	}
 	if n > 1 {
-		dst = append(dst, fixHash(h))
+		toks = append(toks, token{finishHash(h), int32(len(lower) - n)})
 	}
-	return dst
+	return lower, toks
 }
 
-const (
-	fnvOffset = 2166136261
-	fnvPrime  = 16777619
-)
-
+// tokenHash hashes a lower-case token as lowerAndTokenize does: a cheap
+// rotate-xor per byte (one dependent step per byte), mixed once at the end.
 func tokenHash(tok string) uint32 {
-	h := uint32(fnvOffset)
+	var h uint32
 	for i := 0; i < len(tok); i++ {
-		h = (h ^ uint32(tok[i])) * fnvPrime
+		h = bits.RotateLeft32(h, 5) ^ uint32(tok[i])
 	}
-	return fixHash(h)
+	return finishHash(h)
 }
 
-// fixHash keeps 0 free to mark empty slots in token tables.
-func fixHash(h uint32) uint32 {
+// finishHash spreads the bits for table indexing and keeps 0 free to mark
+// empty slots.
+func finishHash(h uint32) uint32 {
+	h ^= h >> 15
+	h *= 0x2c1b3c6d
+	h ^= h >> 12
 	if h == 0 {
 		return 1
 	}
