@@ -72,9 +72,11 @@ func (m *Matcher) Clean(req *Request) (string, []string) {
 	if req.queryAt < 0 || m.removeParam.size == 0 && len(m.params) == 0 {
 		return req.URL, nil
 	}
+	var hits hostHits
+	m.findHostHits(req.Host, &hits)
 	var rbuf, kbuf [8]int32
-	remove := m.removeParam.all(m, req, rbuf[:0])
-	keep := m.keepParam.all(m, req, kbuf[:0])
+	remove := m.removeParam.all(m, req, &hits, rbuf[:0])
+	keep := m.keepParam.all(m, req, &hits, kbuf[:0])
 	for _, k := range keep {
 		if m.extras[m.rules[k].extra].param.all {
 			return req.URL, nil // @@…$removeparam: leave this URL alone

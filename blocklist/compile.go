@@ -22,6 +22,9 @@ type Matcher struct {
 	redirect     ruleIndex // $redirect-rule
 	removeParam  ruleIndex
 	keepParam    ruleIndex // @@…$removeparam
+	// hostRules holds, by hostname, the heads of the chains of host-keyed
+	// rules of every index.
+	hostRules map[string]*hostHeads
 	// params holds "$removeparam=name" rules with no pattern or other
 	// option, by name: the common case of a tracking-parameter list.
 	params map[string]int32
@@ -41,7 +44,7 @@ type parsedRule struct {
 // and reported in Lists; the rest of each list still loads, so Compile cannot
 // fail.
 func Compile(srcs ...Source) *Matcher {
-	m := &Matcher{lists: make([]ListStats, len(srcs)), params: make(map[string]int32)}
+	m := &Matcher{lists: make([]ListStats, len(srcs)), params: make(map[string]int32), hostRules: make(map[string]*hostHeads)}
 	m.hosts.texts = make([]string, len(srcs)+1)
 	var lowered strings.Builder // lower-cased copies of hostnames written with upper case
 	var parsed []parsedRule
@@ -81,7 +84,7 @@ func Compile(srcs ...Source) *Matcher {
 	}
 	parsed = m.applyBadFilters(parsed)
 
-	var entries [7][]indexEntry // by category, in the order of catNames
+	var entries [numCats][]indexEntry
 	var cands [][]ruleToken
 	freq := make(map[uint32]int)
 	for _, p := range parsed {
@@ -127,13 +130,9 @@ func Compile(srcs ...Source) *Matcher {
 			}
 		}
 	}
-	m.important = buildIndex(m.rules, entries[catImportant])
-	m.block = buildIndex(m.rules, entries[catBlock])
-	m.exception = buildIndex(m.rules, entries[catException])
-	m.docException = buildIndex(m.rules, entries[catDocException])
-	m.redirect = buildIndex(m.rules, entries[catRedirect])
-	m.removeParam = buildIndex(m.rules, entries[catRemoveParam])
-	m.keepParam = buildIndex(m.rules, entries[catKeepParam])
+	for cat, ix := range []*ruleIndex{&m.important, &m.block, &m.exception, &m.docException, &m.redirect, &m.removeParam, &m.keepParam} {
+		*ix = buildIndex(cat, m.rules, entries[cat], m.hostRules)
+	}
 
 	m.hosts.texts[len(srcs)] = lowered.String()
 	m.hosts.build(func(list uint16) { m.lists[list].Duplicates++ })
@@ -161,6 +160,7 @@ const (
 	catRedirect
 	catRemoveParam
 	catKeepParam
+	numCats
 )
 
 // applyBadFilters drops every rule that a $badfilter rule names, and the

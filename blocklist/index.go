@@ -69,15 +69,52 @@ func (l *lazyRegexp) get() *regexp.Regexp {
 	return re
 }
 
-// ruleIndex finds the candidate rules for a request: rules keyed by a
-// hostname are found by walking the request host's parent domains; the rest
-// by the tokens of the URL; the few with neither are always candidates.
+// ruleIndex finds the candidate rules of one category for a request: rules
+// keyed by a hostname are found through the Matcher's shared host table
+// (one walk up the request host's parent domains serves every category);
+// the rest by the tokens of the URL; the few with neither are always
+// candidates.
 type ruleIndex struct {
-	hosts    map[string]int32 // chain heads
+	cat      int // column in hostHeads
 	tokens   tokenTable
 	fallback int32
 	size     int // rules in the index
-	ntok     int // rules indexed by a token
+	nhost    int // rules keyed by a hostname
+	ntok     int // rules keyed by a token
+}
+
+// hostHeads are the chain heads, one per category, of the rules keyed by one
+// hostname; -1 where there are none.
+type hostHeads [numCats]int32
+
+// hostHits are the hostHeads found for a host and its parent domains, most
+// specific first.
+type hostHits struct {
+	n    int
+	h    [8]*hostHeads
+	more []*hostHeads // hosts deeper than 8 labels with rules at each
+}
+
+func (m *Matcher) findHostHits(host string, hits *hostHits) {
+	hits.n, hits.more = 0, hits.more[:0]
+	if len(m.hostRules) == 0 {
+		return
+	}
+	for {
+		if hh, ok := m.hostRules[host]; ok {
+			if hits.n < len(hits.h) {
+				hits.h[hits.n] = hh
+				hits.n++
+			} else {
+				hits.more = append(hits.more, hh)
+			}
+		}
+		dot := indexDot(host)
+		if dot < 0 {
+			return
+		}
+		host = host[dot+1:]
+	}
 }
 
 // tokenTable is an open-addressing hash table from token hash to chain head;
@@ -132,8 +169,8 @@ type indexEntry struct {
 	off   int // token offset in the pattern, or -1
 }
 
-func buildIndex(rules []crule, entries []indexEntry) ruleIndex {
-	ix := ruleIndex{fallback: -1, size: len(entries)}
+func buildIndex(cat int, rules []crule, entries []indexEntry, hostRules map[string]*hostHeads) ruleIndex {
+	ix := ruleIndex{cat: cat, fallback: -1, size: len(entries)}
 	ntok := 0
 	for _, e := range entries {
 		if e.host == "" && e.token != 0 {
@@ -153,20 +190,22 @@ func buildIndex(rules []crule, entries []indexEntry) ruleIndex {
 		ix.tokens = tokenTable{keys: make([]uint32, n), heads: make([]int32, n), mask: uint32(n - 1),
 			bits: make([]uint64, nb/64), bitMask: uint32(nb - 1)}
 	}
-	ix.hosts = make(map[string]int32)
 	// Insert in reverse so that chains run in list order.
 	for i := len(entries) - 1; i >= 0; i-- {
 		e := entries[i]
 		var head *int32
 		switch {
 		case e.host != "":
-			h, ok := ix.hosts[e.host]
-			if !ok {
-				h = -1
+			hh := hostRules[e.host]
+			if hh == nil {
+				hh = new(hostHeads)
+				for c := range hh {
+					hh[c] = -1
+				}
+				hostRules[e.host] = hh
 			}
-			rules[e.rule].next = h
-			ix.hosts[e.host] = e.rule
-			continue
+			head = &hh[cat]
+			ix.nhost++
 		case e.token != 0:
 			head = ix.tokens.slot(e.token)
 			b := (e.token >> 7) & ix.tokens.bitMask
@@ -183,23 +222,20 @@ func buildIndex(rules []crule, entries []indexEntry) ruleIndex {
 	return ix
 }
 
-// first returns the first rule of the index that matches req, or -1.
-func (ix *ruleIndex) first(m *Matcher, req *Request) int32 {
+// first returns the first rule of the index that matches req, or -1. hits
+// are the host table's entries for req.Host.
+func (ix *ruleIndex) first(m *Matcher, req *Request, hits *hostHits) int32 {
 	if ix.size == 0 {
 		return -1
 	}
-	if len(ix.hosts) > 0 {
-		for host := req.Host; ; {
-			if head, ok := ix.hosts[host]; ok {
+	if ix.nhost > 0 {
+		for k := range hits.n + len(hits.more) {
+			hh := hits.at(k)
+			if head := hh[ix.cat]; head >= 0 {
 				if i := m.firstInChain(head, req, -1); i >= 0 {
 					return i
 				}
 			}
-			dot := indexDot(host)
-			if dot < 0 {
-				break
-			}
-			host = host[dot+1:]
 		}
 	}
 	for _, tok := range req.tokens {
@@ -214,7 +250,7 @@ func (ix *ruleIndex) first(m *Matcher, req *Request) int32 {
 
 // all appends every rule of the index that matches req; a rule may appear
 // twice when a URL repeats a token.
-func (ix *ruleIndex) all(m *Matcher, req *Request, dst []int32) []int32 {
+func (ix *ruleIndex) all(m *Matcher, req *Request, hits *hostHits, dst []int32) []int32 {
 	if ix.size == 0 {
 		return dst
 	}
@@ -225,16 +261,11 @@ func (ix *ruleIndex) all(m *Matcher, req *Request, dst []int32) []int32 {
 			}
 		}
 	}
-	if len(ix.hosts) > 0 {
-		for host := req.Host; ; {
-			if head, ok := ix.hosts[host]; ok {
+	if ix.nhost > 0 {
+		for k := range hits.n + len(hits.more) {
+			if head := hits.at(k)[ix.cat]; head >= 0 {
 				add(head, -1)
 			}
-			dot := indexDot(host)
-			if dot < 0 {
-				break
-			}
-			host = host[dot+1:]
 		}
 	}
 	for _, tok := range req.tokens {
@@ -411,14 +442,21 @@ func underDomain(host, d string) bool {
 	return len(host) > len(d) && host[len(host)-len(d)-1] == '.' && host[len(host)-len(d):] == d
 }
 
+func (h *hostHits) at(k int) *hostHeads {
+	if k < h.n {
+		return h.h[k]
+	}
+	return h.more[k-h.n]
+}
+
 // mayMatchHost is a cheap pre-check: false when the index holds only
 // host-keyed rules and none is keyed by host or a parent domain.
-func (ix *ruleIndex) mayMatchHost(host string) bool {
+func (ix *ruleIndex) mayMatchHost(m *Matcher, host string) bool {
 	if ix.fallback >= 0 || ix.ntok > 0 {
 		return true
 	}
 	for {
-		if _, ok := ix.hosts[host]; ok {
+		if hh, ok := m.hostRules[host]; ok && hh[ix.cat] >= 0 {
 			return true
 		}
 		dot := indexDot(host)

@@ -6,8 +6,10 @@ package blocklist
 // does not allocate unless a rule matches and a page-level exception has to
 // be checked. req is only read.
 func (m *Matcher) Match(req *Request) Decision {
-	if i := m.important.first(m, req); i >= 0 {
-		return m.blockDecision(i, req, true)
+	var hits hostHits
+	m.findHostHits(req.Host, &hits)
+	if i := m.important.first(m, req, &hits); i >= 0 {
+		return m.blockDecision(i, req, &hits, true)
 	}
 	blk := int32(-1)
 	var hostRule string
@@ -15,19 +17,19 @@ func (m *Matcher) Match(req *Request) Decision {
 	if e := m.hosts.match(req.Host); e >= 0 {
 		ent := &m.hosts.entries[e]
 		hostRule, hostList = m.hosts.ruleText(ent), ent.list
-	} else if blk = m.block.first(m, req); blk < 0 {
+	} else if blk = m.block.first(m, req, &hits); blk < 0 {
 		return Decision{}
 	}
-	if i := m.exception.first(m, req); i >= 0 {
+	if i := m.exception.first(m, req, &hits); i >= 0 {
 		return m.decision(Allow, i)
 	}
 	if i := m.pageException(req); i >= 0 {
 		return m.decision(Allow, i)
 	}
 	if blk < 0 {
-		return Decision{Action: Block, Rule: hostRule, List: m.lists[hostList].Name, Response: m.response(-1, req)}
+		return Decision{Action: Block, Rule: hostRule, List: m.lists[hostList].Name, Response: m.response(-1, req, &hits)}
 	}
-	return m.blockDecision(blk, req, false)
+	return m.blockDecision(blk, req, &hits, false)
 }
 
 func (m *Matcher) decision(a Action, i int32) Decision {
@@ -35,22 +37,22 @@ func (m *Matcher) decision(a Action, i int32) Decision {
 	return Decision{Action: a, Rule: r.text, List: m.lists[r.list].Name}
 }
 
-func (m *Matcher) blockDecision(i int32, req *Request, important bool) Decision {
+func (m *Matcher) blockDecision(i int32, req *Request, hits *hostHits, important bool) Decision {
 	d := m.decision(Block, i)
 	d.Important = important
-	d.Response = m.response(i, req)
+	d.Response = m.response(i, req, hits)
 	return d
 }
 
 // response picks the answer for a blocked request: the blocking rule's own
 // $redirect, else a matching $redirect-rule, else what suits the type.
-func (m *Matcher) response(blk int32, req *Request) Response {
+func (m *Matcher) response(blk int32, req *Request, hits *hostHits) Response {
 	if blk >= 0 {
 		if x := m.rules[blk].extra; x >= 0 && m.extras[x].hasRedirect {
 			return m.extras[x].redirect
 		}
 	}
-	if i := m.redirect.first(m, req); i >= 0 {
+	if i := m.redirect.first(m, req, hits); i >= 0 {
 		if r := m.extras[m.rules[i].extra].redirect; r != ResponseNone {
 			return r
 		}
@@ -60,7 +62,7 @@ func (m *Matcher) response(blk int32, req *Request) Response {
 
 // pageException finds a @@…$document rule matching the page that made req.
 func (m *Matcher) pageException(req *Request) int32 {
-	if m.docException.size == 0 || req.SourceHost == "" || !m.docException.mayMatchHost(req.SourceHost) {
+	if m.docException.size == 0 || req.SourceHost == "" || !m.docException.mayMatchHost(m, req.SourceHost) {
 		return -1
 	}
 	page, err := NewRequest(req.SourceURL, "", TypeDocument)
@@ -68,7 +70,9 @@ func (m *Matcher) pageException(req *Request) int32 {
 		return -1
 	}
 	page.SourceHost, page.ThirdParty = page.Host, false
-	return m.docException.first(m, page)
+	var hits hostHits
+	m.findHostHits(page.Host, &hits)
+	return m.docException.first(m, page, &hits)
 }
 
 // MatchHost decides on a bare hostname, as a DNS query or a CONNECT request
@@ -108,12 +112,12 @@ func (m *Matcher) MatchHost(host string) Decision {
 // wholeHostRule finds a "||host^" rule under host or a parent domain that
 // applies to every request to it.
 func (m *Matcher) wholeHostRule(ix *ruleIndex, host string) int32 {
-	if len(ix.hosts) == 0 {
+	if ix.nhost == 0 {
 		return -1
 	}
 	for {
-		if head, ok := ix.hosts[host]; ok {
-			for i := head; i >= 0; i = m.rules[i].next {
+		if hh, ok := m.hostRules[host]; ok {
+			for i := hh[ix.cat]; i >= 0; i = m.rules[i].next {
 				r := &m.rules[i]
 				if r.flags&fAnyRest != 0 && r.party == PartyAny && r.extra < 0 && r.types&typesDefault == typesDefault {
 					return i

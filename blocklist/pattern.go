@@ -74,6 +74,10 @@ func segmentFind(u []byte, from int, seg string, last bool) (start, end int, ok 
 // up to the end of u. Leftmost matching of each *-separated segment is
 // enough: the segments hold no wildcards of their own.
 func globAt(u []byte, i int, pat string, anchored, anchorEnd bool) bool {
+	if anchored && !anchorEnd && strings.IndexByte(pat, '*') < 0 {
+		_, ok := segmentAt(u, i, pat, true) // the common case: one segment at a known place
+		return ok
+	}
 	first := true
 	for {
 		seg, rest, more := strings.Cut(pat, "*")

@@ -30,12 +30,12 @@ type Request struct {
 	// Origin and adblock-rust.
 	ThirdParty bool
 
-	lower     []byte   // URL, ASCII lower-cased
-	orig      []byte   // URL as bytes, for $match-case rules
-	hostStart int      // offsets of the hostname in URL and lower
-	hostEnd   int      //
-	queryAt   int      // index of '?' in URL, or -1
-	tokens    []token  // the alphanumeric runs of lower
+	lower     []byte  // URL, ASCII lower-cased
+	orig      []byte  // URL as bytes, for $match-case rules
+	hostStart int     // offsets of the hostname in URL and lower
+	hostEnd   int     //
+	queryAt   int     // index of '?' in URL, or -1
+	tokens    []token // the alphanumeric runs of lower
 }
 
 // token is a run of [a-z0-9] in the lower-cased URL: its hash and where it starts.
