@@ -124,12 +124,20 @@ func checkKeys(file string, n *yaml.Node, t reflect.Type, path string) error {
 			}
 		}
 	case reflect.Slice:
-		if n.Kind == yaml.SequenceNode {
-			for i, item := range n.Content {
-				if err := checkKeys(file, item, t.Elem(), fmt.Sprintf("%s[%d]", path, i)); err != nil {
-					return err
-				}
+		if n.Kind == yaml.ScalarNode && n.Tag == "!!null" {
+			return nil
+		}
+		if n.Kind != yaml.SequenceNode {
+			return &configError{file, n.Line, path, "want a list"}
+		}
+		for i, item := range n.Content {
+			if err := checkKeys(file, item, t.Elem(), fmt.Sprintf("%s[%d]", path, i)); err != nil {
+				return err
 			}
+		}
+	default:
+		if n.Kind != yaml.ScalarNode {
+			return &configError{file, n.Line, path, "want a single value, not a list or mapping"}
 		}
 	}
 	return nil
