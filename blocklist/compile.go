@@ -1,6 +1,7 @@
 package blocklist
 
 import (
+	"hash/maphash"
 	"regexp/syntax"
 	"strings"
 )
@@ -25,6 +26,10 @@ type Matcher struct {
 	// hostRules holds, by hostname, the heads of the chains of host-keyed
 	// rules of every index.
 	hostRules map[string]*hostHeads
+	// hostBits is a Bloom filter of hostRules' keys (hashed with the host
+	// set's seed), eight bits a key.
+	hostBits     []uint64
+	hostBitsMask uint32
 	// params holds "$removeparam=name" rules with no pattern or other
 	// option, by name: the common case of a tracking-parameter list.
 	params map[string]int32
@@ -46,6 +51,7 @@ type parsedRule struct {
 func Compile(srcs ...Source) *Matcher {
 	m := &Matcher{lists: make([]ListStats, len(srcs)), params: make(map[string]int32), hostRules: make(map[string]*hostHeads)}
 	m.hosts.texts = make([]string, len(srcs)+1)
+	m.hosts.seed = maphash.MakeSeed()
 	var lowered strings.Builder // lower-cased copies of hostnames written with upper case
 	var parsed []parsedRule
 
@@ -136,6 +142,15 @@ func Compile(srcs ...Source) *Matcher {
 
 	m.hosts.texts[len(srcs)] = lowered.String()
 	m.hosts.build(func(list uint16) { m.lists[list].Duplicates++ })
+	nb := 64
+	for nb < len(m.hostRules)*8 {
+		nb <<= 1
+	}
+	m.hostBits, m.hostBitsMask = make([]uint64, nb/64), uint32(nb-1)
+	for host := range m.hostRules {
+		b := uint32(maphash.String(m.hosts.seed, host)) & m.hostBitsMask
+		m.hostBits[b>>6] |= 1 << (b & 63)
+	}
 	m.rules = m.rules[:len(m.rules):len(m.rules)]
 	return m
 }

@@ -1,6 +1,9 @@
 package blocklist
 
-import "hash/maphash"
+import (
+	"hash/maphash"
+	"math/bits"
+)
 
 // hostSet is a compact, immutable set of hostnames, each with the text of the
 // rule that put it there. Keys and texts are not copied: they are offsets
@@ -10,8 +13,12 @@ type hostSet struct {
 	seed    maphash.Seed
 	texts   []string    // indexed by hostEntry.text
 	entries []hostEntry //
-	slots   []uint32    // entry index + 1; 0 is empty
+	// slots hold entry index + 1 in the low idxBits bits (0 is empty) and
+	// the top bits of the key's hash above them, so that a probe that misses
+	// touches only the slot, not the entry and the list text.
+	slots   []uint32
 	mask    uint32
+	idxBits uint
 }
 
 type hostEntry struct {
@@ -35,13 +42,13 @@ func (s *hostSet) ruleText(e *hostEntry) string {
 // build lays out the hash table; later duplicates of a key are dropped and
 // counted in dups (by list).
 func (s *hostSet) build(dups func(list uint16)) {
-	s.seed = maphash.MakeSeed()
 	n := 8
 	for n < len(s.entries)*4/3+1 {
 		n <<= 1
 	}
 	s.slots = make([]uint32, n)
 	s.mask = uint32(n - 1)
+	s.idxBits = uint(bits.Len(uint(len(s.entries) + 1)))
 	kept := s.entries[:0]
 	for _, e := range s.entries {
 		if s.find(s.key(&e)) >= 0 {
@@ -58,10 +65,18 @@ func (s *hostSet) insert(i int) {
 	h := uint32(maphash.String(s.seed, s.key(&s.entries[i])))
 	for j := h & s.mask; ; j = (j + 1) & s.mask {
 		if s.slots[j] == 0 {
-			s.slots[j] = uint32(i + 1)
+			s.slots[j] = uint32(i+1) | s.tag(h)
 			return
 		}
 	}
+}
+
+// tag is the part of a hash stored beside the index in a slot.
+func (s *hostSet) tag(h uint32) uint32 {
+	if s.idxBits >= 32 {
+		return 0
+	}
+	return h >> s.idxBits << s.idxBits
 }
 
 // find returns the entry index for host, or -1.
@@ -69,14 +84,24 @@ func (s *hostSet) find(host string) int {
 	if len(s.slots) == 0 {
 		return -1
 	}
-	h := uint32(maphash.String(s.seed, host))
+	return s.findHashed(host, uint32(maphash.String(s.seed, host)))
+}
+
+// findHashed is find with the host's hash (by s.seed) already computed.
+func (s *hostSet) findHashed(host string, h uint32) int {
+	tag := s.tag(h)
+	idxMask := uint32(1)<<s.idxBits - 1
 	for j := h & s.mask; ; j = (j + 1) & s.mask {
 		v := s.slots[j]
 		if v == 0 {
 			return -1
 		}
-		if e := &s.entries[v-1]; int(e.klen) == len(host) && s.key(e) == host {
-			return int(v - 1)
+		if v&^idxMask != tag {
+			continue
+		}
+		i := v&idxMask - 1
+		if e := &s.entries[i]; int(e.klen) == len(host) && s.key(e) == host {
+			return int(i)
 		}
 	}
 }

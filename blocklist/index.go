@@ -1,6 +1,7 @@
 package blocklist
 
 import (
+	"hash/maphash"
 	"regexp"
 	"strings"
 	"sync/atomic"
@@ -95,13 +96,24 @@ type hostHits struct {
 	more []*hostHeads // hosts deeper than 8 labels with rules at each
 }
 
-func (m *Matcher) findHostHits(host string, hits *hostHits) {
+// findHostHits walks host and its parent domains once, hashing each once:
+// it fills hits from the rule host table (behind a Bloom filter, as most
+// names have no rules) and returns the most specific host-set entry, or -1.
+func (m *Matcher) findHostHits(host string, hits *hostHits) int {
 	hits.n, hits.more = 0, hits.more[:0]
-	if len(m.hostRules) == 0 {
-		return
+	entry := -1
+	if len(m.hostRules) == 0 && len(m.hosts.entries) == 0 {
+		return entry
 	}
 	for {
-		if hh, ok := m.hostRules[host]; ok {
+		h := uint32(maphash.String(m.hosts.seed, host))
+		if entry < 0 && len(m.hosts.entries) > 0 {
+			entry = m.hosts.findHashed(host, h)
+		}
+		b := h & m.hostBitsMask
+		if m.hostBits[b>>6]&(1<<(b&63)) == 0 {
+			// no rules for this name
+		} else if hh, ok := m.hostRules[host]; ok {
 			if hits.n < len(hits.h) {
 				hits.h[hits.n] = hh
 				hits.n++
@@ -111,7 +123,7 @@ func (m *Matcher) findHostHits(host string, hits *hostHits) {
 		}
 		dot := indexDot(host)
 		if dot < 0 {
-			return
+			return entry
 		}
 		host = host[dot+1:]
 	}

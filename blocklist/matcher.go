@@ -7,14 +7,14 @@ package blocklist
 // be checked. req is only read.
 func (m *Matcher) Match(req *Request) Decision {
 	var hits hostHits
-	m.findHostHits(req.Host, &hits)
+	e := m.findHostHits(req.Host, &hits)
 	if i := m.important.first(m, req, &hits); i >= 0 {
 		return m.blockDecision(i, req, &hits, true)
 	}
 	blk := int32(-1)
 	var hostRule string
 	var hostList uint16
-	if e := m.hosts.match(req.Host); e >= 0 {
+	if e >= 0 {
 		ent := &m.hosts.entries[e]
 		hostRule, hostList = m.hosts.ruleText(ent), ent.list
 	} else if blk = m.block.first(m, req, &hits); blk < 0 {
