@@ -244,6 +244,7 @@ func BenchmarkResetCorpus(b *testing.B) {
 		req.Reset(c.URL, c.FrameURL, corpusType(c.CPT))
 	}
 }
+
 // BenchmarkMatchOnlyCorpus is the matching half: requests built beforehand
 // (and so colder in cache than right after Reset).
 func BenchmarkMatchOnlyCorpus(b *testing.B) {
