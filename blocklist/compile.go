@@ -42,6 +42,7 @@ func (m *Matcher) Lists() []ListStats { return m.lists }
 type parsedRule struct {
 	r    *Rule
 	list uint16
+	line int // 1-based line number
 	off  int // offset of r.Text in the list's text
 }
 
@@ -84,7 +85,7 @@ func Compile(srcs ...Source) *Matcher {
 			case err != nil:
 				st.bad(n, trimmed, err)
 			default:
-				parsed = append(parsed, parsedRule{r: r, list: list, off: off})
+				parsed = append(parsed, parsedRule{r: r, list: list, line: n, off: off})
 			}
 		})
 	}
@@ -107,10 +108,6 @@ func Compile(srcs ...Source) *Matcher {
 			toks = ruleTokens(p.r, &m.rules[i])
 			for _, t := range toks {
 				freq[t.hash]++
-			}
-			if len(toks) == 0 {
-				// Rules with no token would be checked on every request.
-				m.lists[p.list].slowRules++
 			}
 		}
 		entries[cat] = append(entries[cat], e)
@@ -248,7 +245,7 @@ func (m *Matcher) categorize(p parsedRule, lowered *strings.Builder) (cat int, o
 		c.types = typesDefault &^ r.NotTypes
 	}
 	if c.types == 0 {
-		st.bad(0, r.Text, errNoTypes)
+		st.bad(p.line, r.Text, errNoTypes)
 		return 0, false
 	}
 

@@ -87,8 +87,6 @@ type ListStats struct {
 
 	BadCount int       // lines that could not be parsed
 	Bad      []BadLine // the first maxBadLines of them
-
-	slowRules int // rules with no token to index by
 }
 
 // Rules is the number of rules from this list the Matcher uses.
