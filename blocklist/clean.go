@@ -69,8 +69,13 @@ func (p *paramSpec) matches(name, pair string) bool {
 // Parameter names are compared as written, case-sensitively; the remaining
 // parameters keep their order and encoding, and the fragment is kept.
 func (m *Matcher) Clean(req *Request) (string, []string) {
-	if req.queryAt < 0 || m.removeParam.size == 0 && len(m.params) == 0 {
+	if m.removeParam.size == 0 && len(m.params) == 0 {
 		return req.URL, nil
+	}
+	u := req.URL
+	q := strings.IndexByte(u[req.hostEnd:], '?')
+	if q < 0 || strings.IndexByte(u[req.hostEnd:req.hostEnd+q], '#') >= 0 {
+		return u, nil
 	}
 	var hits hostHits
 	m.findHostHits(req.Host, &hits)
@@ -83,8 +88,7 @@ func (m *Matcher) Clean(req *Request) (string, []string) {
 		}
 	}
 
-	u := req.URL
-	qStart := req.queryAt + 1
+	qStart := req.hostEnd + q + 1
 	qEnd := len(u)
 	if i := strings.IndexByte(u[qStart:], '#'); i >= 0 {
 		qEnd = qStart + i

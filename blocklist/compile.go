@@ -89,7 +89,19 @@ func Compile(srcs ...Source) *Matcher {
 			}
 		})
 	}
-	parsed = m.applyBadFilters(parsed)
+	parsed, badHosts := m.applyBadFilters(parsed)
+	if len(badHosts) > 0 {
+		kept := m.hosts.entries[:0]
+		for _, e := range m.hosts.entries {
+			if badHosts[m.hosts.key(&e)] {
+				m.lists[e.list].BadFiltered++
+				m.lists[e.list].Hostnames--
+				continue
+			}
+			kept = append(kept, e)
+		}
+		m.hosts.entries = kept
+	}
 
 	var entries [numCats][]indexEntry
 	var cands [][]ruleToken
@@ -176,18 +188,24 @@ const (
 )
 
 // applyBadFilters drops every rule that a $badfilter rule names, and the
-// $badfilter rules themselves.
-func (m *Matcher) applyBadFilters(parsed []parsedRule) []parsedRule {
+// $badfilter rules themselves. A "||host^$badfilter" also cancels host from
+// hosts and domain lists, which are that rule in other words; it returns
+// those hosts.
+func (m *Matcher) applyBadFilters(parsed []parsedRule) ([]parsedRule, map[string]bool) {
 	bad := make(map[string]bool)
+	badHosts := make(map[string]bool)
 	for _, p := range parsed {
 		if p.r.BadFilter {
 			twin := *p.r
 			twin.BadFilter = false
 			bad[twin.String()] = true
+			if host, ok := plainHostRule(&twin); ok {
+				badHosts[host] = true
+			}
 		}
 	}
 	if len(bad) == 0 {
-		return parsed
+		return parsed, nil
 	}
 	kept := parsed[:0]
 	for _, p := range parsed {
@@ -200,7 +218,7 @@ func (m *Matcher) applyBadFilters(parsed []parsedRule) []parsedRule {
 		}
 		kept = append(kept, p)
 	}
-	return kept
+	return kept, badHosts
 }
 
 // categorize turns a parsed rule into a compiled one (appended to m.rules)
@@ -332,7 +350,9 @@ func plainHostRule(r *Rule) (string, bool) {
 		return "", false
 	}
 	host, ok := strings.CutSuffix(r.Pattern, "^")
-	if !ok || !validHostname(host) && !isIP(host) || len(r.Text) > 0xffff {
+	// Upper case would need a lower-cased key apart from the rule's text;
+	// such rules are rare and go to the rule index instead.
+	if !ok || !validHostname(host) && !isIP(host) || len(r.Text) > 0xffff || lowerHost(host) != host {
 		return "", false
 	}
 	return host, true
@@ -375,6 +395,19 @@ func hostKey(c *crule) (string, bool) {
 	}
 	p := c.pattern
 	k := 0
+	if strings.HasPrefix(p, "[") { // ||[2001:db8::1]^: an IPv6 literal, keyed without brackets
+		k = strings.IndexByte(p, ']')
+		if k < 2 || k+1 < len(p) && p[k+1] != '^' && p[k+1] != '/' && p[k+1] != ':' {
+			return "", false
+		}
+		host := p[1:k]
+		c.pattern = p[k+1:]
+		c.flags = c.flags&^fAnchorHost | fHostKey
+		if c.pattern == "^" && c.flags&fAnchorEnd == 0 {
+			c.flags |= fAnyRest
+		}
+		return host, true
+	}
 	for k < len(p) && (isAlnum(lowerASCII(p[k])) || p[k] == '.' || p[k] == '-' || p[k] == '_') {
 		k++
 	}
@@ -434,7 +467,7 @@ func ruleTokens(r *Rule, c *crule) []ruleToken {
 			if star >= 0 && star < i {
 				off = -1
 			}
-			toks = append(toks, ruleToken{tokenHash(strings.ToLower(p[i:j])), off})
+			toks = append(toks, ruleToken{tokenHash(lowerHost(p[i:j])), off})
 		}
 		i = j
 	}
@@ -466,7 +499,7 @@ func regexTokens(src string, fold bool) []uint32 {
 	}
 	var toks []uint32
 	for _, lit := range lits {
-		lit = strings.ToLower(lit)
+		lit = lowerHost(lit)
 		// Only runs with a non-alphanumeric character on both sides inside
 		// the literal are whole tokens: the regex around it may add more.
 		for i := 0; i < len(lit); {

@@ -123,7 +123,7 @@ func lines(text string, fn func(n, off int, line string)) int {
 // detectFormat looks at the first hundred meaningful lines: a list is hosts
 // or domains only when nearly all of them are.
 func detectFormat(text string) Format {
-	var hosts, domains, other, seen int
+	var hosts, domains, either, other, seen int
 	lines(text, func(_, _ int, line string) {
 		line = strings.TrimSpace(line)
 		if seen >= 100 || line == "" || line[0] == '#' || line[0] == '!' {
@@ -138,19 +138,23 @@ func detectFormat(text string) Format {
 		switch {
 		case len(f) >= 2 && isHostsAddr(f[0]):
 			hosts++
-		case len(f) >= 1 && validHostname(strings.TrimPrefix(f[0], "*.")) && (len(f) == 1 || f[1][0] == '#'):
-			domains++
+		case len(f) >= 1 && validHostname(domainListName(f[0])) && (len(f) == 1 || f[1][0] == '#'):
+			if strings.HasPrefix(f[0], "||") {
+				either++ // "||name^" means the same in both formats
+			} else {
+				domains++
+			}
 		default:
 			other++
 		}
 	})
-	total := hosts + domains + other
+	total := hosts + domains + either + other
 	switch {
 	case total == 0:
 		return FormatAdblock
 	case hosts*10 >= total*9:
 		return FormatHosts
-	case domains*10 >= total*9:
+	case domains > 0 && (domains+either)*10 >= total*9:
 		return FormatDomains
 	}
 	return FormatAdblock
@@ -180,6 +184,15 @@ func validHostname(h string) bool {
 		}
 	}
 	return true
+}
+
+// domainListName strips the decorations domain lists put on names: "*."
+// and AdGuard Home's "||name^".
+func domainListName(s string) string {
+	if strings.HasPrefix(s, "||") && strings.HasSuffix(s, "^") {
+		return s[2 : len(s)-1]
+	}
+	return strings.TrimPrefix(s, "*.")
 }
 
 // hostsIgnored are the names every hosts file maps for the system itself.

@@ -23,6 +23,12 @@ func (m *Matcher) Match(req *Request) Decision {
 	if i := m.exception.first(m, req, &hits); i >= 0 {
 		return m.decision(Allow, i)
 	}
+	// @@…$document rules: for a document, the page is the request itself.
+	if req.Type == TypeDocument {
+		if i := m.docException.first(m, req, &hits); i >= 0 {
+			return m.decision(Allow, i)
+		}
+	}
 	if i := m.pageException(req); i >= 0 {
 		return m.decision(Allow, i)
 	}

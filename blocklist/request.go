@@ -80,10 +80,6 @@ func (r *Request) Reset(rawURL, sourceURL string, t Type) error {
 	r.URL, r.SourceURL, r.Type = rawURL, sourceURL, t
 	r.hostStart, r.hostEnd = hs, he
 	r.Host = lowerHost(rawURL[hs:he])
-	r.queryAt = -1
-	if q := strings.IndexByte(rawURL[he:], '?'); q >= 0 && strings.IndexByte(rawURL[he:he+q], '#') < 0 {
-		r.queryAt = he + q
-	}
 
 	if shs, she, err := splitHost(sourceURL); err == nil {
 		r.SourceHost = lowerHost(sourceURL[shs:she])
@@ -125,23 +121,41 @@ func lastLabels(host string, n int) string {
 // splitHost finds the hostname in an absolute URL (scheme://[user@]host[:port]...).
 // It returns offsets into rawURL, excluding IPv6 brackets and a trailing dot.
 func splitHost(rawURL string) (start, end int, err error) {
-	i := strings.Index(rawURL, "://")
-	if i <= 0 {
-		return 0, 0, fmt.Errorf("%w %q: not an absolute URL", ErrURL, rawURL)
-	}
-	for j := 0; j < i; j++ {
-		c := rawURL[j]
-		if !isAlnum(lowerASCII(c)) && c != '+' && c != '-' && c != '.' {
-			return 0, 0, fmt.Errorf("%w %q: bad scheme", ErrURL, rawURL)
+	switch {
+	case strings.HasPrefix(rawURL, "https://"):
+		start = 8
+	case strings.HasPrefix(rawURL, "http://"):
+		start = 7
+	default:
+		i := strings.Index(rawURL, "://")
+		if i <= 0 {
+			return 0, 0, fmt.Errorf("%w %q: not an absolute URL", ErrURL, rawURL)
 		}
+		for j := 0; j < i; j++ {
+			if c := rawURL[j]; !isAlnum(lowerASCII(c)) && c != '+' && c != '-' && c != '.' {
+				return 0, 0, fmt.Errorf("%w %q: bad scheme", ErrURL, rawURL)
+			}
+		}
+		start = i + 3
 	}
-	start = i + 3
+	// One pass over the authority: it ends at the path, query or fragment;
+	// the host starts after the last '@' and ends at a port's ':'.
 	end = len(rawURL)
-	if k := strings.IndexAny(rawURL[start:], "/?#\\"); k >= 0 {
-		end = start + k
-	}
-	if at := strings.LastIndexByte(rawURL[start:end], '@'); at >= 0 {
-		start += at + 1
+	colon := -1
+	for j := start; j < len(rawURL); j++ {
+		c := rawURL[j]
+		if c == '/' || c == '?' || c == '#' || c == '\\' {
+			end = j
+			break
+		}
+		switch {
+		case c == '@':
+			start, colon = j+1, -1
+		case c == ':' && colon < 0:
+			colon = j
+		case c <= ' ' || c == 0x7f:
+			return 0, 0, fmt.Errorf("%w %q: control or space in host", ErrURL, rawURL)
+		}
 	}
 	if start < end && rawURL[start] == '[' {
 		k := strings.IndexByte(rawURL[start:end], ']')
@@ -149,8 +163,8 @@ func splitHost(rawURL string) (start, end int, err error) {
 			return 0, 0, fmt.Errorf("%w %q: unclosed IPv6 literal", ErrURL, rawURL)
 		}
 		start, end = start+1, start+k
-	} else if k := strings.IndexByte(rawURL[start:end], ':'); k >= 0 {
-		end = start + k
+	} else if colon >= 0 {
+		end = colon
 	}
 	if end > start && rawURL[end-1] == '.' {
 		end--
@@ -158,19 +172,19 @@ func splitHost(rawURL string) (start, end int, err error) {
 	if start >= end {
 		return 0, 0, fmt.Errorf("%w %q: no host", ErrURL, rawURL)
 	}
-	for j := start; j < end; j++ {
-		if c := rawURL[j]; c <= ' ' || c == 0x7f {
-			return 0, 0, fmt.Errorf("%w %q: control or space in host", ErrURL, rawURL)
-		}
-	}
 	return start, end, nil
 }
 
-// lowerHost lower-cases a hostname, allocating only when it has upper case.
+// lowerHost lower-cases ASCII letters only (URLs are matched byte for byte
+// against ASCII-lower-cased patterns), allocating only when it has upper case.
 func lowerHost(h string) string {
 	for i := 0; i < len(h); i++ {
 		if c := h[i]; 'A' <= c && c <= 'Z' {
-			return strings.ToLower(h)
+			b := []byte(h)
+			for j := i; j < len(b); j++ {
+				b[j] = lowerASCII(b[j])
+			}
+			return string(b)
 		}
 	}
 	return h

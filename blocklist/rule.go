@@ -263,13 +263,15 @@ func (r *Rule) parseOptions(s string) error {
 		if neg && kind != optType && kind != optParty && kind != optInertType && kind != optMatchCase {
 			return fmt.Errorf("option %q cannot be negated", name)
 		}
+		takesValue := kind == optDomain || kind == optDenyAllow || kind == optRedirectRule ||
+			kind == optRemoveParam || kind == optInert || (kind == optRedirect && name == "redirect")
 		// @@…$redirect-rule with no resource turns every redirect off.
-		needsValue := kind == optDomain || kind == optDenyAllow || (kind == optRedirectRule && !r.Exception) ||
-			(kind == optRedirect && name == "redirect")
+		needsValue := takesValue && kind != optRemoveParam && kind != optInert &&
+			!(kind == optRedirectRule && r.Exception)
 		if needsValue && (!hasValue || value == "") {
 			return fmt.Errorf("option %q needs a value", name)
 		}
-		if hasValue && !needsValue && kind != optRemoveParam && kind != optInert {
+		if hasValue && !takesValue {
 			return fmt.Errorf("option %q takes no value", name)
 		}
 		switch kind {
