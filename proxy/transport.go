@@ -1,0 +1,76 @@
+package proxy
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"net"
+	"net/http"
+	"sync/atomic"
+	"time"
+)
+
+// TransportOptions configure NewTransport.
+type TransportOptions struct {
+	// Resolvers are DNS servers (host:port) used to resolve upstream hosts,
+	// tried in order; empty means the system resolver.
+	Resolvers []string
+	// RootCAs verify upstream certificates; nil means the system roots.
+	RootCAs *x509.CertPool
+	// DialTimeout defaults to 10 s; ResponseHeaderTimeout to 60 s.
+	DialTimeout           time.Duration
+	ResponseHeaderTimeout time.Duration
+}
+
+// NewTransport makes the upstream transport: verified TLS, HTTP/2 where
+// the server offers it, timeouts, a keep-alive pool, and names resolved
+// through Resolvers when given. It never uses the environment's proxy.
+func NewTransport(o TransportOptions) *http.Transport {
+	if o.DialTimeout == 0 {
+		o.DialTimeout = 10 * time.Second
+	}
+	if o.ResponseHeaderTimeout == 0 {
+		o.ResponseHeaderTimeout = 60 * time.Second
+	}
+	d := &net.Dialer{Timeout: o.DialTimeout, KeepAlive: 30 * time.Second}
+	if len(o.Resolvers) > 0 {
+		d.Resolver = newResolver(o.Resolvers, o.DialTimeout)
+	}
+	return &http.Transport{
+		Proxy:                 nil,
+		DialContext:           d.DialContext,
+		TLSClientConfig:       &tls.Config{RootCAs: o.RootCAs, MinVersion: tls.VersionTLS12},
+		ForceAttemptHTTP2:     true,
+		MaxIdleConns:          512,
+		MaxIdleConnsPerHost:   64,
+		IdleConnTimeout:       90 * time.Second,
+		TLSHandshakeTimeout:   10 * time.Second,
+		ResponseHeaderTimeout: o.ResponseHeaderTimeout,
+		ExpectContinueTimeout: time.Second,
+	}
+}
+
+// newResolver resolves through the given DNS servers, starting with the
+// one that last answered and moving on when one fails.
+func newResolver(servers []string, timeout time.Duration) *net.Resolver {
+	var next atomic.Uint32
+	return &net.Resolver{
+		PreferGo: true,
+		Dial: func(ctx context.Context, network, _ string) (net.Conn, error) {
+			d := net.Dialer{Timeout: timeout}
+			start := int(next.Load())
+			var errs []error
+			for i := range servers {
+				k := (start + i) % len(servers)
+				c, err := d.DialContext(ctx, network, servers[k])
+				if err == nil {
+					next.Store(uint32(k))
+					return c, nil
+				}
+				errs = append(errs, err)
+			}
+			return nil, errors.Join(errs...)
+		},
+	}
+}
