@@ -75,6 +75,7 @@ var parseRuleCases = []struct {
 	{"||t.com/ga.js$redirect=google-analytics_ga.js", Rule{Pattern: "t.com/ga.js", AnchorHost: true, Redirect: "google-analytics_ga.js"}},
 	{"||t.com/x$empty", Rule{Pattern: "t.com/x", AnchorHost: true, Redirect: "empty"}},
 	{"||t.com/x$media,mp4", Rule{Pattern: "t.com/x", AnchorHost: true, Types: TypeMedia, Redirect: "mp4"}},
+	{"@@||t.com^$redirect-rule=noopjs", Rule{Exception: true, Pattern: "t.com^", AnchorHost: true, Redirect: "noopjs", RedirectRule: true}},
 	{"@@||t.com^$redirect-rule", Rule{Exception: true, Pattern: "t.com^", AnchorHost: true, Redirect: "none", RedirectRule: true}},
 
 	// Query parameters.
@@ -112,25 +113,48 @@ func TestParseRule(t *testing.T) {
 	}
 }
 
+// checkRoundTrip checks that ParseRule(r.String()) gives r back, Text aside.
+func checkRoundTrip(t *testing.T, line string, r *Rule) {
+	t.Helper()
+	s := r.String()
+	r2, err := ParseRule(s)
+	if err != nil {
+		t.Errorf("ParseRule(%q) (String of %q) error: %v", s, line, err)
+		return
+	}
+	if !ruleEqual(r, r2) {
+		t.Errorf("ParseRule(%q) =\n\t%#v\nwant (from %q)\n\t%#v", s, *r2, line, *r)
+	}
+	if s2 := r2.String(); s2 != s {
+		t.Errorf("String not stable: %q then %q", s, s2)
+	}
+}
+
 func TestParseRuleRoundTrip(t *testing.T) {
 	for _, c := range parseRuleCases {
-		t.Run(c.line, func(t *testing.T) {
-			r, err := ParseRule(c.line)
-			if err != nil {
-				t.Fatalf("ParseRule(%q) error: %v", c.line, err)
-			}
-			s := r.String()
-			r2, err := ParseRule(s)
-			if err != nil {
-				t.Fatalf("ParseRule(%q) (String of %q) error: %v", s, c.line, err)
-			}
-			if !ruleEqual(r, r2) {
-				t.Errorf("ParseRule(%q) =\n\t%#v\nwant (from %q)\n\t%#v", s, *r2, c.line, *r)
-			}
-			if s2 := r2.String(); s2 != s {
-				t.Errorf("String not stable: %q then %q", s, s2)
-			}
-		})
+		r, err := ParseRule(c.line)
+		if err != nil {
+			t.Fatalf("ParseRule(%q) error: %v", c.line, err)
+		}
+		checkRoundTrip(t, c.line, r)
+	}
+}
+
+// TestParseRuleBugRoundTrip: for these lines String prints a line that
+// parses to another rule. ENGINE BUG: left failing on purpose.
+func TestParseRuleBugRoundTrip(t *testing.T) {
+	for _, line := range []string{
+		"x$csp=a ,image",         // a value ending in blanks: ParseRule trims String's line
+		"$removeparam=a\t,image", // same
+		"||x$image$~match-case",  // options that print as nothing: "$image" becomes the options
+		"a$image$~popup",         // same
+		"/a/$empty$~match-case",  // same, and the pattern becomes a regex
+	} {
+		r, err := ParseRule(line)
+		if err != nil {
+			t.Fatalf("ParseRule(%q) error: %v", line, err)
+		}
+		checkRoundTrip(t, line, r)
 	}
 }
 
@@ -138,33 +162,20 @@ func TestParseRuleErrors(t *testing.T) {
 	cases := []struct {
 		line, errText string // errText: a substring of the error
 	}{
-		{"||t.com^$foo", "unknown option"},
-		{"||t.com^$image,", "empty option"},
-		{"||", "empty pattern after anchor"},
-		{"|", "empty pattern after anchor"},
-		{"||$image", "empty pattern after anchor"},
-		{"|$script", "empty pattern after anchor"},
-		{"||t.com^$~domain=a.com", "cannot be negated"},
-		{"||t.com^$~important", "cannot be negated"},
-		{"||t.com^$~badfilter", "cannot be negated"},
-		{"||t.com^$~removeparam=x", "cannot be negated"},
-		{"/(/", "regex"},
-		{"/a[/$image", "regex"},
-		{"$removeparam=/(/", "removeparam"},
-		{"$removeparam=/x/g", "removeparam"},
-		{"*", "rule matches everything"},
-		{"@@*", "rule matches everything"},
-		{"^", "rule matches everything"},
-		{"*$~image", "rule matches everything"},
-		{"||t.com^$domain=", "needs a value"},
-		{"||t.com^$redirect", "needs a value"},
-		{"||t.com^$image=1", "takes no value"},
-		{"||t.com^$redirect=bogus", "unknown redirect resource"},
-		{"||t.com^$domain=a.com/x", "bad domain"},
-		{"||t.com^$domain=a*.com", "bad domain"},
-		{"||t.com^$denyallow=~a.com", "denyallow"},
-		{"||t.com^$removeparam=x,important", "cannot be combined"},
-		{"||t.com^$removeparam=x,redirect=noopjs", "cannot be combined"},
+		{"||t.com^$image,foo", "unknown option"}, {"||t.com^$third-party,Bogus=1", "unknown option"},
+		{"||t.com^$image,", "empty option"}, {"||", "empty pattern after anchor"},
+		{"|", "empty pattern after anchor"}, {"||$image", "empty pattern after anchor"},
+		{"|$script", "empty pattern after anchor"}, {"||t.com^$~domain=a.com", "cannot be negated"},
+		{"||t.com^$~important", "cannot be negated"}, {"||t.com^$~badfilter", "cannot be negated"},
+		{"||t.com^$~removeparam=x", "cannot be negated"}, {"/(/", "regex"},
+		{"/a[/$image", "regex"}, {"$removeparam=/(/", "removeparam"},
+		{"$removeparam=/x/g", "removeparam"}, {"*", "rule matches everything"},
+		{"@@*", "rule matches everything"}, {"^", "rule matches everything"},
+		{"*$~image", "rule matches everything"}, {"||t.com^$domain=", "needs a value"},
+		{"||t.com^$redirect", "needs a value"}, {"||t.com^$image=1", "takes no value"},
+		{"||t.com^$redirect=bogus", "unknown redirect resource"}, {"||t.com^$domain=a.com/x", "bad domain"},
+		{"||t.com^$domain=a*.com", "bad domain"}, {"||t.com^$denyallow=~a.com", "denyallow"},
+		{"||t.com^$removeparam=x,important", "cannot be combined"}, {"||t.com^$removeparam=x,redirect=noopjs", "cannot be combined"},
 		{"||a b.com^", "space in pattern"},
 	}
 	for _, c := range cases {
@@ -206,21 +217,11 @@ func TestIsCosmetic(t *testing.T) {
 		line string
 		want bool
 	}{
-		{"example.com##.ad", true},
-		{"example.com#@#.ad", true},
-		{"example.com#?#.ad:has(p)", true},
-		{"example.com#$#.ad { x: y }", true},
-		{"example.com#%#var x", true},
-		{"example.com#@$#.ad { x: y }", true},
-		{"example.com#@%#var x", true},
-		{"example.com$$script", true},
-		{"example.com$@$script", true},
-		{"||x.com/page#frag", false},
-		{"||x.com/#/ad#x", false},
-		{"/ads$$/", false},
-		{"/ads$/", false},
-		{"$removeparam=/^utm_.*$/", false},
-		{"||x.com/$ads$image", false},
+		{"example.com##.ad", true}, {"example.com#@#.ad", true}, {"example.com#?#.ad:has(p)", true},
+		{"example.com#$#.ad { x: y }", true}, {"example.com#%#var x", true}, {"example.com#@$#.ad { x: y }", true},
+		{"example.com#@%#var x", true}, {"example.com$$script", true}, {"example.com$@$script", true},
+		{"||x.com/page#frag", false}, {"||x.com/#/ad#x", false}, {"/ads$$/", false},
+		{"/ads$/", false}, {"$removeparam=/^utm_.*$/", false}, {"||x.com/$ads$image", false},
 		{"#", false},
 	}
 	for _, c := range cases {
@@ -235,16 +236,11 @@ func TestOptionsStart(t *testing.T) {
 		s    string
 		want int
 	}{
-		{"/ads$/", -1},
-		{"/ads$/$image", 6},
-		{"$removeparam=/^utm_.*$/", 0},
-		{"||x.com/$ads$image", 12},
-		{"||x.com/$ads", -1},
-		{"ads$", -1},
-		{"a$image$b", -1},
-		{"||a.com^$~third-party", 8},
-		{"||a.com^$Domain=a.com", 8},
-		{"/a$b/$domain=x.com", 5},
+		{"/ads$/", -1}, {"/ads$/$image", 6}, {"$removeparam=/^utm_.*$/", 0},
+		{"||x.com/$ads$image", 12}, {"||x.com/$ads", -1}, {"ads$", -1},
+		// An unknown option right after the $ makes the $ part of the pattern.
+		{"||t.com^$foo", -1}, {"a$image$b", -1}, {"||a.com^$~third-party", 8},
+		{"||a.com^$Domain=a.com", 8}, {"/a$b/$domain=x.com", 5},
 	}
 	for _, c := range cases {
 		if got := optionsStart(c.s); got != c.want {

@@ -173,4 +173,3 @@ func looksLikeID(s string) bool {
 	}
 	return letters > 0 && digits > 0 && letters+digits >= 8 || digits >= 10
 }
-
