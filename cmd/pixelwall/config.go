@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -20,6 +22,10 @@ import (
 type Config struct {
 	// DataDir holds the CA, the list cache and the block log.
 	DataDir string `yaml:"data_dir"`
+	// HTTP is the forward proxy.
+	HTTP HTTPConfig `yaml:"http"`
+	// DNS: its upstreams also resolve the proxy's upstream hosts.
+	DNS DNSConfig `yaml:"dns"`
 	// Lists are the blocklists to load, in order.
 	Lists []ListConfig `yaml:"lists"`
 	// Allow are hostnames never blocked (with their subdomains).
@@ -41,8 +47,47 @@ type ListConfig struct {
 	Enabled *bool `yaml:"enabled"`
 }
 
-// defaultConfig is used when no config file is given: the embedded lists only.
-func defaultConfig() *Config { return &Config{} }
+// HTTPConfig is the http: section.
+type HTTPConfig struct {
+	// Listen is the proxy's address; "off" disables it.
+	Listen string `yaml:"listen"`
+	// AllowClients are the networks served (CIDRs); others get 403.
+	AllowClients []string `yaml:"allow_clients"`
+	// Intercept is all, listed or none.
+	Intercept string `yaml:"intercept"`
+	// InterceptHosts are the hosts intercepted when Intercept is listed.
+	InterceptHosts []string `yaml:"intercept_hosts"`
+	// Passthrough hosts are tunnelled without interception, in addition to
+	// the built-in ones unless NoDefaultPassthrough.
+	Passthrough          []string `yaml:"passthrough"`
+	NoDefaultPassthrough bool     `yaml:"no_default_passthrough"`
+	// Referer is strip-cross-site, origin or keep.
+	Referer string `yaml:"referer"`
+	// GPC adds Sec-GPC: 1 and DNT: 1 to requests.
+	GPC *bool `yaml:"gpc"`
+	// Heuristic catches tiny tracking images from their responses.
+	Heuristic *bool `yaml:"heuristic"`
+	// UpstreamCAFile adds PEM roots for verifying upstream servers.
+	UpstreamCAFile string `yaml:"upstream_ca_file"`
+}
+
+// DNSConfig is the dns: section (the resolver itself is still to come).
+type DNSConfig struct {
+	// Upstreams are DNS servers (host:port) the proxy resolves through;
+	// empty means the system resolver.
+	Upstreams []string `yaml:"upstreams"`
+}
+
+// defaultConfig is used when no config file is given: the embedded lists,
+// the proxy on loopback.
+func defaultConfig() *Config {
+	return &Config{HTTP: HTTPConfig{
+		Listen:       "127.0.0.1:8080",
+		AllowClients: []string{"127.0.0.0/8", "::1/128"},
+		Intercept:    "all",
+		Referer:      "origin",
+	}}
+}
 
 // configError points at the place in a config file that is wrong.
 type configError struct {
@@ -192,11 +237,68 @@ func (c *Config) validate(file string, root *yaml.Node) error {
 		}
 		names[l.Name] = true
 	}
+	at := func(key string, index int, msg string) error {
+		section, sub, _ := strings.Cut(key, ".")
+		line := root.Line
+		if sec := mapValue(root, section); sec != nil {
+			line = sec.Line
+			if v := mapValue(sec, sub); v != nil {
+				line = v.Line
+				if index >= 0 && index < len(v.Content) {
+					line = v.Content[index].Line
+				}
+			}
+		}
+		if index >= 0 {
+			key = fmt.Sprintf("%s[%d]", key, index)
+		}
+		return &configError{file, line, key, msg}
+	}
+	if l := c.HTTP.Listen; l != "off" {
+		if _, _, err := net.SplitHostPort(l); err != nil {
+			return at("http.listen", -1, fmt.Sprintf("%q is not host:port (or off)", l))
+		}
+	}
+	for i, p := range c.HTTP.AllowClients {
+		if _, err := netip.ParsePrefix(p); err != nil {
+			if _, err := netip.ParseAddr(p); err != nil {
+				return at("http.allow_clients", i, fmt.Sprintf("%q is not a CIDR network or an IP address", p))
+			}
+		}
+	}
+	switch c.HTTP.Intercept {
+	case "all", "listed", "none":
+	default:
+		return at("http.intercept", -1, fmt.Sprintf("%q: want all, listed or none", c.HTTP.Intercept))
+	}
+	switch c.HTTP.Referer {
+	case "strip-cross-site", "origin", "keep":
+	default:
+		return at("http.referer", -1, fmt.Sprintf("%q: want strip-cross-site, origin or keep", c.HTTP.Referer))
+	}
+	for i, u := range c.DNS.Upstreams {
+		if _, _, err := net.SplitHostPort(u); err != nil {
+			return at("dns.upstreams", i, fmt.Sprintf("%q is not host:port", u))
+		}
+	}
 	for key, hosts := range map[string][]string{"allow": c.Allow, "deny": c.Deny} {
 		for i, h := range hosts {
 			if _, err := blocklist.NewRequest("http://"+h+"/", "", blocklist.TypeOther); err != nil || strings.ContainsAny(h, "/:?#* ") {
 				return &configError{file, nodeLine(root, key, i, ""), fmt.Sprintf("%s[%d]", key, i), fmt.Sprintf("%q is not a hostname", h)}
 			}
+		}
+	}
+	return nil
+}
+
+// mapValue returns the value node of key in a mapping node, or nil.
+func mapValue(n *yaml.Node, key string) *yaml.Node {
+	if n == nil || n.Kind != yaml.MappingNode {
+		return nil
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if n.Content[i].Value == key {
+			return n.Content[i+1]
 		}
 	}
 	return nil

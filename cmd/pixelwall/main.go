@@ -3,23 +3,32 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
+	"syscall"
 )
 
 // version is set at build time with -ldflags "-X main.version=…".
 var version = "dev"
 
 func main() {
-	os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	os.Exit(run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
 }
 
-const usage = `usage: pixelwall <command> [flags]
+const usage = `usage: pixelwall [command] [flags]
 
 commands:
+  run [-http ADDR|off] [-v]
+        start the proxy (the default command); SIGHUP reloads lists, SIGINT/SIGTERM stop
+  ca path|export|regenerate
+        where the CA certificate is, print it, or replace it
   check [-config FILE] [-list FILE]... [-no-default-lists] [-source URL] [-type TYPE] URL... | -
         decide on URLs (or NDJSON requests from stdin) and print one JSON object each
   version
@@ -28,14 +37,18 @@ commands:
 Every command takes -config FILE and -data DIR. Run "pixelwall <command> -h" for its flags.
 `
 
-// run is main without the process: it returns the exit code.
-func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	if len(args) == 0 {
-		fmt.Fprint(stderr, usage)
-		return 2
+// run is main without the process: it returns the exit code. ctx ends
+// `run` (SIGINT/SIGTERM in main).
+func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	if len(args) == 0 || args[0] != "" && args[0][0] == '-' && args[0] != "-h" && args[0] != "-help" && args[0] != "--help" {
+		args = append([]string{"run"}, args...) // no command: run
 	}
 	var err error
 	switch args[0] {
+	case "run":
+		err = cmdRun(ctx, args[1:], stdout, stderr)
+	case "ca":
+		err = cmdCA(args[1:], stdout, stderr)
 	case "check":
 		err = cmdCheck(args[1:], stdin, stdout, stderr)
 	case "version", "-version", "--version":

@@ -1,0 +1,241 @@
+package main
+
+import (
+	"context"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/netip"
+	"net/url"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/pixelwall/pixelwall/blocklist"
+	"github.com/pixelwall/pixelwall/certs"
+	"github.com/pixelwall/pixelwall/proxy"
+)
+
+// cmdRun starts every configured service and serves until ctx is done (or
+// SIGINT/SIGTERM); SIGHUP reloads the config's lists, allow and deny.
+func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("run", stderr)
+	var common commonFlags
+	common.register(fs)
+	httpAddr := fs.String("http", "", "proxy listen `address` (overrides the config; off disables it)")
+	verbose := fs.Bool("v", false, "log debug messages")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return usageError{fmt.Errorf("unexpected arguments: %v", fs.Args())}
+	}
+	cfg, err := loadConfigOrDefault(common.config)
+	if err != nil {
+		return err
+	}
+	if *httpAddr != "" {
+		cfg.HTTP.Listen = *httpAddr
+	}
+	data := dataDir(common.data, cfg)
+	level := slog.LevelInfo
+	if *verbose {
+		level = slog.LevelDebug
+	}
+	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+
+	m, err := compileLists(cfg, data, logger)
+	if err != nil {
+		return err
+	}
+	if cfg.HTTP.Listen == "off" {
+		return errors.New("every service is off: nothing to run")
+	}
+	p, err := newProxy(cfg, data, m, logger, stdout)
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", cfg.HTTP.Listen)
+	if err != nil {
+		return fmt.Errorf("http proxy: %w", err)
+	}
+	srv := &http.Server{
+		Handler:           p,
+		ReadHeaderTimeout: 30 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelDebug),
+	}
+	fmt.Fprintf(stdout, "http proxy listening on %s\n", ln.Addr())
+	if ap, err := netip.ParseAddrPort(ln.Addr().String()); err == nil && !ap.Addr().IsLoopback() {
+		logger.Info("the proxy listens beyond loopback; only http.allow_clients are served", "allow_clients", cfg.HTTP.AllowClients)
+	}
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- srv.Serve(ln) }()
+
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	for {
+		select {
+		case err := <-serveErr:
+			return fmt.Errorf("http proxy: %w", err)
+		case <-hup:
+			// Lists, allow and deny are swapped in without dropping a
+			// connection; listener settings need a restart.
+			newCfg, err := loadConfigOrDefault(common.config)
+			if err != nil {
+				logger.Error("reload: config not reloaded", "err", err)
+				continue
+			}
+			newM, err := compileLists(newCfg, data, logger)
+			if err != nil {
+				logger.Error("reload: lists not reloaded", "err", err)
+				continue
+			}
+			p.SetMatcher(newM)
+			logger.Info("reloaded lists")
+		case <-ctx.Done():
+			shutdown, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			err := srv.Shutdown(shutdown)
+			fmt.Fprintln(stdout, "pixelwall stopped")
+			return err
+		}
+	}
+}
+
+func loadConfigOrDefault(path string) (*Config, error) {
+	if path == "" {
+		return defaultConfig(), nil
+	}
+	return loadConfig(path)
+}
+
+// compileLists builds the matcher from the config's lists, reporting lists
+// that could not be read and bad lines.
+func compileLists(cfg *Config, data string, logger *slog.Logger) (*blocklist.Matcher, error) {
+	start := time.Now()
+	srcs, warnings := listSources(cfg, data, nil, false)
+	for _, w := range warnings {
+		logger.Warn("list not loaded", "reason", w)
+	}
+	m := blocklist.Compile(srcs...)
+	rules := 0
+	for _, st := range m.Lists() {
+		rules += st.Rules()
+		if st.BadCount > 0 {
+			first := ""
+			if len(st.Bad) > 0 {
+				first = st.Bad[0].String()
+			}
+			logger.Warn("list has bad lines (skipped; the rest loaded)", "list", st.Name, "bad", st.BadCount, "first", first)
+		}
+	}
+	logger.Info("lists compiled", "lists", len(m.Lists()), "rules", rules, "took", time.Since(start).Round(time.Millisecond))
+	return m, nil
+}
+
+// newProxy sets up the CA and the proxy from the config.
+func newProxy(cfg *Config, data string, m *blocklist.Matcher, logger *slog.Logger, stdout io.Writer) (*proxy.Server, error) {
+	h := cfg.HTTP
+	opts := proxy.Options{
+		Matcher:        m,
+		Intercept:      proxy.Intercept(h.Intercept),
+		InterceptHosts: h.InterceptHosts,
+		Referer:        proxy.RefererPolicy(h.Referer),
+		NoGPC:          h.GPC != nil && !*h.GPC,
+		NoHeuristic:    h.Heuristic != nil && !*h.Heuristic,
+		Logger:         logger,
+		Event:          eventLogger(logger),
+	}
+	for _, c := range h.AllowClients {
+		p, err := netip.ParsePrefix(c)
+		if err != nil {
+			a, _ := netip.ParseAddr(c) // validated with the config
+			p = netip.PrefixFrom(a, a.BitLen())
+		}
+		opts.AllowClients = append(opts.AllowClients, p)
+	}
+	opts.Passthrough = append([]string(nil), h.Passthrough...)
+	if !h.NoDefaultPassthrough {
+		opts.Passthrough = append(opts.Passthrough, proxy.DefaultPassthrough...)
+	}
+	to := proxy.TransportOptions{Resolvers: cfg.DNS.Upstreams}
+	if h.UpstreamCAFile != "" {
+		pool, err := x509.SystemCertPool()
+		if err != nil {
+			pool = x509.NewCertPool()
+		}
+		pem, err := os.ReadFile(h.UpstreamCAFile)
+		if err != nil {
+			return nil, fmt.Errorf("http.upstream_ca_file: %w", err)
+		}
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("http.upstream_ca_file %s: no PEM certificates in it", h.UpstreamCAFile)
+		}
+		to.RootCAs = pool
+	}
+	opts.Transport = proxy.NewTransport(to)
+	if h.Intercept != "none" {
+		ca, created, err := certs.LoadOrCreate(certs.Options{Dir: caDir(data)})
+		if err != nil {
+			return nil, err
+		}
+		if created {
+			fmt.Fprintf(stdout, "created a new CA for this install at %s: install it from http://%s/\n", ca.CertPath(), proxy.OwnHost)
+		}
+		opts.CA = ca
+		opts.Signer = certs.NewSigner(ca, certs.SignerOptions{})
+	}
+	return proxy.New(opts)
+}
+
+func caDir(data string) string { return filepath.Join(data, "ca") }
+
+// eventLogger writes the proxy's decisions to the log until the block log
+// takes them. Query values are redacted: a pixel's query often carries the
+// reader's e-mail address.
+func eventLogger(logger *slog.Logger) func(proxy.Event) {
+	return func(e proxy.Event) {
+		attrs := []any{"client", e.Client, "host", e.Host}
+		if e.URL != "" {
+			attrs = append(attrs, "url", redactQuery(e.URL))
+		}
+		if e.Type != "" {
+			attrs = append(attrs, "type", e.Type)
+		}
+		if e.Rule != "" {
+			attrs = append(attrs, "rule", e.Rule, "list", e.List)
+		}
+		if len(e.Removed) > 0 {
+			attrs = append(attrs, "removed", strings.Join(e.Removed, ","))
+		}
+		if e.Detail != "" {
+			attrs = append(attrs, "detail", e.Detail)
+		}
+		logger.Info(string(e.Kind), attrs...)
+	}
+}
+
+// redactQuery keeps parameter names and drops their values.
+func redactQuery(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil || u.RawQuery == "" {
+		return raw
+	}
+	parts := strings.Split(u.RawQuery, "&")
+	for i, p := range parts {
+		if name, _, ok := strings.Cut(p, "="); ok {
+			parts[i] = name + "=…"
+		}
+	}
+	u.RawQuery = strings.Join(parts, "&")
+	return u.String()
+}

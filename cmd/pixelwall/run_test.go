@@ -1,0 +1,207 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"crypto/x509"
+	"encoding/pem"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/miekg/dns"
+)
+
+// dnsStub answers every A query with 127.0.0.1.
+func dnsStub(t *testing.T) string {
+	t.Helper()
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &dns.Server{PacketConn: pc, Handler: dns.HandlerFunc(func(w dns.ResponseWriter, q *dns.Msg) {
+		m := new(dns.Msg)
+		m.SetReply(q)
+		if q.Question[0].Qtype == dns.TypeA {
+			m.Answer = append(m.Answer, &dns.A{Hdr: dns.RR_Header{Name: q.Question[0].Name, Rrtype: dns.TypeA, Class: dns.ClassINET, Ttl: 60}, A: net.IPv4(127, 0, 0, 1)})
+		}
+		w.WriteMsg(m)
+	})}
+	go srv.ActivateAndServe()
+	t.Cleanup(func() { srv.Shutdown() })
+	return pc.LocalAddr().String()
+}
+
+// startRun runs `pixelwall run` in-process and returns the proxy's address,
+// a function that stops it and returns its exit code, and its stdout.
+func startRun(t *testing.T, args ...string) (addr string, stop func() int, out *strings.Builder) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	pr, pw := io.Pipe()
+	out = &strings.Builder{}
+	var stderr strings.Builder
+	done := make(chan int, 1)
+	go func() {
+		done <- run(ctx, append([]string{"run"}, args...), strings.NewReader(""), pw, &stderr)
+		pw.Close()
+	}()
+	lines := make(chan string, 16)
+	go func() {
+		sc := bufio.NewScanner(pr)
+		for sc.Scan() {
+			out.WriteString(sc.Text() + "\n")
+			lines <- sc.Text()
+		}
+		close(lines)
+	}()
+	timeout := time.After(10 * time.Second)
+	for addr == "" {
+		select {
+		case l, ok := <-lines:
+			if !ok {
+				t.Fatalf("run exited before listening: %d; stderr:\n%s", <-done, stderr.String())
+			}
+			if a, found := strings.CutPrefix(l, "http proxy listening on "); found {
+				addr = a
+			}
+		case <-timeout:
+			t.Fatalf("run did not start; stderr:\n%s", stderr.String())
+		}
+	}
+	stop = func() int {
+		cancel()
+		select {
+		case code := <-done:
+			for range lines {
+			}
+			return code
+		case <-time.After(15 * time.Second):
+			t.Fatal("run did not stop")
+			return -1
+		}
+	}
+	return addr, stop, out
+}
+
+func TestRunProxiesAndReloads(t *testing.T) {
+	origin := http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, "origin:"+r.Host)
+	})}
+	ol, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go origin.Serve(ol)
+	defer origin.Close()
+	_, port, _ := net.SplitHostPort(ol.Addr().String())
+
+	dir := t.TempDir()
+	cfgPath := filepath.Join(dir, "pixelwall.yaml")
+	writeCfg := func(deny string) {
+		cfg := "http:\n  listen: 127.0.0.1:0\ndns:\n  upstreams: [" + dnsStub(t) + "]\ndeny:\n  - " + deny + "\n"
+		if err := os.WriteFile(cfgPath, []byte(cfg), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	writeCfg("first.test")
+	addr, stop, out := startRun(t, "-config", cfgPath, "-data", filepath.Join(dir, "data"))
+	if !strings.Contains(out.String(), "created a new CA") {
+		t.Errorf("first run should say it created a CA: %q", out.String())
+	}
+	proxyURL, _ := url.Parse("http://" + addr)
+	c := &http.Client{Transport: &http.Transport{Proxy: http.ProxyURL(proxyURL), DisableKeepAlives: true}, Timeout: 5 * time.Second}
+	get := func(host string) string {
+		t.Helper()
+		resp, err := c.Get("http://" + host + ":" + port + "/x.gif")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		if resp.Header.Get("X-Pixelwall") != "" {
+			return "blocked"
+		}
+		return string(b)
+	}
+	if got := get("first.test"); got != "blocked" {
+		t.Errorf("first.test: %q, want blocked", got)
+	}
+	if got := get("second.test"); got != "origin:second.test:"+port {
+		t.Errorf("second.test: %q, want the origin", got)
+	}
+
+	// SIGHUP reloads the deny list without a restart.
+	writeCfg("second.test")
+	syscall.Kill(os.Getpid(), syscall.SIGHUP)
+	deadline := time.Now().Add(5 * time.Second)
+	for get("second.test") != "blocked" {
+		if time.Now().After(deadline) {
+			t.Fatal("second.test not blocked after SIGHUP")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if got := get("first.test"); got == "blocked" {
+		t.Error("first.test still blocked after reload")
+	}
+	if code := stop(); code != 0 {
+		t.Errorf("exit code %d after a clean stop", code)
+	}
+	if !strings.Contains(out.String(), "pixelwall stopped") {
+		t.Errorf("stdout %q lacks the stop line", out.String())
+	}
+}
+
+func TestRunFailsClearlyWhenPortTaken(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	code, _, errOut := runCmd(t, "", "run", "-data", t.TempDir(), "-http", l.Addr().String())
+	if code != 1 || !strings.Contains(errOut, "http proxy") || !strings.Contains(errOut, "address already in use") {
+		t.Errorf("exit %d, stderr %q; want 1 and a message naming the http proxy", code, errOut)
+	}
+}
+
+func TestCACommands(t *testing.T) {
+	data := t.TempDir()
+	code, out, errOut := runCmd(t, "", "ca", "-data", data, "path")
+	if code != 0 {
+		t.Fatalf("ca path: %d %s", code, errOut)
+	}
+	path := strings.TrimSpace(out)
+	if path != filepath.Join(data, "ca", "ca.pem") {
+		t.Errorf("ca path = %q", path)
+	}
+	fi, err := os.Stat(filepath.Join(data, "ca", "ca-key.pem"))
+	if err != nil || fi.Mode().Perm() != 0o600 {
+		t.Errorf("key file: %v, mode %v, want 0600", err, fi.Mode().Perm())
+	}
+	_, pemOut, _ := runCmd(t, "", "ca", "-data", data, "export")
+	block, _ := pem.Decode([]byte(pemOut))
+	if block == nil {
+		t.Fatalf("ca export is not PEM: %q", pemOut)
+	}
+	first, err := x509.ParseCertificate(block.Bytes)
+	if err != nil || !first.IsCA {
+		t.Fatalf("exported certificate: %v (CA %v)", err, first.IsCA)
+	}
+	if code, out, _ := runCmd(t, "", "ca", "-data", data, "regenerate"); code != 0 || !strings.Contains(out, "Install it on every device again") {
+		t.Errorf("ca regenerate: %d %q", code, out)
+	}
+	_, pemOut, _ = runCmd(t, "", "ca", "-data", data, "export")
+	block, _ = pem.Decode([]byte(pemOut))
+	if second, _ := x509.ParseCertificate(block.Bytes); second == nil || second.SerialNumber.Cmp(first.SerialNumber) == 0 {
+		t.Error("regenerate kept the same CA")
+	}
+	if code, _, errOut := runCmd(t, "", "ca", "-data", data, "frobnicate"); code != 2 || !strings.Contains(errOut, "unknown ca command") {
+		t.Errorf("ca frobnicate: %d %q", code, errOut)
+	}
+}
