@@ -1,0 +1,24 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+// TestConfigExampleParses keeps config.example.yaml valid: every key in it
+// must be one the config knows.
+func TestConfigExampleParses(t *testing.T) {
+	path := filepath.Join("..", "..", "config.example.yaml")
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := parseConfig(path, b)
+	if err != nil {
+		t.Fatalf("config.example.yaml: %v", err)
+	}
+	if cfg.HTTP.Listen != "0.0.0.0:8080" || len(cfg.Lists) != 2 || cfg.HTTP.Referer != "origin" {
+		t.Errorf("example parsed to %+v", cfg)
+	}
+}
