@@ -23,6 +23,7 @@ type Matcher struct {
 	redirect     ruleIndex // $redirect-rule
 	removeParam  ruleIndex
 	keepParam    ruleIndex // @@…$removeparam
+	noRedirect   ruleIndex // @@…$redirect, @@…$redirect-rule
 	// hostRules holds, by hostname, the heads of the chains of host-keyed
 	// rules of every index.
 	hostRules map[string]*hostHeads
@@ -145,7 +146,7 @@ func Compile(srcs ...Source) *Matcher {
 			}
 		}
 	}
-	for cat, ix := range []*ruleIndex{&m.important, &m.block, &m.exception, &m.docException, &m.redirect, &m.removeParam, &m.keepParam} {
+	for cat, ix := range []*ruleIndex{&m.important, &m.block, &m.exception, &m.docException, &m.redirect, &m.removeParam, &m.keepParam, &m.noRedirect} {
 		*ix = buildIndex(cat, m.rules, entries[cat], m.hostRules)
 	}
 
@@ -184,6 +185,7 @@ const (
 	catRedirect
 	catRemoveParam
 	catKeepParam
+	catNoRedirect
 	numCats
 )
 
@@ -237,10 +239,7 @@ func (m *Matcher) categorize(p parsedRule, lowered *strings.Builder) (cat int, o
 		}
 		return 0, false
 	}
-	if r.RedirectRule && r.Exception {
-		st.Inert++ // @@…$redirect-rule only turns redirects off; we have no other answer to give
-		return 0, false
-	}
+
 	if host, ok := plainHostRule(r); ok {
 		m.addHost(st, p.list, lowered, p.off, len(r.Text), 2, host)
 		return 0, false
@@ -283,6 +282,11 @@ func (m *Matcher) categorize(p parsedRule, lowered *strings.Builder) (cat int, o
 	}
 
 	switch {
+	case r.Exception && r.Redirect != "":
+		// @@…$redirect= and @@…$redirect-rule cancel the redirect, not the
+		// block: the answer falls back to the one for the request's type.
+		st.Exceptions++
+		cat = catNoRedirect
 	case r.RemoveParam:
 		spec := newParamSpec(r.Param)
 		x.param = &spec
@@ -313,7 +317,7 @@ func (m *Matcher) categorize(p parsedRule, lowered *strings.Builder) (cat int, o
 		st.Blocking++
 		cat = catBlock
 	}
-	if r.Redirect != "" && !r.RedirectRule {
+	if r.Redirect != "" && !r.RedirectRule && !r.Exception {
 		x.redirect, _ = redirectResponse(r.Redirect)
 		x.hasRedirect = true
 		hasExtra = true
@@ -352,7 +356,7 @@ func plainHostRule(r *Rule) (string, bool) {
 	host, ok := strings.CutSuffix(r.Pattern, "^")
 	// Upper case would need a lower-cased key apart from the rule's text;
 	// such rules are rare and go to the rule index instead.
-	if !ok || !validHostname(host) && !isIP(host) || len(r.Text) > 0xffff || lowerHost(host) != host {
+	if !ok || !validHostname(host) && !isIPLiteral(host) || len(r.Text) > 0xffff || lowerHost(host) != host {
 		return "", false
 	}
 	return host, true
@@ -580,7 +584,7 @@ func (m *Matcher) addHostLine(st *ListStats, list uint16, lowered *strings.Build
 		if hostsIgnored[strings.ToLower(host)] {
 			continue
 		}
-		if !validHostname(host) && !isIP(host) {
+		if !validHostname(host) && !isIPLiteral(host) {
 			st.bad(n, line, errHostname)
 			return
 		}

@@ -53,15 +53,19 @@ func (m *Matcher) blockDecision(i int32, req *Request, hits *hostHits, important
 // response picks the answer for a blocked request: the blocking rule's own
 // $redirect, else a matching $redirect-rule, else what suits the type.
 func (m *Matcher) response(blk int32, req *Request, hits *hostHits) Response {
+	redirect := ResponseNone
 	if blk >= 0 {
 		if x := m.rules[blk].extra; x >= 0 && m.extras[x].hasRedirect {
-			return m.extras[x].redirect
+			redirect = m.extras[x].redirect
 		}
 	}
-	if i := m.redirect.first(m, req, hits); i >= 0 {
-		if r := m.extras[m.rules[i].extra].redirect; r != ResponseNone {
-			return r
+	if redirect == ResponseNone {
+		if i := m.redirect.first(m, req, hits); i >= 0 {
+			redirect = m.extras[m.rules[i].extra].redirect
 		}
+	}
+	if redirect != ResponseNone && m.noRedirect.first(m, req, hits) < 0 {
+		return redirect
 	}
 	return responseFor(req.Type)
 }

@@ -203,6 +203,13 @@ func registrable(host string) string {
 	return d
 }
 
+// isIPLiteral reports whether s is exactly an IP address (no port, no brackets).
+func isIPLiteral(s string) bool {
+	_, err := netip.ParseAddr(s)
+	return err == nil
+}
+
+// isIP is a fast check for hosts taken from URLs, which have no port.
 func isIP(host string) bool {
 	if strings.IndexByte(host, ':') >= 0 {
 		return true

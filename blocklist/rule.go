@@ -110,6 +110,8 @@ func ParseRule(line string) (*Rule, error) {
 			return nil, err
 		}
 		s = s[:i]
+	} else if name, ok := optionLike(s); ok {
+		return nil, fmt.Errorf("unknown option %q", name)
 	}
 	if len(s) >= 3 && s[0] == '/' && s[len(s)-1] == '/' {
 		r.Regexp = true
@@ -173,6 +175,32 @@ func optionsStart(s string) int {
 		}
 	}
 	return -1
+}
+
+// optionLike reports whether the text after the last '$' is shaped like an
+// option list ("name", "~name", "name=value", "name,…") whose first name we
+// do not know: a typo in an option should be a reported bad line, not a
+// pattern that silently matches nothing.
+func optionLike(s string) (string, bool) {
+	i := strings.LastIndexByte(s, '$')
+	if i < 0 || i+1 >= len(s) || strings.HasPrefix(s, "/") && strings.HasSuffix(s, "/") {
+		return "", false
+	}
+	rest := s[i+1:]
+	name := rest
+	if j := strings.IndexAny(rest, ",="); j >= 0 {
+		name = rest[:j]
+	}
+	name = strings.TrimPrefix(name, "~")
+	if len(name) < 2 {
+		return "", false
+	}
+	for k := 0; k < len(name); k++ {
+		if c := name[k]; !(c >= 'a' && c <= 'z' || c == '-' || c == '_' || c >= '0' && c <= '9') {
+			return "", false
+		}
+	}
+	return name, true
 }
 
 type optKind uint8
@@ -250,6 +278,7 @@ func (r *Rule) parseOptions(s string) error {
 	var sawPositiveType bool
 	var inertType string
 	for _, opt := range splitOptions(s) {
+		opt = strings.TrimSpace(opt)
 		name, value, hasValue := strings.Cut(opt, "=")
 		neg := strings.HasPrefix(name, "~")
 		name = strings.ToLower(strings.TrimPrefix(name, "~"))
@@ -383,7 +412,7 @@ func parseDomainList(s string, sep byte) (inc, exc []string, err error) {
 		}
 		neg := strings.HasPrefix(d, "~")
 		d = strings.TrimPrefix(d, "~")
-		if d == "" || strings.ContainsAny(d, "/ ,$") || (strings.Contains(d, "*") && !strings.HasSuffix(d, ".*")) {
+		if d == "" || strings.ContainsAny(d, "/ ,$\\") || (strings.Contains(d, "*") && !strings.HasSuffix(d, ".*")) {
 			return nil, nil, fmt.Errorf("bad domain %q", d)
 		}
 		d = lowerHost(d)
@@ -499,6 +528,11 @@ func (r *Rule) String() string {
 		opts = append(opts, "badfilter")
 	}
 	opts = append(opts, r.Inert...)
+	if len(opts) == 0 && !r.Regexp && optionsStart(b.String()) >= 0 {
+		// The pattern holds a "$" that would read as options: a no-op
+		// option keeps it a pattern.
+		opts = append(opts, "~match-case")
+	}
 	if len(opts) > 0 {
 		b.WriteString("$" + strings.Join(opts, ","))
 	}

@@ -33,7 +33,6 @@ var parseRuleCases = []struct {
 	{"Banner.gif$match-case", Rule{Pattern: "Banner.gif", MatchCase: true}},
 	{"Banner.gif$~match-case", Rule{Pattern: "Banner.gif"}},
 	{"||x.com/$ads$image", Rule{Pattern: "x.com/$ads", AnchorHost: true, Types: TypeImage}},
-	{"||x.com/$ads", Rule{Pattern: "x.com/$ads", AnchorHost: true}},
 	{"||x.com/page#frag", Rule{Pattern: "x.com/page#frag", AnchorHost: true}},
 
 	// Types.
@@ -140,15 +139,15 @@ func TestParseRuleRoundTrip(t *testing.T) {
 	}
 }
 
-// TestParseRuleBugRoundTrip: for these lines String prints a line that
-// parses to another rule. ENGINE BUG: left failing on purpose.
-func TestParseRuleBugRoundTrip(t *testing.T) {
+// TestParseRuleTrickyRoundTrip: lines whose String once parsed to another
+// rule (found by FuzzParseRule).
+func TestParseRuleTrickyRoundTrip(t *testing.T) {
 	for _, line := range []string{
-		"x$csp=a ,image",         // a value ending in blanks: ParseRule trims String's line
+		"x$csp=a ,image",         // a value ending in blanks: option values are trimmed
 		"$removeparam=a\t,image", // same
-		"||x$image$~match-case",  // options that print as nothing: "$image" becomes the options
+		"||x$image$~match-case",  // options that print as nothing: String adds a no-op option
 		"a$image$~popup",         // same
-		"/a/$empty$~match-case",  // same, and the pattern becomes a regex
+		"/a/$empty$~match-case",  // same, and the pattern must not become a regex
 	} {
 		r, err := ParseRule(line)
 		if err != nil {
@@ -162,7 +161,8 @@ func TestParseRuleErrors(t *testing.T) {
 	cases := []struct {
 		line, errText string // errText: a substring of the error
 	}{
-		{"||t.com^$image,foo", "unknown option"}, {"||t.com^$third-party,Bogus=1", "unknown option"},
+		{"||t.com^$image,foo", "unknown option"}, {"||x.com/$ads", "unknown option"},
+		{`||x^$badfilter,domain=a.com\`, "bad domain"}, {"||t.com^$third-party,Bogus=1", "unknown option"},
 		{"||t.com^$image,", "empty option"}, {"||", "empty pattern after anchor"},
 		{"|", "empty pattern after anchor"}, {"||$image", "empty pattern after anchor"},
 		{"|$script", "empty pattern after anchor"}, {"||t.com^$~domain=a.com", "cannot be negated"},
