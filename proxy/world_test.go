@@ -128,15 +128,24 @@ func startDNSStub(t *testing.T) string {
 		}
 		rw.WriteMsg(m)
 	})
-	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	// A UDP port whose TCP twin is free too: retry, as TIME_WAIT sockets
+	// from other tests can hold the TCP side.
+	var pc net.PacketConn
+	var tl net.Listener
+	var err error
+	for range 20 {
+		if pc, err = net.ListenPacket("udp", "127.0.0.1:0"); err != nil {
+			t.Fatal(err)
+		}
+		if tl, err = net.Listen("tcp", pc.LocalAddr().String()); err == nil {
+			break
+		}
+		pc.Close()
+	}
 	if err != nil {
 		t.Fatal(err)
 	}
 	addr := pc.LocalAddr().String()
-	tl, err := net.Listen("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
 	us := &dns.Server{PacketConn: pc, Handler: handler}
 	ts := &dns.Server{Listener: tl, Handler: handler}
 	go us.ActivateAndServe()

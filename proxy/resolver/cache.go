@@ -1,0 +1,157 @@
+package resolver
+
+import (
+	"container/list"
+	"hash/maphash"
+	"sync"
+	"time"
+
+	"github.com/miekg/dns"
+)
+
+// Cache limits, RFC 2308 negative caching included.
+const (
+	maxTTL         = 24 * time.Hour
+	maxNegativeTTL = time.Hour
+	cacheShards    = 16
+	// prefetchHits is how often an entry must have been used to be
+	// refreshed before it expires; prefetchLeft is how much of its TTL may
+	// remain when that happens.
+	prefetchHits = 3
+	prefetchLeft = 0.1
+)
+
+type cacheKey struct {
+	name  string // lower case, with the trailing dot
+	qtype uint16
+	do    bool // the DNSSEC OK bit changes the answer
+	cd    bool
+}
+
+type cacheEntry struct {
+	key    cacheKey
+	msg    *dns.Msg // never modified once stored
+	stored time.Time
+	ttl    time.Duration
+	hits   int
+	elem   *list.Element
+}
+
+// cache is a bounded LRU of upstream answers, sharded to spread lock
+// contention. Safe for concurrent use.
+type cache struct {
+	seed   maphash.Seed
+	shards [cacheShards]cacheShard
+}
+
+type cacheShard struct {
+	mu      sync.Mutex
+	max     int
+	entries map[cacheKey]*cacheEntry
+	lru     *list.List
+}
+
+func newCache(size int) *cache {
+	c := &cache{seed: maphash.MakeSeed()}
+	per := max(size/cacheShards, 1)
+	for i := range c.shards {
+		c.shards[i] = cacheShard{max: per, entries: make(map[cacheKey]*cacheEntry), lru: list.New()}
+	}
+	return c
+}
+
+func (c *cache) shard(k cacheKey) *cacheShard {
+	return &c.shards[maphash.String(c.seed, k.name)%cacheShards]
+}
+
+// get returns a fresh entry's message with TTLs decayed by its age, and
+// whether it is due for a prefetch.
+func (c *cache) get(k cacheKey, now time.Time) (msg *dns.Msg, prefetch, ok bool) {
+	sh := c.shard(k)
+	sh.mu.Lock()
+	e, found := sh.entries[k]
+	if !found {
+		sh.mu.Unlock()
+		return nil, false, false
+	}
+	age := now.Sub(e.stored)
+	if age >= e.ttl {
+		sh.lru.Remove(e.elem)
+		delete(sh.entries, k)
+		sh.mu.Unlock()
+		return nil, false, false
+	}
+	e.hits++
+	sh.lru.MoveToFront(e.elem)
+	prefetch = e.hits >= prefetchHits && float64(e.ttl-age) < prefetchLeft*float64(e.ttl)
+	if prefetch {
+		e.hits = 0 // one prefetch per round
+	}
+	src := e.msg
+	sh.mu.Unlock()
+	return decayed(src, age), prefetch, true
+}
+
+// put stores an upstream answer for as long as its TTL allows.
+func (c *cache) put(k cacheKey, m *dns.Msg, now time.Time) {
+	ttl := cacheTTL(m)
+	if ttl <= 0 {
+		return
+	}
+	sh := c.shard(k)
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	if e, ok := sh.entries[k]; ok {
+		e.msg, e.stored, e.ttl = m, now, ttl
+		sh.lru.MoveToFront(e.elem)
+		return
+	}
+	e := &cacheEntry{key: k, msg: m, stored: now, ttl: ttl}
+	e.elem = sh.lru.PushFront(e)
+	sh.entries[k] = e
+	for sh.lru.Len() > sh.max {
+		old := sh.lru.Remove(sh.lru.Back()).(*cacheEntry)
+		delete(sh.entries, old.key)
+	}
+}
+
+// cacheTTL is how long an answer may be kept: the smallest TTL of its
+// records for a positive answer; for NXDOMAIN and NODATA, the SOA's TTL
+// capped by its MINIMUM field (RFC 2308 section 5). Failures are not kept.
+func cacheTTL(m *dns.Msg) time.Duration {
+	switch {
+	case m.Rcode == dns.RcodeSuccess && len(m.Answer) > 0:
+		ttl := uint32(1<<32 - 1)
+		for _, rr := range m.Answer {
+			ttl = min(ttl, rr.Header().Ttl)
+		}
+		return min(time.Duration(ttl)*time.Second, maxTTL)
+	case m.Rcode == dns.RcodeSuccess || m.Rcode == dns.RcodeNameError:
+		for _, rr := range m.Ns {
+			if soa, ok := rr.(*dns.SOA); ok {
+				return min(time.Duration(min(soa.Hdr.Ttl, soa.Minttl))*time.Second, maxNegativeTTL)
+			}
+		}
+	}
+	return 0
+}
+
+// decayed copies m with every TTL lowered by age.
+func decayed(m *dns.Msg, age time.Duration) *dns.Msg {
+	out := m.Copy()
+	sec := uint32(age / time.Second)
+	for _, sec2 := range [][]dns.RR{out.Answer, out.Ns, out.Extra} {
+		for _, rr := range sec2 {
+			h := rr.Header()
+			if h.Rrtype == dns.TypeOPT {
+				continue
+			}
+			if h.Ttl > sec {
+				h.Ttl -= sec
+			} else {
+				h.Ttl = 0
+			}
+		}
+	}
+	return out
+}

@@ -1,0 +1,128 @@
+package resolver
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/miekg/dns"
+)
+
+// lookup answers from the cache or the upstreams; concurrent identical
+// queries share one upstream exchange.
+func (s *Server) lookup(ctx context.Context, req *dns.Msg, name string, q dns.Question) (*dns.Msg, error) {
+	k := cacheKey{name: name, qtype: q.Qtype, cd: req.CheckingDisabled}
+	if o := req.IsEdns0(); o != nil {
+		k.do = o.Do()
+	}
+	if s.cache != nil {
+		if m, prefetch, ok := s.cache.get(k, s.now()); ok {
+			s.cacheHits.Add(1)
+			if prefetch && !s.opts.NoPrefetch {
+				go s.refresh(k, req)
+			}
+			return m, nil
+		}
+	}
+	return s.fetch(ctx, k, req)
+}
+
+// refresh re-fetches a popular entry before it expires.
+func (s *Server) refresh(k cacheKey, req *dns.Msg) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*s.opts.Timeout)
+	defer cancel()
+	_, _ = s.fetch(ctx, k, req)
+}
+
+type call struct {
+	done chan struct{}
+	msg  *dns.Msg
+	err  error
+}
+
+// fetch asks the upstreams once per key at a time and caches the answer.
+func (s *Server) fetch(ctx context.Context, k cacheKey, req *dns.Msg) (*dns.Msg, error) {
+	s.flightMu.Lock()
+	if c, ok := s.flights[k]; ok {
+		s.flightMu.Unlock()
+		select {
+		case <-c.done:
+			return c.msg, c.err
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+	c := &call{done: make(chan struct{})}
+	s.flights[k] = c
+	s.flightMu.Unlock()
+
+	c.msg, c.err = s.forward(ctx, upstreamQuery(req))
+	if c.err == nil && s.cache != nil {
+		s.cache.put(k, c.msg, s.now())
+	}
+	s.flightMu.Lock()
+	delete(s.flights, k)
+	s.flightMu.Unlock()
+	close(c.done)
+	return c.msg, c.err
+}
+
+// forward sends q upstream per the strategy. An answer counts when it is
+// NOERROR or NXDOMAIN; SERVFAIL and REFUSED from one upstream mean trying
+// another.
+func (s *Server) forward(ctx context.Context, q *dns.Msg) (*dns.Msg, error) {
+	ctx, cancel := context.WithTimeout(ctx, 2*s.opts.Timeout)
+	defer cancel()
+	ups := s.opts.Upstreams
+	if s.opts.Strategy == StrategyFailover || len(ups) == 1 {
+		var errs []error
+		for _, u := range ups {
+			m, err := s.exchange(ctx, u, q)
+			if err == nil {
+				return m, nil
+			}
+			errs = append(errs, err)
+			if ctx.Err() != nil {
+				break
+			}
+		}
+		return nil, errors.Join(errs...)
+	}
+	type result struct {
+		m   *dns.Msg
+		err error
+	}
+	results := make(chan result, len(ups))
+	for _, u := range ups {
+		go func() {
+			m, err := s.exchange(ctx, u, q)
+			results <- result{m, err}
+		}()
+	}
+	var errs []error
+	for range ups {
+		r := <-results
+		if r.err == nil {
+			return r.m, nil // the fastest good answer; cancel stops the rest
+		}
+		errs = append(errs, r.err)
+	}
+	return nil, errors.Join(errs...)
+}
+
+func (s *Server) exchange(ctx context.Context, u Upstream, q *dns.Msg) (*dns.Msg, error) {
+	actx, cancel := context.WithTimeout(ctx, s.opts.Timeout)
+	defer cancel()
+	// Packing a message writes into its OPT record: upstreams asked in
+	// parallel each get their own copy.
+	m, err := u.Exchange(actx, q.Copy())
+	switch {
+	case err != nil:
+		return nil, fmt.Errorf("%s: %w", u, err)
+	case m.Rcode != dns.RcodeSuccess && m.Rcode != dns.RcodeNameError:
+		return nil, fmt.Errorf("%s: %s", u, dns.RcodeToString[m.Rcode])
+	case m.Id != q.Id:
+		return nil, fmt.Errorf("%s: answer ID does not match", u)
+	}
+	return m, nil
+}

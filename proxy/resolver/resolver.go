@@ -1,0 +1,310 @@
+// Package resolver is pixelwall's DNS server for a home network: it blocks
+// tracker domains (including trackers hidden behind a CNAME) with the same
+// compiled lists as the proxy, and forwards and caches everything else.
+package resolver
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net"
+	"net/netip"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/miekg/dns"
+
+	"github.com/pixelwall/pixelwall/blocklist"
+)
+
+// Matcher is what the resolver needs of the filter engine: a decision on a
+// bare hostname. It must be safe for concurrent use.
+type Matcher interface {
+	MatchHost(host string) blocklist.Decision
+}
+
+// BlockMode is how a blocked name is answered.
+type BlockMode string
+
+const (
+	// BlockNull answers A with 0.0.0.0 and AAAA with ::, other types with
+	// no data: clients fail fast without retrying other resolvers.
+	BlockNull BlockMode = "null"
+	// BlockNXDomain says the name does not exist.
+	BlockNXDomain BlockMode = "nxdomain"
+	// BlockRefused refuses the query.
+	BlockRefused BlockMode = "refused"
+)
+
+// Strategy is how several upstreams are used.
+type Strategy string
+
+const (
+	// StrategyParallel asks every upstream at once and takes the first answer.
+	StrategyParallel Strategy = "parallel"
+	// StrategyFailover asks them in order, moving on when one fails.
+	StrategyFailover Strategy = "failover"
+)
+
+// Options configure a Server. Zero values are defaults.
+type Options struct {
+	Matcher   Matcher
+	Upstreams []Upstream // required
+	Strategy  Strategy   // default StrategyParallel
+	// Timeout bounds one upstream attempt (default 2 s); a query gives up
+	// with SERVFAIL after twice that.
+	Timeout time.Duration
+
+	BlockMode BlockMode     // default BlockNull
+	BlockTTL  time.Duration // TTL of block answers; default 10 s
+
+	// AllowClients are the networks served; others get REFUSED. Default:
+	// loopback only.
+	AllowClients []netip.Prefix
+	// RateLimit is queries per second per client (default 300; negative
+	// turns it off), with bursts of twice as many.
+	RateLimit int
+
+	CacheSize  int  // entries; default 20,000; negative turns the cache off
+	NoPrefetch bool // do not refresh popular entries before they expire
+
+	// LocalAddrs answer pixelwall.internal (A and AAAA).
+	LocalAddrs []netip.Addr
+
+	// Event receives every block and refusal. It must not block.
+	Event  func(Event)
+	Logger *slog.Logger
+	Now    func() time.Time
+}
+
+// LocalName is the resolver's own name.
+const LocalName = "pixelwall.internal."
+
+// Event is one decision for the block log.
+type Event struct {
+	Time      time.Time
+	Kind      string // "blocked", "refused", "rate-limited"
+	Client    string
+	Name      string // the query name, without the trailing dot
+	Type      string // A, AAAA, HTTPS, …
+	Rule      string
+	List      string
+	CloakedBy string // for CNAME-cloaked trackers: the tracker name in the chain
+}
+
+// Server answers DNS queries. It is a dns.Handler; Serve runs it on UDP and
+// TCP listeners. Safe for concurrent use.
+type Server struct {
+	opts    Options
+	matcher atomic.Pointer[matcherBox]
+	cache   *cache
+	limiter *limiter
+	log     *slog.Logger
+	now     func() time.Time
+
+	flightMu sync.Mutex
+	flights  map[cacheKey]*call
+
+	queries, cacheHits, blocked, refused, limited, servfail atomic.Uint64
+}
+
+type matcherBox struct{ m Matcher }
+
+// New builds a Server.
+func New(opts Options) (*Server, error) {
+	if opts.Matcher == nil {
+		return nil, errors.New("resolver: Options.Matcher is required")
+	}
+	if len(opts.Upstreams) == 0 {
+		return nil, errors.New("resolver: at least one upstream is required")
+	}
+	if opts.Strategy == "" {
+		opts.Strategy = StrategyParallel
+	}
+	if opts.Timeout == 0 {
+		opts.Timeout = 2 * time.Second
+	}
+	if opts.BlockMode == "" {
+		opts.BlockMode = BlockNull
+	}
+	if opts.BlockTTL == 0 {
+		opts.BlockTTL = 10 * time.Second
+	}
+	if len(opts.AllowClients) == 0 {
+		opts.AllowClients = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")}
+	}
+	if opts.RateLimit == 0 {
+		opts.RateLimit = 300
+	}
+	if opts.CacheSize == 0 {
+		opts.CacheSize = 20000
+	}
+	if opts.Event == nil {
+		opts.Event = func(Event) {}
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	s := &Server{opts: opts, log: opts.Logger, now: opts.Now, flights: make(map[cacheKey]*call)}
+	s.SetMatcher(opts.Matcher)
+	if opts.CacheSize > 0 {
+		s.cache = newCache(opts.CacheSize)
+	}
+	if opts.RateLimit > 0 {
+		s.limiter = newLimiter(float64(opts.RateLimit), float64(2*opts.RateLimit))
+	}
+	return s, nil
+}
+
+// SetMatcher swaps in new lists; queries in flight finish with the old.
+func (s *Server) SetMatcher(m Matcher) { s.matcher.Store(&matcherBox{m}) }
+
+func (s *Server) match() Matcher { return s.matcher.Load().m }
+
+// Stats are counters since start.
+type Stats struct {
+	Queries, CacheHits, Blocked, Refused, RateLimited, ServFail uint64
+}
+
+// Stats returns the counters.
+func (s *Server) Stats() Stats {
+	return Stats{s.queries.Load(), s.cacheHits.Load(), s.blocked.Load(), s.refused.Load(), s.limited.Load(), s.servfail.Load()}
+}
+
+// ServeDNS answers one query.
+func (s *Server) ServeDNS(w dns.ResponseWriter, req *dns.Msg) {
+	defer func() {
+		if r := recover(); r != nil {
+			s.log.Error("resolver: panic answering a query", "panic", r)
+		}
+	}()
+	s.queries.Add(1)
+	client := addrOf(w.RemoteAddr())
+	_, udp := w.RemoteAddr().(*net.UDPAddr)
+
+	if !s.clientAllowed(client) {
+		s.refused.Add(1)
+		s.emit(Event{Kind: "refused", Client: client.String(), Name: qname(req)})
+		s.write(w, req, refusal(req, dns.ExtendedErrorCodeProhibited, "client not allowed"), udp)
+		return
+	}
+	if s.limiter != nil && !s.limiter.allow(client, s.now()) {
+		s.limited.Add(1)
+		if udp {
+			return // dropping is the only answer that cannot be amplified
+		}
+		s.write(w, req, refusal(req, dns.ExtendedErrorCodeProhibited, "rate limited"), udp)
+		return
+	}
+	resp := s.Resolve(context.Background(), req, client)
+	s.write(w, req, resp, udp)
+}
+
+// Resolve answers a query as ServeDNS does, without the client checks.
+func (s *Server) Resolve(ctx context.Context, req *dns.Msg, client netip.Addr) *dns.Msg {
+	if req.Opcode != dns.OpcodeQuery {
+		return rcode(req, dns.RcodeNotImplemented)
+	}
+	if len(req.Question) != 1 || req.Response {
+		return rcode(req, dns.RcodeFormatError)
+	}
+	q := req.Question[0]
+	name := strings.ToLower(q.Name)
+	if q.Qclass != dns.ClassINET {
+		return rcode(req, dns.RcodeNotImplemented)
+	}
+	if q.Qtype == dns.TypeANY {
+		return anyAnswer(req) // RFC 8482
+	}
+	if name == LocalName {
+		return s.localAnswer(req)
+	}
+	host := strings.TrimSuffix(name, ".")
+	if d := s.match().MatchHost(host); d.Action == blocklist.Block {
+		return s.blockAnswer(req, client, host, d, "")
+	}
+
+	resp, err := s.lookup(ctx, req, name, q)
+	if err != nil {
+		s.servfail.Add(1)
+		s.log.Debug("resolver: upstreams failed", "name", host, "err", err)
+		return servfail(req, err)
+	}
+	// CNAME uncloaking: a tracker hidden behind a first-party name is
+	// blocked like the tracker itself.
+	for _, rr := range resp.Answer {
+		var target string
+		switch v := rr.(type) {
+		case *dns.CNAME:
+			target = v.Target
+		case *dns.DNAME:
+			target = v.Target
+		default:
+			continue
+		}
+		t := strings.TrimSuffix(strings.ToLower(target), ".")
+		if d := s.match().MatchHost(t); d.Action == blocklist.Block {
+			return s.blockAnswer(req, client, host, d, t)
+		}
+	}
+	return reply(req, resp)
+}
+
+func (s *Server) clientAllowed(ip netip.Addr) bool {
+	if !ip.IsValid() {
+		return false
+	}
+	for _, p := range s.opts.AllowClients {
+		if p.Contains(ip) {
+			return true
+		}
+	}
+	return false
+}
+
+func (s *Server) emit(e Event) {
+	if e.Time.IsZero() {
+		e.Time = s.now()
+	}
+	s.opts.Event(e)
+}
+
+// write sends resp, truncated to what a UDP client can take.
+func (s *Server) write(w dns.ResponseWriter, req, resp *dns.Msg, udp bool) {
+	if udp {
+		size := dns.MinMsgSize
+		if o := req.IsEdns0(); o != nil {
+			size = max(int(o.UDPSize()), dns.MinMsgSize)
+		}
+		resp.Truncate(size)
+	}
+	_ = w.WriteMsg(resp)
+}
+
+func addrOf(a net.Addr) netip.Addr {
+	switch v := a.(type) {
+	case *net.UDPAddr:
+		ip, _ := netip.AddrFromSlice(v.IP)
+		return ip.Unmap()
+	case *net.TCPAddr:
+		ip, _ := netip.AddrFromSlice(v.IP)
+		return ip.Unmap()
+	}
+	ap, err := netip.ParseAddrPort(a.String())
+	if err != nil {
+		return netip.Addr{}
+	}
+	return ap.Addr().Unmap()
+}
+
+func qname(m *dns.Msg) string {
+	if len(m.Question) == 0 {
+		return ""
+	}
+	return strings.TrimSuffix(strings.ToLower(m.Question[0].Name), ".")
+}

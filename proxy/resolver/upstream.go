@@ -1,0 +1,182 @@
+package resolver
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/miekg/dns"
+)
+
+// Upstream is a DNS server queries are forwarded to. Exchange must be safe
+// for concurrent use and must not modify m.
+type Upstream interface {
+	Exchange(ctx context.Context, m *dns.Msg) (*dns.Msg, error)
+	String() string
+}
+
+// UpstreamOptions configure ParseUpstream.
+type UpstreamOptions struct {
+	// RootCAs verify DoT and DoH servers; nil means the system roots.
+	RootCAs *x509.CertPool
+	// Timeout bounds one exchange; default 2 s.
+	Timeout time.Duration
+}
+
+// ParseUpstream makes an Upstream from its address:
+//
+//	1.1.1.1, 1.1.1.1:53, [2606:4700::1111]:53, udp://…   plain DNS (UDP, TCP when truncated)
+//	tcp://1.1.1.1:53                                       plain DNS over TCP only
+//	tls://1.1.1.1:853, tls://dns.example:853               DNS over TLS (RFC 7858)
+//	https://dns.example/dns-query                          DNS over HTTPS (RFC 8484)
+//
+// The TLS name checked for tls:// is the host given (an IP is checked
+// against the certificate's IP addresses); "tls://1.1.1.1:853#one.one.one.one"
+// checks the name after '#' instead.
+func ParseUpstream(s string, o UpstreamOptions) (Upstream, error) {
+	if o.Timeout == 0 {
+		o.Timeout = 2 * time.Second
+	}
+	tlsConfig := func(name string) *tls.Config {
+		return &tls.Config{ServerName: name, RootCAs: o.RootCAs, MinVersion: tls.VersionTLS12}
+	}
+	scheme, rest, ok := strings.Cut(s, "://")
+	if !ok {
+		scheme, rest = "udp", s
+	}
+	switch scheme {
+	case "udp", "tcp":
+		addr, err := withPort(rest, "53")
+		if err != nil {
+			return nil, fmt.Errorf("upstream %q: %w", s, err)
+		}
+		return &plainUpstream{addr: addr, tcpOnly: scheme == "tcp", timeout: o.Timeout}, nil
+	case "tls":
+		hostport, name, _ := strings.Cut(rest, "#")
+		addr, err := withPort(hostport, "853")
+		if err != nil {
+			return nil, fmt.Errorf("upstream %q: %w", s, err)
+		}
+		if name == "" {
+			name, _, _ = net.SplitHostPort(addr)
+		}
+		return &dotUpstream{addr: addr, client: &dns.Client{Net: "tcp-tls", Timeout: o.Timeout, TLSConfig: tlsConfig(name)}}, nil
+	case "https":
+		u, err := url.Parse(s)
+		if err != nil || u.Host == "" {
+			return nil, fmt.Errorf("upstream %q: not a DoH URL", s)
+		}
+		tr := &http.Transport{
+			Proxy:               nil,
+			TLSClientConfig:     tlsConfig(u.Hostname()),
+			ForceAttemptHTTP2:   true,
+			MaxIdleConnsPerHost: 8,
+			IdleConnTimeout:     90 * time.Second,
+			TLSHandshakeTimeout: o.Timeout,
+		}
+		return &dohUpstream{url: u.String(), client: &http.Client{Transport: tr, Timeout: o.Timeout}}, nil
+	}
+	return nil, fmt.Errorf("upstream %q: unknown scheme %q (want udp, tcp, tls or https)", s, scheme)
+}
+
+func withPort(hostport, port string) (string, error) {
+	if _, _, err := net.SplitHostPort(hostport); err == nil {
+		return hostport, nil
+	}
+	h := strings.Trim(hostport, "[]")
+	if h == "" {
+		return "", fmt.Errorf("no host")
+	}
+	return net.JoinHostPort(h, port), nil
+}
+
+// plainUpstream is classic DNS: UDP, retried over TCP when the answer is
+// truncated.
+type plainUpstream struct {
+	addr    string
+	tcpOnly bool
+	timeout time.Duration
+}
+
+func (u *plainUpstream) String() string { return u.addr }
+
+func (u *plainUpstream) Exchange(ctx context.Context, m *dns.Msg) (*dns.Msg, error) {
+	if !u.tcpOnly {
+		c := &dns.Client{Net: "udp", Timeout: u.timeout, UDPSize: ednsSize}
+		resp, _, err := c.ExchangeContext(ctx, m, u.addr)
+		var ne net.Error
+		switch {
+		case err == nil && !resp.Truncated:
+			return resp, nil
+		case err != nil && (ctx.Err() != nil || errors.As(err, &ne) && ne.Timeout()):
+			return nil, err
+		}
+		// Truncated, or an answer too big or garbled to read: ask over TCP.
+	}
+	c := &dns.Client{Net: "tcp", Timeout: u.timeout}
+	resp, _, err := c.ExchangeContext(ctx, m, u.addr)
+	return resp, err
+}
+
+// dotUpstream is DNS over TLS.
+type dotUpstream struct {
+	addr   string
+	client *dns.Client
+}
+
+func (u *dotUpstream) String() string { return "tls://" + u.addr }
+
+func (u *dotUpstream) Exchange(ctx context.Context, m *dns.Msg) (*dns.Msg, error) {
+	resp, _, err := u.client.ExchangeContext(ctx, m, u.addr)
+	return resp, err
+}
+
+// dohUpstream is DNS over HTTPS (RFC 8484), POSTing wire-format messages.
+type dohUpstream struct {
+	url    string
+	client *http.Client
+}
+
+func (u *dohUpstream) String() string { return u.url }
+
+func (u *dohUpstream) Exchange(ctx context.Context, m *dns.Msg) (*dns.Msg, error) {
+	q := m.Copy()
+	q.Id = 0 // RFC 8484 section 4.1: an ID of 0 makes answers cacheable
+	wire, err := q.Pack()
+	if err != nil {
+		return nil, err
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u.url, bytes.NewReader(wire))
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Content-Type", "application/dns-message")
+	req.Header.Set("Accept", "application/dns-message")
+	resp, err := u.client.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("%s: HTTP %s", u.url, resp.Status)
+	}
+	body, err := io.ReadAll(io.LimitReader(resp.Body, dns.MaxMsgSize+1))
+	if err != nil {
+		return nil, err
+	}
+	out := new(dns.Msg)
+	if err := out.Unpack(body); err != nil {
+		return nil, fmt.Errorf("%s: %w", u.url, err)
+	}
+	out.Id = m.Id
+	return out, nil
+}
