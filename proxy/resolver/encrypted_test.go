@@ -1,0 +1,127 @@
+package resolver
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/miekg/dns"
+
+	"github.com/pixelwall/pixelwall/certs"
+)
+
+// testTLS returns a server TLS config from a throwaway CA, and a pool that
+// trusts it.
+func testTLS(t *testing.T, host string) (*tls.Config, *x509.CertPool) {
+	t.Helper()
+	ca, _, err := certs.LoadOrCreate(certs.Options{Dir: t.TempDir(), Name: "test DNS CA"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	pool.AddCert(ca.Cert)
+	cfg := certs.NewSigner(ca, certs.SignerOptions{}).TLSConfig(host)
+	cfg.NextProtos = []string{"h2", "http/1.1"}
+	return cfg, pool
+}
+
+func TestDoTUpstream(t *testing.T) {
+	st := &stub{queries: make(map[string]int)}
+	cfg, pool := testTLS(t, "dot.test")
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &dns.Server{Listener: tls.NewListener(l, cfg), Net: "tcp-tls", Handler: st}
+	go srv.ActivateAndServe()
+	t.Cleanup(func() { srv.Shutdown() })
+
+	u, err := ParseUpstream("tls://"+l.Addr().String()+"#dot.test", UpstreamOptions{RootCAs: pool, Timeout: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := newTestServer(t, "", []Upstream{u}, nil)
+	r := query(t, s.addr, "udp", "secure.test", dns.TypeA)
+	if len(r.Answer) != 1 || st.count("secure.test.", "A", "tcp") != 1 {
+		t.Errorf("answer %v, DoT queries %d", r.Answer, st.count("secure.test.", "A", "tcp"))
+	}
+
+	// A server whose certificate is not trusted is not used.
+	untrusted, _ := ParseUpstream("tls://"+l.Addr().String()+"#dot.test", UpstreamOptions{Timeout: time.Second})
+	s2 := newTestServer(t, "", []Upstream{untrusted}, nil)
+	if r := query(t, s2.addr, "udp", "secure2.test", dns.TypeA); r.Rcode != dns.RcodeServerFailure {
+		t.Errorf("untrusted DoT server: %s, want SERVFAIL", dns.RcodeToString[r.Rcode])
+	}
+}
+
+func TestDoHUpstream(t *testing.T) {
+	cfg, pool := testTLS(t, "127.0.0.1")
+	var posts atomic.Int32
+	mux := http.NewServeMux()
+	mux.HandleFunc("/dns-query", func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodPost || r.Header.Get("Content-Type") != "application/dns-message" {
+			http.Error(w, "bad request", http.StatusBadRequest)
+			return
+		}
+		posts.Add(1)
+		body, _ := io.ReadAll(r.Body)
+		q := new(dns.Msg)
+		if err := q.Unpack(body); err != nil || q.Id != 0 {
+			http.Error(w, "bad message", http.StatusBadRequest)
+			return
+		}
+		m := new(dns.Msg)
+		m.SetReply(q)
+		m.Answer = []dns.RR{&dns.A{Hdr: dns.RR_Header{Name: q.Question[0].Name, Rrtype: dns.TypeA, Class: dns.ClassINET, Ttl: 120}, A: net.IPv4(192, 0, 2, 53)}}
+		wire, _ := m.Pack()
+		w.Header().Set("Content-Type", "application/dns-message")
+		w.Write(wire)
+	})
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: mux, TLSConfig: cfg}
+	go srv.ServeTLS(l, "", "")
+	t.Cleanup(func() { srv.Close() })
+
+	u, err := ParseUpstream("https://"+l.Addr().String()+"/dns-query", UpstreamOptions{RootCAs: pool, Timeout: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := newTestServer(t, "", []Upstream{u}, nil)
+	r := query(t, s.addr, "udp", "doh.example.test", dns.TypeA)
+	if len(r.Answer) != 1 || r.Answer[0].(*dns.A).A.String() != "192.0.2.53" || posts.Load() != 1 {
+		t.Errorf("answer %v, DoH posts %d", r.Answer, posts.Load())
+	}
+}
+
+func TestParseUpstream(t *testing.T) {
+	tests := []struct{ in, want, err string }{
+		{"192.0.2.1", "192.0.2.1:53", ""},
+		{"192.0.2.1:5353", "192.0.2.1:5353", ""},
+		{"[2001:db8::1]:53", "[2001:db8::1]:53", ""},
+		{"udp://192.0.2.1", "192.0.2.1:53", ""},
+		{"tcp://192.0.2.1", "192.0.2.1:53", ""},
+		{"tls://192.0.2.1", "tls://192.0.2.1:853", ""},
+		{"https://dns.example/dns-query", "https://dns.example/dns-query", ""},
+		{"quic://192.0.2.1", "", "unknown scheme"},
+		{"https://", "", "not a DoH URL"},
+	}
+	for _, tc := range tests {
+		u, err := ParseUpstream(tc.in, UpstreamOptions{})
+		switch {
+		case tc.err != "" && (err == nil || !strings.Contains(err.Error(), tc.err)):
+			t.Errorf("ParseUpstream(%q) error %v, want %q", tc.in, err, tc.err)
+		case tc.err == "" && (err != nil || u.String() != tc.want):
+			t.Errorf("ParseUpstream(%q) = %v, %v; want %s", tc.in, u, err, tc.want)
+		}
+	}
+}
+
