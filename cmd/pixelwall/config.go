@@ -11,10 +11,12 @@ import (
 	"path/filepath"
 	"reflect"
 	"strings"
+	"time"
 
 	"gopkg.in/yaml.v3"
 
 	"github.com/pixelwall/pixelwall/blocklist"
+	"github.com/pixelwall/pixelwall/proxy/resolver"
 )
 
 // Config is the YAML configuration. Every key is documented in
@@ -71,22 +73,64 @@ type HTTPConfig struct {
 	UpstreamCAFile string `yaml:"upstream_ca_file"`
 }
 
-// DNSConfig is the dns: section (the resolver itself is still to come).
+// DNSConfig is the dns: section.
 type DNSConfig struct {
-	// Upstreams are DNS servers (host:port) the proxy resolves through;
-	// empty means the system resolver.
+	// Listen is the resolver's address (UDP and TCP); "off" disables it.
+	Listen string `yaml:"listen"`
+	// AllowClients are the networks answered; others get REFUSED.
+	AllowClients []string `yaml:"allow_clients"`
+	// Upstreams: host:port, udp://, tcp://, tls://, https://. The plain
+	// ones also resolve the proxy's upstream hosts. Default: the system's
+	// resolvers from /etc/resolv.conf.
 	Upstreams []string `yaml:"upstreams"`
+	// Strategy is parallel (fastest answer) or failover (in order).
+	Strategy string `yaml:"strategy"`
+	// BlockMode is null, nxdomain or refused.
+	BlockMode string `yaml:"block_mode"`
+	// BlockTTL is the TTL of block answers.
+	BlockTTL duration `yaml:"block_ttl"`
+	// Timeout bounds one upstream attempt.
+	Timeout duration `yaml:"timeout"`
+	// RateLimit is queries per second per client; 0 means the default
+	// (300), negative turns it off.
+	RateLimit int `yaml:"rate_limit"`
+	// CacheSize is the number of cached answers; negative turns it off.
+	CacheSize int `yaml:"cache_size"`
+	// Prefetch refreshes popular entries before they expire.
+	Prefetch *bool `yaml:"prefetch"`
+}
+
+// duration is a time.Duration written as "10s", "1m30s".
+type duration time.Duration
+
+func (d *duration) UnmarshalYAML(n *yaml.Node) error {
+	v, err := time.ParseDuration(n.Value)
+	if err != nil || v < 0 {
+		return fmt.Errorf("line %d: %q is not a duration like 10s or 2m", n.Line, n.Value)
+	}
+	*d = duration(v)
+	return nil
 }
 
 // defaultConfig is used when no config file is given: the embedded lists,
 // the proxy on loopback.
 func defaultConfig() *Config {
-	return &Config{HTTP: HTTPConfig{
-		Listen:       "127.0.0.1:8080",
-		AllowClients: []string{"127.0.0.0/8", "::1/128"},
-		Intercept:    "all",
-		Referer:      "origin",
-	}}
+	return &Config{
+		HTTP: HTTPConfig{
+			Listen:       "127.0.0.1:8080",
+			AllowClients: []string{"127.0.0.0/8", "::1/128"},
+			Intercept:    "all",
+			Referer:      "origin",
+		},
+		DNS: DNSConfig{
+			Listen:       "127.0.0.1:5353",
+			AllowClients: []string{"127.0.0.0/8", "::1/128"},
+			Strategy:     "parallel",
+			BlockMode:    "null",
+			BlockTTL:     duration(10 * time.Second),
+			Timeout:      duration(2 * time.Second),
+		},
+	}
 }
 
 // configError points at the place in a config file that is wrong.
@@ -259,12 +303,31 @@ func (c *Config) validate(file string, root *yaml.Node) error {
 			return at("http.listen", -1, fmt.Sprintf("%q is not host:port (or off)", l))
 		}
 	}
-	for i, p := range c.HTTP.AllowClients {
-		if _, err := netip.ParsePrefix(p); err != nil {
-			if _, err := netip.ParseAddr(p); err != nil {
-				return at("http.allow_clients", i, fmt.Sprintf("%q is not a CIDR network or an IP address", p))
+	if l := c.DNS.Listen; l != "off" {
+		if _, _, err := net.SplitHostPort(l); err != nil {
+			return at("dns.listen", -1, fmt.Sprintf("%q is not host:port (or off)", l))
+		}
+	}
+	for _, key := range []string{"http.allow_clients", "dns.allow_clients"} {
+		list := c.HTTP.AllowClients
+		if key == "dns.allow_clients" {
+			list = c.DNS.AllowClients
+		}
+		for i, p := range list {
+			if _, err := parseNetwork(p); err != nil {
+				return at(key, i, fmt.Sprintf("%q is not a CIDR network or an IP address", p))
 			}
 		}
+	}
+	switch c.DNS.Strategy {
+	case "parallel", "failover":
+	default:
+		return at("dns.strategy", -1, fmt.Sprintf("%q: want parallel or failover", c.DNS.Strategy))
+	}
+	switch c.DNS.BlockMode {
+	case "null", "nxdomain", "refused":
+	default:
+		return at("dns.block_mode", -1, fmt.Sprintf("%q: want null, nxdomain or refused", c.DNS.BlockMode))
 	}
 	switch c.HTTP.Intercept {
 	case "all", "listed", "none":
@@ -277,8 +340,8 @@ func (c *Config) validate(file string, root *yaml.Node) error {
 		return at("http.referer", -1, fmt.Sprintf("%q: want strip-cross-site, origin or keep", c.HTTP.Referer))
 	}
 	for i, u := range c.DNS.Upstreams {
-		if _, _, err := net.SplitHostPort(u); err != nil {
-			return at("dns.upstreams", i, fmt.Sprintf("%q is not host:port", u))
+		if _, err := resolver.ParseUpstream(u, resolver.UpstreamOptions{}); err != nil {
+			return at("dns.upstreams", i, err.Error())
 		}
 	}
 	for key, hosts := range map[string][]string{"allow": c.Allow, "deny": c.Deny} {
@@ -289,6 +352,18 @@ func (c *Config) validate(file string, root *yaml.Node) error {
 		}
 	}
 	return nil
+}
+
+// parseNetwork reads a CIDR network or a single address.
+func parseNetwork(s string) (netip.Prefix, error) {
+	if p, err := netip.ParsePrefix(s); err == nil {
+		return p.Masked(), nil
+	}
+	a, err := netip.ParseAddr(s)
+	if err != nil {
+		return netip.Prefix{}, err
+	}
+	return netip.PrefixFrom(a, a.BitLen()), nil
 }
 
 // mapValue returns the value node of key in a mapping node, or nil.

@@ -21,6 +21,7 @@ import (
 	"github.com/pixelwall/pixelwall/blocklist"
 	"github.com/pixelwall/pixelwall/certs"
 	"github.com/pixelwall/pixelwall/proxy"
+	"github.com/pixelwall/pixelwall/proxy/resolver"
 )
 
 // cmdRun starts every configured service and serves until ctx is done (or
@@ -30,6 +31,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	var common commonFlags
 	common.register(fs)
 	httpAddr := fs.String("http", "", "proxy listen `address` (overrides the config; off disables it)")
+	dnsAddr := fs.String("dns", "", "DNS listen `address`, UDP and TCP (overrides the config; off disables it)")
 	verbose := fs.Bool("v", false, "log debug messages")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -44,6 +46,9 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if *httpAddr != "" {
 		cfg.HTTP.Listen = *httpAddr
 	}
+	if *dnsAddr != "" {
+		cfg.DNS.Listen = *dnsAddr
+	}
 	data := dataDir(common.data, cfg)
 	level := slog.LevelInfo
 	if *verbose {
@@ -55,29 +60,62 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if err != nil {
 		return err
 	}
-	if cfg.HTTP.Listen == "off" {
+	if cfg.HTTP.Listen == "off" && cfg.DNS.Listen == "off" {
 		return errors.New("every service is off: nothing to run")
 	}
-	p, err := newProxy(cfg, data, m, logger, stdout)
-	if err != nil {
-		return err
+	ctx, stop := context.WithCancel(ctx)
+	defer stop()
+	serveErr := make(chan error, 2)
+
+	var p *proxy.Server
+	var srv *http.Server
+	if cfg.HTTP.Listen != "off" {
+		if p, err = newProxy(cfg, data, m, logger, stdout); err != nil {
+			return err
+		}
+		ln, err := net.Listen("tcp", cfg.HTTP.Listen)
+		if err != nil {
+			return fmt.Errorf("http proxy: %w", err)
+		}
+		srv = &http.Server{
+			Handler:           p,
+			ReadHeaderTimeout: 30 * time.Second,
+			IdleTimeout:       2 * time.Minute,
+			ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelDebug),
+		}
+		fmt.Fprintf(stdout, "http proxy listening on %s\n", ln.Addr())
+		warnIfWide(logger, "http proxy", ln.Addr().String(), cfg.HTTP.AllowClients)
+		go func() { serveErr <- fmt.Errorf("http proxy: %w", srv.Serve(ln)) }()
 	}
-	ln, err := net.Listen("tcp", cfg.HTTP.Listen)
-	if err != nil {
-		return fmt.Errorf("http proxy: %w", err)
+
+	closeHTTP := func() {
+		if srv != nil {
+			srv.Close()
+		}
 	}
-	srv := &http.Server{
-		Handler:           p,
-		ReadHeaderTimeout: 30 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelDebug),
+	var dnsSrv *resolver.Server
+	dnsDone := make(chan struct{})
+	if cfg.DNS.Listen != "off" {
+		if dnsSrv, err = newResolver(cfg, m, cfg.DNS.Listen, logger); err != nil {
+			closeHTTP()
+			return err
+		}
+		udp, tcp, err := dnsSrv.Listen(cfg.DNS.Listen)
+		if err != nil {
+			closeHTTP()
+			return err
+		}
+		fmt.Fprintf(stdout, "dns listening on %s (udp, tcp)\n", udp.LocalAddr())
+		warnIfWide(logger, "dns", udp.LocalAddr().String(), cfg.DNS.AllowClients)
+		go func() {
+			defer close(dnsDone)
+			if err := dnsSrv.Serve(ctx, udp, tcp); err != nil && ctx.Err() == nil {
+				serveErr <- fmt.Errorf("dns: %w", err)
+			}
+		}()
+	} else {
+		close(dnsDone)
 	}
-	fmt.Fprintf(stdout, "http proxy listening on %s\n", ln.Addr())
-	if ap, err := netip.ParseAddrPort(ln.Addr().String()); err == nil && !ap.Addr().IsLoopback() {
-		logger.Info("the proxy listens beyond loopback; only http.allow_clients are served", "allow_clients", cfg.HTTP.AllowClients)
-	}
-	serveErr := make(chan error, 1)
-	go func() { serveErr <- srv.Serve(ln) }()
 
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
@@ -85,7 +123,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	for {
 		select {
 		case err := <-serveErr:
-			return fmt.Errorf("http proxy: %w", err)
+			return err
 		case <-hup:
 			// Lists, allow and deny are swapped in without dropping a
 			// connection; listener settings need a restart.
@@ -99,15 +137,32 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 				logger.Error("reload: lists not reloaded", "err", err)
 				continue
 			}
-			p.SetMatcher(newM)
+			if p != nil {
+				p.SetMatcher(newM)
+			}
+			if dnsSrv != nil {
+				dnsSrv.SetMatcher(newM)
+			}
 			logger.Info("reloaded lists")
 		case <-ctx.Done():
 			shutdown, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			defer cancel()
-			err := srv.Shutdown(shutdown)
+			var err error
+			if srv != nil {
+				err = srv.Shutdown(shutdown)
+			}
+			<-dnsDone
 			fmt.Fprintln(stdout, "pixelwall stopped")
 			return err
 		}
+	}
+}
+
+// warnIfWide says, when a listener is reachable beyond loopback, that only
+// the configured clients are served.
+func warnIfWide(logger *slog.Logger, service, addr string, allow []string) {
+	if ap, err := netip.ParseAddrPort(addr); err == nil && !ap.Addr().IsLoopback() {
+		logger.Info(service+" listens beyond loopback; only allow_clients are served", "allow_clients", allow)
 	}
 }
 
@@ -167,7 +222,7 @@ func newProxy(cfg *Config, data string, m *blocklist.Matcher, logger *slog.Logge
 	if !h.NoDefaultPassthrough {
 		opts.Passthrough = append(opts.Passthrough, proxy.DefaultPassthrough...)
 	}
-	to := proxy.TransportOptions{Resolvers: cfg.DNS.Upstreams}
+	to := proxy.TransportOptions{Resolvers: plainUpstreams(cfg.DNS.Upstreams)}
 	if h.UpstreamCAFile != "" {
 		pool, err := x509.SystemCertPool()
 		if err != nil {

@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -39,13 +40,31 @@ func dnsStub(t *testing.T) string {
 	return pc.LocalAddr().String()
 }
 
+// lockedBuffer collects a command's output while the test reads it.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *lockedBuffer) WriteString(s string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.b.WriteString(s)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
 // startRun runs `pixelwall run` in-process and returns the proxy's address,
 // a function that stops it and returns its exit code, and its stdout.
-func startRun(t *testing.T, args ...string) (addr string, stop func() int, out *strings.Builder) {
+func startRun(t *testing.T, args ...string) (addr string, stop func() int, out *lockedBuffer) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	pr, pw := io.Pipe()
-	out = &strings.Builder{}
+	out = &lockedBuffer{}
 	var stderr strings.Builder
 	done := make(chan int, 1)
 	go func() {
@@ -103,15 +122,34 @@ func TestRunProxiesAndReloads(t *testing.T) {
 	_, port, _ := net.SplitHostPort(ol.Addr().String())
 
 	dir := t.TempDir()
+	stubAddr := dnsStub(t)
 	cfgPath := filepath.Join(dir, "pixelwall.yaml")
 	writeCfg := func(deny string) {
-		cfg := "http:\n  listen: 127.0.0.1:0\ndns:\n  upstreams: [" + dnsStub(t) + "]\ndeny:\n  - " + deny + "\n"
+		cfg := "http:\n  listen: 127.0.0.1:0\ndns:\n  listen: 127.0.0.1:0\n  upstreams: [" + stubAddr + "]\ndeny:\n  - " + deny + "\n"
 		if err := os.WriteFile(cfgPath, []byte(cfg), 0o644); err != nil {
 			t.Fatal(err)
 		}
 	}
 	writeCfg("first.test")
 	addr, stop, out := startRun(t, "-config", cfgPath, "-data", filepath.Join(dir, "data"))
+	dnsAddr := ""
+	for deadline := time.Now().Add(5 * time.Second); dnsAddr == "" && time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+		for _, l := range strings.Split(out.String(), "\n") {
+			if a, ok := strings.CutPrefix(l, "dns listening on "); ok {
+				dnsAddr = strings.TrimSuffix(a, " (udp, tcp)")
+			}
+		}
+	}
+	resolve := func(name string) string {
+		t.Helper()
+		m := new(dns.Msg)
+		m.SetQuestion(dns.Fqdn(name), dns.TypeA)
+		r, _, err := (&dns.Client{Timeout: 2 * time.Second}).Exchange(m, dnsAddr)
+		if err != nil || len(r.Answer) != 1 {
+			t.Fatalf("resolve %s at %q: %v %v", name, dnsAddr, r, err)
+		}
+		return r.Answer[0].(*dns.A).A.String()
+	}
 	if !strings.Contains(out.String(), "created a new CA") {
 		t.Errorf("first run should say it created a CA: %q", out.String())
 	}
@@ -136,6 +174,12 @@ func TestRunProxiesAndReloads(t *testing.T) {
 	if got := get("second.test"); got != "origin:second.test:"+port {
 		t.Errorf("second.test: %q, want the origin", got)
 	}
+	if a := resolve("www.first.test"); a != "0.0.0.0" {
+		t.Errorf("DNS www.first.test = %s, want 0.0.0.0", a)
+	}
+	if a := resolve("second.test"); a != "127.0.0.1" {
+		t.Errorf("DNS second.test = %s, want the upstream's 127.0.0.1", a)
+	}
 
 	// SIGHUP reloads the deny list without a restart.
 	writeCfg("second.test")
@@ -149,6 +193,9 @@ func TestRunProxiesAndReloads(t *testing.T) {
 	}
 	if got := get("first.test"); got == "blocked" {
 		t.Error("first.test still blocked after reload")
+	}
+	if a := resolve("second.test"); a != "0.0.0.0" {
+		t.Errorf("after reload DNS second.test = %s, want 0.0.0.0", a)
 	}
 	if code := stop(); code != 0 {
 		t.Errorf("exit code %d after a clean stop", code)
@@ -164,7 +211,7 @@ func TestRunFailsClearlyWhenPortTaken(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer l.Close()
-	code, _, errOut := runCmd(t, "", "run", "-data", t.TempDir(), "-http", l.Addr().String())
+	code, _, errOut := runCmd(t, "", "run", "-data", t.TempDir(), "-dns", "off", "-http", l.Addr().String())
 	if code != 1 || !strings.Contains(errOut, "http proxy") || !strings.Contains(errOut, "address already in use") {
 		t.Errorf("exit %d, stderr %q; want 1 and a message naming the http proxy", code, errOut)
 	}

@@ -124,4 +124,3 @@ func TestParseUpstream(t *testing.T) {
 		}
 	}
 }
-
