@@ -47,7 +47,13 @@ type ListConfig struct {
 	Format string `yaml:"format"`
 	// Enabled defaults to true.
 	Enabled *bool `yaml:"enabled"`
+	// Refresh is how often a url list is checked for changes; default: the
+	// list's own "! Expires:" hint, else 24h.
+	Refresh duration `yaml:"refresh"`
 }
+
+// easyPrivacyURL is the list the default config subscribes to.
+const easyPrivacyURL = "https://easylist.to/easylist/easyprivacy.txt"
 
 // HTTPConfig is the http: section.
 type HTTPConfig struct {
@@ -116,6 +122,10 @@ func (d *duration) UnmarshalYAML(n *yaml.Node) error {
 // the proxy on loopback.
 func defaultConfig() *Config {
 	return &Config{
+		// EasyPrivacy, on top of the embedded lists, which serve alone
+		// until its first download arrives and whenever the machine is
+		// offline.
+		Lists: []ListConfig{{Name: "easyprivacy", URL: easyPrivacyURL}},
 		HTTP: HTTPConfig{
 			Listen:       "127.0.0.1:8080",
 			AllowClients: []string{"127.0.0.0/8", "::1/128"},

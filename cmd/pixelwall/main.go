@@ -25,10 +25,12 @@ func main() {
 const usage = `usage: pixelwall [command] [flags]
 
 commands:
-  run [-http ADDR|off] [-v]
+  run [-http ADDR|off] [-dns ADDR|off] [-no-refresh] [-v]
         start the proxy (the default command); SIGHUP reloads lists, SIGINT/SIGTERM stop
   ca path|export|regenerate
         where the CA certificate is, print it, or replace it
+  lists show|update
+        what each list holds, or download the url lists now
   check [-config FILE] [-list FILE]... [-no-default-lists] [-source URL] [-type TYPE] URL... | -
         decide on URLs (or NDJSON requests from stdin) and print one JSON object each
   version
@@ -49,6 +51,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		err = cmdRun(ctx, args[1:], stdout, stderr)
 	case "ca":
 		err = cmdCA(args[1:], stdout, stderr)
+	case "lists":
+		err = cmdLists(ctx, args[1:], stdout, stderr)
 	case "check":
 		err = cmdCheck(args[1:], stdin, stdout, stderr)
 	case "version", "-version", "--version":

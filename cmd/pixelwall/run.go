@@ -14,7 +14,10 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -33,6 +36,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	httpAddr := fs.String("http", "", "proxy listen `address` (overrides the config; off disables it)")
 	dnsAddr := fs.String("dns", "", "DNS listen `address`, UDP and TCP (overrides the config; off disables it)")
 	verbose := fs.Bool("v", false, "log debug messages")
+	noRefresh := fs.Bool("no-refresh", false, "do not download or refresh url lists (use the cached copies)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -117,6 +121,38 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		close(dnsDone)
 	}
 
+	// Lists change on SIGHUP (config edited, or `pixelwall lists update`)
+	// and when the refresher downloads a new copy: compile off the hot path,
+	// then swap the new matcher into every service.
+	var current atomic.Pointer[Config]
+	current.Store(cfg)
+	var reloadMu sync.Mutex
+	reload := func() {
+		reloadMu.Lock()
+		defer reloadMu.Unlock()
+		newM, err := compileLists(current.Load(), data, logger)
+		if err != nil {
+			logger.Error("reload: lists not reloaded", "err", err)
+			return
+		}
+		if p != nil {
+			p.SetMatcher(newM)
+		}
+		if dnsSrv != nil {
+			dnsSrv.SetMatcher(newM)
+		}
+		logger.Info("lists reloaded")
+	}
+	refreshNow := make(chan struct{}, 1)
+	if !*noRefresh {
+		go refresher(ctx, current.Load, data, refreshNow, reload, logger)
+	}
+	if err := os.MkdirAll(data, 0o700); err == nil {
+		if err := os.WriteFile(pidPath(data), []byte(strconv.Itoa(os.Getpid())+"\n"), 0o600); err == nil {
+			defer os.Remove(pidPath(data))
+		}
+	}
+
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
@@ -132,18 +168,12 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 				logger.Error("reload: config not reloaded", "err", err)
 				continue
 			}
-			newM, err := compileLists(newCfg, data, logger)
-			if err != nil {
-				logger.Error("reload: lists not reloaded", "err", err)
-				continue
+			current.Store(newCfg)
+			reload()
+			select {
+			case refreshNow <- struct{}{}:
+			default:
 			}
-			if p != nil {
-				p.SetMatcher(newM)
-			}
-			if dnsSrv != nil {
-				dnsSrv.SetMatcher(newM)
-			}
-			logger.Info("reloaded lists")
 		case <-ctx.Done():
 			shutdown, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			defer cancel()

@@ -125,7 +125,7 @@ func TestRunProxiesAndReloads(t *testing.T) {
 	stubAddr := dnsStub(t)
 	cfgPath := filepath.Join(dir, "pixelwall.yaml")
 	writeCfg := func(deny string) {
-		cfg := "http:\n  listen: 127.0.0.1:0\ndns:\n  listen: 127.0.0.1:0\n  upstreams: [" + stubAddr + "]\ndeny:\n  - " + deny + "\n"
+		cfg := "lists: []\nhttp:\n  listen: 127.0.0.1:0\ndns:\n  listen: 127.0.0.1:0\n  upstreams: [" + stubAddr + "]\ndeny:\n  - " + deny + "\n"
 		if err := os.WriteFile(cfgPath, []byte(cfg), 0o644); err != nil {
 			t.Fatal(err)
 		}
@@ -211,7 +211,7 @@ func TestRunFailsClearlyWhenPortTaken(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer l.Close()
-	code, _, errOut := runCmd(t, "", "run", "-data", t.TempDir(), "-dns", "off", "-http", l.Addr().String())
+	code, _, errOut := runCmd(t, "", "run", "-data", t.TempDir(), "-no-refresh", "-dns", "off", "-http", l.Addr().String())
 	if code != 1 || !strings.Contains(errOut, "http proxy") || !strings.Contains(errOut, "address already in use") {
 		t.Errorf("exit %d, stderr %q; want 1 and a message naming the http proxy", code, errOut)
 	}
