@@ -43,8 +43,8 @@ type FetchMeta struct {
 	URL          string    `json:"url"`
 	ETag         string    `json:"etag,omitempty"`
 	LastModified string    `json:"last_modified,omitempty"`
-	Updated      time.Time `json:"updated"`         // when the cached copy was last replaced
-	Checked      time.Time `json:"checked"`         // when the server was last asked
+	Updated      time.Time `json:"updated"` // when the cached copy was last replaced
+	Checked      time.Time `json:"checked"` // when the server was last asked
 	LastError    string    `json:"last_error,omitempty"`
 	Bytes        int64     `json:"bytes"`
 	Rules        int       `json:"rules"`

@@ -280,4 +280,3 @@ func refresher(ctx context.Context, cfgFn func() *Config, data string, now chan 
 		}
 	}
 }
-

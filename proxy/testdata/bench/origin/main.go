@@ -6,12 +6,14 @@
 // Counts are served as JSON on the separate -stats address (GET /), so
 // reading them never adds to them:
 //
-//	{"total": N, "absolute_form": N, "sec_gpc": N, "by": {"pixelwall": N, ...}}
+//	{"total": N, "conns": N, "absolute_form": N, "sec_gpc": N, "by": {"pixelwall": N, ...}}
 //
 // "by" is keyed by the path segment after /bench/ (/bench/NAME/...), which
 // the benchmark sets to the name of the proxy under test; absolute_form
 // counts request lines that reached the origin still in proxy form (a proxy
-// should rewrite them), sec_gpc those carrying Sec-GPC (pixelwall adds it).
+// should rewrite them), sec_gpc those carrying Sec-GPC (pixelwall adds it),
+// conns the TCP connections accepted (how often a proxy opened a new
+// upstream connection rather than reusing one).
 package main
 
 import (
@@ -30,8 +32,8 @@ import (
 )
 
 type counters struct {
-	total, absolute, gpc atomic.Int64
-	by                   sync.Map // string -> *atomic.Int64
+	total, absolute, gpc, conns atomic.Int64
+	by                          sync.Map // string -> *atomic.Int64
 }
 
 func (c *counters) count(r *http.Request) {
@@ -56,10 +58,11 @@ func (c *counters) count(r *http.Request) {
 func (c *counters) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	out := struct {
 		Total    int64            `json:"total"`
+		Conns    int64            `json:"conns"`
 		Absolute int64            `json:"absolute_form"`
 		GPC      int64            `json:"sec_gpc"`
 		By       map[string]int64 `json:"by"`
-	}{c.total.Load(), c.absolute.Load(), c.gpc.Load(), map[string]int64{}}
+	}{c.total.Load(), c.conns.Load(), c.absolute.Load(), c.gpc.Load(), map[string]int64{}}
 	c.by.Range(func(k, v any) bool {
 		out.By[k.(string)] = v.(*atomic.Int64).Load()
 		return true
@@ -121,7 +124,12 @@ func main() {
 	fmt.Printf("stats listening on %s\n", sln.Addr())
 	fmt.Printf("origin listening on %s\n", ln.Addr())
 	os.Stdout.Sync()
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 30 * time.Second, IdleTimeout: 2 * time.Minute}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 30 * time.Second, IdleTimeout: 2 * time.Minute,
+		ConnState: func(_ net.Conn, s http.ConnState) {
+			if s == http.StateNew {
+				c.conns.Add(1)
+			}
+		}}
 	log.Fatal(srv.Serve(ln))
 }
 
