@@ -36,7 +36,7 @@ func (s *Server) handleConnect(hostport string, ctx *goproxy.ProxyCtx) (*goproxy
 		ctx.Resp = textResponse(ctx.Req, http.StatusForbidden, "pixelwall: use http://"+OwnHost+"/\n")
 		return goproxy.RejectConnect, hostport
 	}
-	if d := s.match().MatchHost(host); d.Action == blocklist.Block && !s.temporarilyAllowed(host) {
+	if d := s.match().MatchHost(host); d.Action == blocklist.Block && !s.allowed(client, host, "") {
 		s.emit(Event{Kind: KindConnectRefused, Client: client.String(), Method: http.MethodConnect, Host: host, Rule: d.Rule, List: d.List})
 		ctx.Resp = textResponse(ctx.Req, http.StatusForbidden, "pixelwall: "+host+" is blocked by "+d.Rule+" ("+d.List+")\n")
 		return goproxy.RejectConnect, hostport

@@ -12,7 +12,6 @@ import (
 	"net/http"
 	"net/netip"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -75,6 +74,10 @@ type Options struct {
 	// Transport sends requests upstream. Default: NewTransport(TransportOptions{}).
 	Transport *http.Transport
 
+	// Overrides allow what the lists block (dashboard, block pages); the
+	// block page's "allow for an hour" adds to it. Nil: a private set.
+	Overrides *blocklist.Overrides
+
 	// Event receives every decision worth logging. It must not block.
 	Event func(Event)
 	// Logger receives operational messages. Default: slog.Default().
@@ -119,9 +122,6 @@ type Server struct {
 
 	// pins remembers hosts whose certificate our clients rejected.
 	pins pinTracker
-	// allowed holds hosts allowed for a while from the block page.
-	allowMu sync.Mutex
-	allowed map[string]time.Time
 	// allowKey signs "allow for an hour" links so a page cannot forge them.
 	allowKey [32]byte
 }
@@ -160,7 +160,10 @@ func New(opts Options) (*Server, error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	s := &Server{opts: opts, log: opts.Logger, now: opts.Now, allowed: make(map[string]time.Time)}
+	if opts.Overrides == nil {
+		opts.Overrides = &blocklist.Overrides{Now: opts.Now}
+	}
+	s := &Server{opts: opts, log: opts.Logger, now: opts.Now}
 	s.pins.init()
 	if err := randRead(s.allowKey[:]); err != nil {
 		return nil, err

@@ -44,7 +44,7 @@ func (s *Server) onRequest(r *http.Request, ctx *goproxy.ProxyCtx) (*http.Reques
 	ev := Event{Client: client, Method: r.Method, Host: breq.Host, URL: r.URL.String(), Type: typeName(st.typ), Source: breq.SourceHost}
 
 	m := s.match()
-	if !s.temporarilyAllowed(breq.Host) {
+	if !s.allowed(clientIP(r.RemoteAddr), breq.Host, breq.SourceHost) {
 		if d := m.Match(&breq); d.Action == blocklist.Block {
 			st.answered = true
 			ev.Kind, ev.Rule, ev.List, ev.Response = KindBlocked, d.Rule, d.List, d.Response.String()

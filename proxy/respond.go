@@ -10,6 +10,7 @@ import (
 	"io"
 	"log"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"strconv"
 	"strings"
@@ -131,7 +132,7 @@ func (s *Server) serveAllow(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "pixelwall: this allow link is invalid or has expired; reload the blocked page", http.StatusForbidden)
 		return
 	}
-	s.allowFor(host, time.Hour)
+	s.opts.Overrides.Add(blocklist.Override{Host: host, Until: s.now().Add(time.Hour)})
 	s.log.Info("allowed for an hour from the block page", "host", host, "client", clientIP(r.RemoteAddr))
 	if u, err := url.Parse(next); err == nil && (u.Scheme == "http" || u.Scheme == "https") && strings.EqualFold(u.Hostname(), host) {
 		http.Redirect(w, r, next, http.StatusFound)
@@ -140,36 +141,8 @@ func (s *Server) serveAllow(w http.ResponseWriter, r *http.Request) {
 	io.WriteString(w, "pixelwall: "+host+" is allowed for an hour\n")
 }
 
-func (s *Server) allowFor(host string, d time.Duration) {
-	s.allowMu.Lock()
-	defer s.allowMu.Unlock()
-	now := s.now()
-	for h, until := range s.allowed {
-		if now.After(until) {
-			delete(s.allowed, h)
-		}
-	}
-	s.allowed[host] = now.Add(d)
-}
-
-// temporarilyAllowed reports whether host (or a parent domain) was allowed
-// from a block page within the last hour.
-func (s *Server) temporarilyAllowed(host string) bool {
-	s.allowMu.Lock()
-	defer s.allowMu.Unlock()
-	if len(s.allowed) == 0 {
-		return false
-	}
-	now := s.now()
-	for h := host; h != ""; {
-		if until, ok := s.allowed[h]; ok && now.Before(until) {
-			return true
-		}
-		i := strings.IndexByte(h, '.')
-		if i < 0 {
-			break
-		}
-		h = h[i+1:]
-	}
-	return false
+// allowed reports whether an override lets a request through.
+func (s *Server) allowed(client netip.Addr, host, source string) bool {
+	_, ok := s.opts.Overrides.Allowed(client, host, source)
+	return ok
 }

@@ -70,6 +70,9 @@ type Options struct {
 	CacheSize  int  // entries; default 20,000; negative turns the cache off
 	NoPrefetch bool // do not refresh popular entries before they expire
 
+	// Overrides allow names the lists block (from the dashboard).
+	Overrides *blocklist.Overrides
+
 	// LocalAddrs answer pixelwall.internal (A and AAAA).
 	LocalAddrs []netip.Addr
 
@@ -225,7 +228,8 @@ func (s *Server) Resolve(ctx context.Context, req *dns.Msg, client netip.Addr) *
 		return s.localAnswer(req)
 	}
 	host := strings.TrimSuffix(name, ".")
-	if d := s.match().MatchHost(host); d.Action == blocklist.Block {
+	_, overridden := s.opts.Overrides.Allowed(client, host, "")
+	if d := s.match().MatchHost(host); d.Action == blocklist.Block && !overridden {
 		return s.blockAnswer(req, client, host, d, "")
 	}
 
@@ -238,6 +242,9 @@ func (s *Server) Resolve(ctx context.Context, req *dns.Msg, client netip.Addr) *
 	// CNAME uncloaking: a tracker hidden behind a first-party name is
 	// blocked like the tracker itself.
 	for _, rr := range resp.Answer {
+		if overridden {
+			break
+		}
 		var target string
 		switch v := rr.(type) {
 		case *dns.CNAME:

@@ -564,3 +564,16 @@ func TestMalformedQueries(t *testing.T) {
 		t.Errorf("after junk: %v", r.Answer)
 	}
 }
+
+func TestOverridesAllowBlockedNameForOneClient(t *testing.T) {
+	up := startStub(t)
+	ov := &blocklist.Overrides{}
+	s := newTestServer(t, testRules, []Upstream{plain(t, up.addr)}, func(o *Options) { o.Overrides = ov })
+	if r := query(t, s.addr, "udp", "tracker.test", dns.TypeA); r.Answer[0].(*dns.A).A.String() != "0.0.0.0" {
+		t.Fatal("not blocked before the override")
+	}
+	ov.Add(blocklist.Override{Host: "tracker.test", Client: netip.MustParseAddr("127.0.0.1")})
+	if r := query(t, s.addr, "udp", "tracker.test", dns.TypeA); r.Answer[0].(*dns.A).A.String() != "192.0.2.1" {
+		t.Errorf("after allowing it for 127.0.0.1: %v", r.Answer)
+	}
+}
