@@ -15,6 +15,9 @@ const (
 	KindConnectRefused Kind = "connect-refused" // CONNECT to a blocked host
 	KindPinned         Kind = "pinned"          // a client rejected our certificate: host tunnelled from now on
 	KindAccessRefused  Kind = "access-refused"  // a client outside allow_clients
+	// KindPassed is every request forwarded upstream, for totals and for
+	// users who log allowed requests too.
+	KindPassed Kind = "passed"
 )
 
 // Event is one decision, for the block log. Query values in URL are the

@@ -77,6 +77,8 @@ func (s *Server) onRequest(r *http.Request, ctx *goproxy.ProxyCtx) (*http.Reques
 
 	s.privacyHeaders(r, &breq, ev)
 	removeHopByHop(r.Header)
+	ev.Kind, ev.Removed, ev.URL = KindPassed, nil, r.URL.String()
+	s.emit(ev)
 	return r, nil
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/miekg/dns"
 )
@@ -115,7 +116,11 @@ func (s *Server) exchange(ctx context.Context, u Upstream, q *dns.Msg) (*dns.Msg
 	defer cancel()
 	// Packing a message writes into its OPT record: upstreams asked in
 	// parallel each get their own copy.
+	start := time.Now()
 	m, err := u.Exchange(actx, q.Copy())
+	if obs := s.opts.ObserveUpstream; obs != nil {
+		obs(u.String(), time.Since(start), err)
+	}
 	switch {
 	case err != nil:
 		return nil, fmt.Errorf("%s: %w", u, err)

@@ -76,10 +76,14 @@ type Options struct {
 	// LocalAddrs answer pixelwall.internal (A and AAAA).
 	LocalAddrs []netip.Addr
 
-	// Event receives every block and refusal. It must not block.
-	Event  func(Event)
-	Logger *slog.Logger
-	Now    func() time.Time
+	// Event receives every block and refusal, and a "passed" event for
+	// every query answered from upstream or cache. It must not block.
+	Event func(Event)
+	// ObserveUpstream, when set, is told how long each upstream exchange
+	// took (for a latency histogram). It must not block.
+	ObserveUpstream func(upstream string, took time.Duration, err error)
+	Logger          *slog.Logger
+	Now             func() time.Time
 }
 
 // LocalName is the resolver's own name.
@@ -88,7 +92,7 @@ const LocalName = "pixelwall.internal."
 // Event is one decision for the block log.
 type Event struct {
 	Time      time.Time
-	Kind      string // "blocked", "refused", "rate-limited"
+	Kind      string // "blocked", "refused", "rate-limited", "passed"
 	Client    string
 	Name      string // the query name, without the trailing dot
 	Type      string // A, AAAA, HTTPS, …
@@ -198,6 +202,7 @@ func (s *Server) ServeDNS(w dns.ResponseWriter, req *dns.Msg) {
 	}
 	if s.limiter != nil && !s.limiter.allow(client, s.now()) {
 		s.limited.Add(1)
+		s.emit(Event{Kind: "rate-limited", Client: client.String(), Name: qname(req)})
 		if udp {
 			return // dropping is the only answer that cannot be amplified
 		}
@@ -259,6 +264,7 @@ func (s *Server) Resolve(ctx context.Context, req *dns.Msg, client netip.Addr) *
 			return s.blockAnswer(req, client, host, d, t)
 		}
 	}
+	s.emit(Event{Kind: "passed", Client: client.String(), Name: host, Type: dns.TypeToString[q.Qtype]})
 	return reply(req, resp)
 }
 
