@@ -28,6 +28,10 @@ type Config struct {
 	HTTP HTTPConfig `yaml:"http"`
 	// DNS: its upstreams also resolve the proxy's upstream hosts.
 	DNS DNSConfig `yaml:"dns"`
+	// Log is the block log.
+	Log LogConfig `yaml:"log"`
+	// Dashboard is the admin web UI and /metrics.
+	Dashboard DashboardConfig `yaml:"dashboard"`
 	// Lists are the blocklists to load, in order.
 	Lists []ListConfig `yaml:"lists"`
 	// Allow are hostnames never blocked (with their subdomains).
@@ -106,6 +110,35 @@ type DNSConfig struct {
 	Prefetch *bool `yaml:"prefetch"`
 }
 
+// LogConfig is the log: section.
+type LogConfig struct {
+	// Path of the SQLite file; default <data_dir>/log/pixelwall.db.
+	Path string `yaml:"path"`
+	// Retention: entries older than this are deleted. Default 720h (30 days).
+	Retention duration `yaml:"retention"`
+	// MaxSizeMB caps the database file. Default 1024.
+	MaxSizeMB int64 `yaml:"max_size_mb"`
+	// KeepQueryValues stores URLs whole; by default query values are
+	// redacted (names kept): a pixel's query often carries an e-mail address.
+	KeepQueryValues bool `yaml:"keep_query_values"`
+	// AnonymizeClients stores IPv4 clients as their /24, IPv6 as their /48.
+	AnonymizeClients bool `yaml:"anonymize_clients"`
+	// LogAllowed stores every request and query, not only blocks and strips.
+	LogAllowed bool `yaml:"log_allowed"`
+	// JSON also writes every entry as a JSON line to this file, or to
+	// standard output with "stdout", for log shippers.
+	JSON string `yaml:"json"`
+}
+
+// DashboardConfig is the dashboard: section.
+type DashboardConfig struct {
+	// Listen is the admin listener; "off" disables it. Default 127.0.0.1:8081.
+	Listen string `yaml:"listen"`
+	// PasswordHash (bcrypt, from `pixelwall dashboard password`) is
+	// required when the listener is not on loopback.
+	PasswordHash string `yaml:"password_hash"`
+}
+
 // duration is a time.Duration written as "10s", "1m30s".
 type duration time.Duration
 
@@ -132,6 +165,8 @@ func defaultConfig() *Config {
 			Intercept:    "all",
 			Referer:      "origin",
 		},
+		Log:       LogConfig{Retention: duration(30 * 24 * time.Hour), MaxSizeMB: 1024},
+		Dashboard: DashboardConfig{Listen: "127.0.0.1:8081"},
 		DNS: DNSConfig{
 			Listen:       "127.0.0.1:5353",
 			AllowClients: []string{"127.0.0.0/8", "::1/128"},
@@ -327,6 +362,15 @@ func (c *Config) validate(file string, root *yaml.Node) error {
 			if _, err := parseNetwork(p); err != nil {
 				return at(key, i, fmt.Sprintf("%q is not a CIDR network or an IP address", p))
 			}
+		}
+	}
+	if l := c.Dashboard.Listen; l != "off" {
+		host, _, err := net.SplitHostPort(l)
+		if err != nil {
+			return at("dashboard.listen", -1, fmt.Sprintf("%q is not host:port (or off)", l))
+		}
+		if ip, err := netip.ParseAddr(host); (err != nil || !ip.IsLoopback()) && host != "localhost" && c.Dashboard.PasswordHash == "" {
+			return at("dashboard.listen", -1, "the dashboard listens beyond loopback: set dashboard.password_hash (pixelwall dashboard password)")
 		}
 	}
 	switch c.DNS.Strategy {

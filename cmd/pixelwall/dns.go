@@ -19,7 +19,8 @@ var resolvConf = "/etc/resolv.conf"
 
 // newResolver sets up the DNS server from the config. listen is the
 // address it will serve on, so that it never forwards to itself.
-func newResolver(cfg *Config, m *blocklist.Matcher, listen string, logger *slog.Logger) (*resolver.Server, error) {
+func newResolver(cfg *Config, m *blocklist.Matcher, listen string, logger *slog.Logger, overrides *blocklist.Overrides,
+	event func(resolver.Event), observe func(string, time.Duration, error)) (*resolver.Server, error) {
 	d := cfg.DNS
 	ups := d.Upstreams
 	if len(ups) == 0 {
@@ -29,26 +30,19 @@ func newResolver(cfg *Config, m *blocklist.Matcher, listen string, logger *slog.
 		}
 	}
 	opts := resolver.Options{
-		Matcher:    m,
-		Strategy:   resolver.Strategy(d.Strategy),
-		Timeout:    time.Duration(d.Timeout),
-		BlockMode:  resolver.BlockMode(d.BlockMode),
-		BlockTTL:   time.Duration(d.BlockTTL),
-		RateLimit:  d.RateLimit,
-		CacheSize:  d.CacheSize,
-		NoPrefetch: d.Prefetch != nil && !*d.Prefetch,
-		LocalAddrs: localAddrs(listen),
-		Logger:     logger,
-		Event: func(e resolver.Event) {
-			attrs := []any{"client", e.Client, "name", e.Name, "type", e.Type}
-			if e.Rule != "" {
-				attrs = append(attrs, "rule", e.Rule, "list", e.List)
-			}
-			if e.CloakedBy != "" {
-				attrs = append(attrs, "cloaked_by", e.CloakedBy)
-			}
-			logger.Info("dns "+e.Kind, attrs...)
-		},
+		Matcher:         m,
+		Strategy:        resolver.Strategy(d.Strategy),
+		Timeout:         time.Duration(d.Timeout),
+		BlockMode:       resolver.BlockMode(d.BlockMode),
+		BlockTTL:        time.Duration(d.BlockTTL),
+		RateLimit:       d.RateLimit,
+		CacheSize:       d.CacheSize,
+		NoPrefetch:      d.Prefetch != nil && !*d.Prefetch,
+		LocalAddrs:      localAddrs(listen),
+		Logger:          logger,
+		Event:           event,
+		ObserveUpstream: observe,
+		Overrides:       overrides,
 	}
 	for _, c := range d.AllowClients {
 		p, _ := parseNetwork(c) // checked with the config

@@ -10,7 +10,10 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
+
+	"github.com/pixelwall/pixelwall/proxy/dashboard"
 )
 
 // version is set at build time with -ldflags "-X main.version=…".
@@ -31,6 +34,11 @@ commands:
         where the CA certificate is, print it, or replace it
   lists show|update
         what each list holds, or download the url lists now
+  logs [-since DUR] [-client ADDR] [-host H] [-reason R] [-top hosts|rules|lists|clients] [-json] [-follow]
+  logs purge [-since DUR]
+        review the block log (purge deletes entries older than -since; 0 = all)
+  dashboard password
+        read a password on stdin and print its hash for dashboard.password_hash
   check [-config FILE] [-list FILE]... [-no-default-lists] [-source URL] [-type TYPE] URL... | -
         decide on URLs (or NDJSON requests from stdin) and print one JSON object each
   version
@@ -53,6 +61,10 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		err = cmdCA(args[1:], stdout, stderr)
 	case "lists":
 		err = cmdLists(ctx, args[1:], stdout, stderr)
+	case "logs":
+		err = cmdLogs(ctx, args[1:], stdout, stderr)
+	case "dashboard":
+		err = cmdDashboard(args[1:], stdin, stdout)
 	case "check":
 		err = cmdCheck(args[1:], stdin, stdout, stderr)
 	case "version", "-version", "--version":
@@ -96,4 +108,26 @@ func newFlagSet(name string, stderr io.Writer) *flag.FlagSet {
 	fs := flag.NewFlagSet("pixelwall "+name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	return fs
+}
+
+// cmdDashboard is `pixelwall dashboard password`: it hashes a password read
+// from standard input for dashboard.password_hash.
+func cmdDashboard(args []string, stdin io.Reader, stdout io.Writer) error {
+	if len(args) != 1 || args[0] != "password" {
+		return usageError{fmt.Errorf("want: dashboard password (reads the password on stdin)")}
+	}
+	b, err := io.ReadAll(io.LimitReader(stdin, 1024))
+	if err != nil {
+		return err
+	}
+	pw := strings.TrimRight(string(b), "\r\n")
+	if len(pw) < 8 {
+		return errors.New("use a password of at least 8 characters")
+	}
+	h, err := dashboard.HashPassword(pw)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(stdout, h)
+	return nil
 }

@@ -10,12 +10,10 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
-	"net/url"
 	"os"
 	"os/signal"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -24,6 +22,7 @@ import (
 	"github.com/pixelwall/pixelwall/blocklist"
 	"github.com/pixelwall/pixelwall/certs"
 	"github.com/pixelwall/pixelwall/proxy"
+	"github.com/pixelwall/pixelwall/proxy/blocklog"
 	"github.com/pixelwall/pixelwall/proxy/resolver"
 )
 
@@ -69,12 +68,26 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	}
 	ctx, stop := context.WithCancel(ctx)
 	defer stop()
-	serveErr := make(chan error, 2)
+	serveErr := make(chan error, 3)
+
+	blog, jsonCloser, err := openLog(cfg, data, stdout)
+	if err != nil {
+		return err
+	}
+	defer jsonCloser.Close()
+	defer blog.Close()
+	overrides := &blocklist.Overrides{}
+	if err := overrides.Load(overridesPath(data)); err != nil {
+		logger.Warn("saved allows not loaded", "err", err)
+	}
+	var dnsSrv *resolver.Server
+	met := newMetrics(blog, func() *resolver.Server { return dnsSrv })
+	record := recorder{log: blog, metrics: met, logger: logger, logAllowed: cfg.Log.LogAllowed}
 
 	var p *proxy.Server
 	var srv *http.Server
 	if cfg.HTTP.Listen != "off" {
-		if p, err = newProxy(cfg, data, m, logger, stdout); err != nil {
+		if p, err = newProxy(cfg, data, m, logger, stdout, overrides, record.http); err != nil {
 			return err
 		}
 		ln, err := net.Listen("tcp", cfg.HTTP.Listen)
@@ -97,10 +110,9 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 			srv.Close()
 		}
 	}
-	var dnsSrv *resolver.Server
 	dnsDone := make(chan struct{})
 	if cfg.DNS.Listen != "off" {
-		if dnsSrv, err = newResolver(cfg, m, cfg.DNS.Listen, logger); err != nil {
+		if dnsSrv, err = newResolver(cfg, m, cfg.DNS.Listen, logger, overrides, record.dns, met.observeUpstream); err != nil {
 			closeHTTP()
 			return err
 		}
@@ -119,6 +131,23 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		}()
 	} else {
 		close(dnsDone)
+	}
+
+	var dashSrv *http.Server
+	if cfg.Dashboard.Listen != "off" {
+		dash, err := newDashboard(cfg, data, blog, met, overrides, logger)
+		if err != nil {
+			closeHTTP()
+			return err
+		}
+		dl, err := net.Listen("tcp", cfg.Dashboard.Listen)
+		if err != nil {
+			closeHTTP()
+			return fmt.Errorf("dashboard: %w", err)
+		}
+		dashSrv = &http.Server{Handler: dash, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelDebug)}
+		fmt.Fprintf(stdout, "dashboard listening on http://%s/\n", dl.Addr())
+		go func() { serveErr <- fmt.Errorf("dashboard: %w", dashSrv.Serve(dl)) }()
 	}
 
 	// Lists change on SIGHUP (config edited, or `pixelwall lists update`)
@@ -181,6 +210,9 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 			if srv != nil {
 				err = srv.Shutdown(shutdown)
 			}
+			if dashSrv != nil {
+				dashSrv.Shutdown(shutdown)
+			}
 			<-dnsDone
 			fmt.Fprintln(stdout, "pixelwall stopped")
 			return err
@@ -228,7 +260,7 @@ func compileLists(cfg *Config, data string, logger *slog.Logger) (*blocklist.Mat
 }
 
 // newProxy sets up the CA and the proxy from the config.
-func newProxy(cfg *Config, data string, m *blocklist.Matcher, logger *slog.Logger, stdout io.Writer) (*proxy.Server, error) {
+func newProxy(cfg *Config, data string, m *blocklist.Matcher, logger *slog.Logger, stdout io.Writer, overrides *blocklist.Overrides, event func(proxy.Event)) (*proxy.Server, error) {
 	h := cfg.HTTP
 	opts := proxy.Options{
 		Matcher:        m,
@@ -238,7 +270,8 @@ func newProxy(cfg *Config, data string, m *blocklist.Matcher, logger *slog.Logge
 		NoGPC:          h.GPC != nil && !*h.GPC,
 		NoHeuristic:    h.Heuristic != nil && !*h.Heuristic,
 		Logger:         logger,
-		Event:          eventLogger(logger),
+		Event:          event,
+		Overrides:      overrides,
 	}
 	for _, c := range h.AllowClients {
 		p, err := netip.ParsePrefix(c)
@@ -284,43 +317,38 @@ func newProxy(cfg *Config, data string, m *blocklist.Matcher, logger *slog.Logge
 
 func caDir(data string) string { return filepath.Join(data, "ca") }
 
-// eventLogger writes the proxy's decisions to the log until the block log
-// takes them. Query values are redacted: a pixel's query often carries the
-// reader's e-mail address.
-func eventLogger(logger *slog.Logger) func(proxy.Event) {
-	return func(e proxy.Event) {
-		attrs := []any{"client", e.Client, "host", e.Host}
-		if e.URL != "" {
-			attrs = append(attrs, "url", redactQuery(e.URL))
-		}
-		if e.Type != "" {
-			attrs = append(attrs, "type", e.Type)
-		}
-		if e.Rule != "" {
-			attrs = append(attrs, "rule", e.Rule, "list", e.List)
-		}
-		if len(e.Removed) > 0 {
-			attrs = append(attrs, "removed", strings.Join(e.Removed, ","))
-		}
-		if e.Detail != "" {
-			attrs = append(attrs, "detail", e.Detail)
-		}
-		logger.Info(string(e.Kind), attrs...)
-	}
+// recorder sends every decision to the block log (blocks and strips
+// stored, everything counted), the metrics, and the debug log.
+type recorder struct {
+	log        *blocklog.Log
+	metrics    *metrics
+	logger     *slog.Logger
+	logAllowed bool
 }
 
-// redactQuery keeps parameter names and drops their values.
-func redactQuery(raw string) string {
-	u, err := url.Parse(raw)
-	if err != nil || u.RawQuery == "" {
-		return raw
-	}
-	parts := strings.Split(u.RawQuery, "&")
-	for i, p := range parts {
-		if name, _, ok := strings.Cut(p, "="); ok {
-			parts[i] = name + "=…"
+func (r recorder) http(e proxy.Event) {
+	r.note(httpEntry(e))
+}
+
+func (r recorder) dns(e resolver.Event) {
+	r.note(dnsEntry(e))
+}
+
+func (r recorder) note(e blocklog.Entry) {
+	r.metrics.decision(e.Layer, e.Kind, e.List)
+	switch {
+	case e.Kind == "passed":
+		r.log.Count(e.Layer, false)
+		if !r.logAllowed {
+			return
 		}
+	case blockingKind(e.Kind) || e.Layer == "dns" && e.Kind == "blocked":
+		r.log.Count(e.Layer, true)
+	case e.Kind == "rate-limited":
+		return // counted in metrics; storing a flood would only fill the log
 	}
-	u.RawQuery = strings.Join(parts, "&")
-	return u.String()
+	r.log.Add(e)
+	if r.logger.Enabled(context.Background(), slog.LevelDebug) {
+		r.logger.Debug(e.Layer+" "+e.Kind, "client", e.Client, "host", e.Host, "rule", e.Rule, "list", e.List)
+	}
 }

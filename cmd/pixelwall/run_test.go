@@ -94,17 +94,20 @@ func startRun(t *testing.T, args ...string) (addr string, stop func() int, out *
 			t.Fatalf("run did not start; stderr:\n%s", stderr.String())
 		}
 	}
+	var once sync.Once
+	code := -1
 	stop = func() int {
-		cancel()
-		select {
-		case code := <-done:
-			for range lines {
+		once.Do(func() {
+			cancel()
+			select {
+			case code = <-done:
+				for range lines {
+				}
+			case <-time.After(15 * time.Second):
+				t.Error("run did not stop")
 			}
-			return code
-		case <-time.After(15 * time.Second):
-			t.Fatal("run did not stop")
-			return -1
-		}
+		})
+		return code
 	}
 	return addr, stop, out
 }

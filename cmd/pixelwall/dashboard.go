@@ -1,0 +1,85 @@
+package main
+
+import (
+	"log/slog"
+	"net"
+	"net/netip"
+	"path/filepath"
+	"time"
+
+	"github.com/pixelwall/pixelwall/blocklist"
+	"github.com/pixelwall/pixelwall/proxy/blocklog"
+	"github.com/pixelwall/pixelwall/proxy/dashboard"
+)
+
+func overridesPath(data string) string { return filepath.Join(data, "allow.jsonl") }
+
+// newDashboard wires the dashboard: the log to read, /metrics, list status,
+// and allow actions that take effect at once (and persist when "always").
+func newDashboard(cfg *Config, data string, blog *blocklog.Log, met *metrics, overrides *blocklist.Overrides, logger *slog.Logger) (*dashboard.Server, error) {
+	host, _, _ := net.SplitHostPort(cfg.Dashboard.Listen)
+	ip, err := netip.ParseAddr(host)
+	loopback := host == "localhost" || err == nil && ip.IsLoopback()
+	return dashboard.New(dashboard.Options{
+		Log:          blog,
+		Metrics:      met.handler(),
+		PasswordHash: cfg.Dashboard.PasswordHash,
+		Loopback:     loopback,
+		Logger:       logger,
+		Allow: func(a dashboard.AllowAction) error {
+			ov := blocklist.Override{Host: a.Host, Site: a.Site}
+			if a.Client != "" {
+				c, err := netip.ParseAddr(a.Client)
+				if err != nil {
+					return err
+				}
+				ov.Client = c
+			}
+			if a.For > 0 {
+				ov.Until = time.Now().Add(a.For)
+			}
+			overrides.Add(ov)
+			logger.Info("allowed from the dashboard", "host", a.Host, "site", a.Site, "client", a.Client, "for", a.For)
+			if a.For == 0 {
+				return overrides.Save(overridesPath(data))
+			}
+			return nil
+		},
+		Lists: func() []dashboard.ListStatus { return listStatus(cfg, data) },
+	})
+}
+
+// listStatus describes the configured lists for the dashboard.
+func listStatus(cfg *Config, data string) []dashboard.ListStatus {
+	srcs, _ := listSources(cfg, data, nil, false)
+	m := blocklist.Compile(srcs...)
+	f := listFetcher(data)
+	byName := map[string]ListConfig{}
+	for _, l := range cfg.Lists {
+		byName[l.Name] = l
+	}
+	var out []dashboard.ListStatus
+	for _, st := range m.Lists() {
+		l := byName[st.Name]
+		ls := dashboard.ListStatus{Name: st.Name, Source: "embedded", Format: st.Format.String(), Rules: st.Rules(), BadLines: st.BadCount}
+		switch {
+		case l.URL != "":
+			ls.Source = l.URL
+			if meta, ok := f.Meta(l.Name); ok {
+				ls.Updated, ls.Checked, ls.LastError = meta.Updated, meta.Checked, meta.LastError
+			}
+		case l.Path != "":
+			ls.Source = l.Path
+		case st.Name == "allow" || st.Name == "deny":
+			ls.Source = "config"
+		}
+		for i, b := range st.Bad {
+			if i == 3 {
+				break
+			}
+			ls.FirstBad = append(ls.FirstBad, b.String())
+		}
+		out = append(out, ls)
+	}
+	return out
+}

@@ -1,0 +1,259 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/pixelwall/pixelwall/proxy"
+	"github.com/pixelwall/pixelwall/proxy/blocklog"
+	"github.com/pixelwall/pixelwall/proxy/resolver"
+)
+
+func logPath(cfg *Config, data string) string {
+	if cfg.Log.Path != "" {
+		return cfg.Log.Path
+	}
+	return filepath.Join(data, "log", "pixelwall.db")
+}
+
+// openLog opens the block log for run.
+func openLog(cfg *Config, data string, stdout io.Writer) (*blocklog.Log, io.Closer, error) {
+	opts := blocklog.Options{
+		Path:             logPath(cfg, data),
+		Retention:        time.Duration(cfg.Log.Retention),
+		MaxBytes:         cfg.Log.MaxSizeMB << 20,
+		KeepQueryValues:  cfg.Log.KeepQueryValues,
+		AnonymizeClients: cfg.Log.AnonymizeClients,
+	}
+	var closer io.Closer = io.NopCloser(nil)
+	switch cfg.Log.JSON {
+	case "":
+	case "stdout":
+		opts.JSON = stdout
+	default:
+		f, err := os.OpenFile(cfg.Log.JSON, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
+		if err != nil {
+			return nil, nil, fmt.Errorf("log.json: %w", err)
+		}
+		opts.JSON, closer = f, f
+	}
+	l, err := blocklog.Open(opts)
+	if err != nil {
+		closer.Close()
+		return nil, nil, fmt.Errorf("block log: %w", err)
+	}
+	return l, closer, nil
+}
+
+// httpEntry turns a proxy event into a log entry, or reports that it is
+// only counted.
+func httpEntry(e proxy.Event) blocklog.Entry {
+	return blocklog.Entry{
+		Time: e.Time, Layer: "http", Kind: string(e.Kind), Client: e.Client, Method: e.Method, Host: e.Host,
+		URL: e.URL, Type: e.Type, Source: e.Source, Rule: e.Rule, List: e.List, Response: e.Response,
+		Removed: e.Removed, Detail: e.Detail, Bytes: e.Bytes,
+	}
+}
+
+func dnsEntry(e resolver.Event) blocklog.Entry {
+	return blocklog.Entry{
+		Time: e.Time, Layer: "dns", Kind: e.Kind, Client: e.Client, Host: e.Name, Type: e.Type,
+		Rule: e.Rule, List: e.List, CloakedBy: e.CloakedBy,
+	}
+}
+
+// blockingKind says whether an event kind counts as a block in totals.
+func blockingKind(kind string) bool {
+	switch kind {
+	case "blocked", "heuristic", "connect-refused":
+		return true
+	}
+	return false
+}
+
+// cmdLogs is `pixelwall logs [flags]` and `pixelwall logs purge`.
+func cmdLogs(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	purge := len(args) > 0 && args[0] == "purge"
+	if purge {
+		args = args[1:]
+	}
+	fs := newFlagSet("logs", stderr)
+	var common commonFlags
+	common.register(fs)
+	since := fs.Duration("since", 24*time.Hour, "show entries newer than this (purge: delete entries older than this; 0 = everything)")
+	client := fs.String("client", "", "only this client `address`")
+	host := fs.String("host", "", "only this host (and its subdomains)")
+	reason := fs.String("reason", "", "only this kind: blocked, heuristic, params-stripped, referer, unwrapped, connect-refused, access-refused, pinned, refused, passed")
+	layer := fs.String("layer", "", "only http or dns")
+	top := fs.String("top", "", "aggregate instead: hosts, rules, lists or clients")
+	limit := fs.Int("n", 50, "how many entries (or top rows)")
+	asJSON := fs.Bool("json", false, "one JSON object per line")
+	follow := fs.Bool("follow", false, "keep printing new entries as they arrive")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 && fs.Arg(0) == "purge" && !purge {
+		purge = true // "logs -config f purge -since 0": flags may come on both sides
+		if err := fs.Parse(fs.Args()[1:]); err != nil {
+			return err
+		}
+	}
+	if fs.NArg() > 0 {
+		return usageError{fmt.Errorf("unexpected arguments: %v", fs.Args())}
+	}
+	cfg, err := loadConfigOrDefault(common.config)
+	if err != nil {
+		return err
+	}
+	path := logPath(cfg, dataDir(common.data, cfg))
+	if _, err := os.Stat(path); err != nil {
+		return fmt.Errorf("no block log at %s yet: pixelwall run writes it", path)
+	}
+	if purge {
+		l, err := blocklog.Open(blocklog.Options{Path: path})
+		if err != nil {
+			return err
+		}
+		defer l.Close()
+		var before time.Time
+		if *since > 0 {
+			before = time.Now().Add(-*since)
+		}
+		n, err := l.Purge(ctx, before)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "purged %d entries\n", n)
+		return nil
+	}
+	l, err := blocklog.OpenReadOnly(path)
+	if err != nil {
+		return err
+	}
+	defer l.Close()
+	f := blocklog.Filter{Client: *client, Host: *host, Kind: *reason, Layer: *layer, Limit: *limit}
+	if *since > 0 {
+		f.Since = time.Now().Add(-*since)
+	}
+	if *top != "" {
+		switch *top {
+		case "hosts", "rules", "lists", "clients", "kinds":
+		default:
+			return usageError{fmt.Errorf("-top %q: want hosts, rules, lists or clients", *top)}
+		}
+		rows, err := l.Top(ctx, *top, f, *limit)
+		if err != nil {
+			return err
+		}
+		if *asJSON {
+			enc := json.NewEncoder(stdout)
+			for _, r := range rows {
+				enc.Encode(map[string]any{"key": r.Key, "count": r.N})
+			}
+			return nil
+		}
+		tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
+		fmt.Fprintf(tw, "COUNT\t %s\n", strings.ToUpper(strings.TrimSuffix(*top, "s")))
+		for _, r := range rows {
+			fmt.Fprintf(tw, "%d\t %s\n", r.N, r.Key)
+		}
+		return tw.Flush()
+	}
+	entries, err := l.Query(ctx, f)
+	if err != nil {
+		return err
+	}
+	// Oldest first reads naturally, and -follow continues downwards.
+	for i, j := 0, len(entries)-1; i < j; i, j = i+1, j-1 {
+		entries[i], entries[j] = entries[j], entries[i]
+	}
+	printEntries(stdout, entries, *asJSON, !*follow || len(entries) > 0)
+	if !*follow {
+		return nil
+	}
+	var last int64
+	if len(entries) > 0 {
+		last = entries[len(entries)-1].ID
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(500 * time.Millisecond):
+		}
+		f.AfterID, f.Since = last, time.Time{}
+		more, err := l.Query(ctx, f)
+		if err != nil {
+			if errors.Is(err, context.Canceled) {
+				return nil
+			}
+			return err
+		}
+		if len(more) > 0 {
+			printEntries(stdout, more, *asJSON, false)
+			last = more[len(more)-1].ID
+		}
+	}
+}
+
+// printEntries writes entries as an aligned table with relative times, or
+// as JSON lines.
+func printEntries(w io.Writer, entries []blocklog.Entry, asJSON, header bool) {
+	if asJSON {
+		enc := json.NewEncoder(w)
+		enc.SetEscapeHTML(false)
+		for _, e := range entries {
+			enc.Encode(e)
+		}
+		return
+	}
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	if header {
+		fmt.Fprintln(tw, "WHEN\tCLIENT\tLAYER\tKIND\tHOST\tWHAT\tRULE\tLIST")
+	}
+	now := time.Now()
+	for _, e := range entries {
+		what := e.URL
+		switch {
+		case e.Layer == "dns" && e.CloakedBy != "":
+			what = e.Type + " via CNAME " + e.CloakedBy
+		case e.Layer == "dns":
+			what = e.Type
+		case len(e.Removed) > 0:
+			what = e.URL + " (removed " + strings.Join(e.Removed, ", ") + ")"
+		case e.Detail != "" && e.URL == "":
+			what = e.Detail
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", ago(now.Sub(e.Time)), e.Client, e.Layer, e.Kind, e.Host, shorten(what, 80), shorten(e.Rule, 40), e.List)
+	}
+	tw.Flush()
+}
+
+func ago(d time.Duration) string {
+	switch {
+	case d < 0:
+		return "now"
+	case d < time.Minute:
+		return fmt.Sprintf("%ds ago", int(d.Seconds()))
+	case d < time.Hour:
+		return fmt.Sprintf("%dm ago", int(d.Minutes()))
+	case d < 48*time.Hour:
+		return fmt.Sprintf("%dh ago", int(d.Hours()))
+	}
+	return fmt.Sprintf("%dd ago", int(d.Hours()/24))
+}
+
+func shorten(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n-1] + "…"
+}

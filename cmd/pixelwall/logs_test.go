@@ -1,0 +1,80 @@
+package main
+
+import (
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// runWorld starts `pixelwall run` with a config that blocks tracker.test
+// and logs to a file in dir; it returns the proxy client and the config path.
+func runWorld(t *testing.T, dir, extra string) (c *http.Client, cfgPath, data string, out *lockedBuffer, stop func() int) {
+	t.Helper()
+	cfgPath = filepath.Join(dir, "pixelwall.yaml")
+	cfg := "lists: []\ndeny: [tracker.test]\nhttp:\n  listen: 127.0.0.1:0\ndns:\n  listen: 'off'\ndashboard:\n  listen: 127.0.0.1:0\n" + extra
+	if err := os.WriteFile(cfgPath, []byte(cfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	data = filepath.Join(dir, "data")
+	addr, stop, out := startRun(t, "-config", cfgPath, "-data", data, "-no-refresh")
+	proxyURL, _ := url.Parse("http://" + addr)
+	c = &http.Client{Transport: &http.Transport{Proxy: http.ProxyURL(proxyURL)}, Timeout: 5 * time.Second}
+	return c, cfgPath, data, out, stop
+}
+
+func TestLogsWhileRunning(t *testing.T) {
+	dir := t.TempDir()
+	c, cfgPath, data, _, stop := runWorld(t, dir, "")
+	defer stop()
+	for _, u := range []string{"http://px.tracker.test/open.gif?email=reader%40example.org&id=42", "http://tracker.test/b.gif"} {
+		resp, err := c.Get(u)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+	}
+	// The log is written in batches: wait for the entries.
+	var out string
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		var code int
+		code, out, _ = runCmd(t, "", "logs", "-config", cfgPath, "-data", data)
+		if code == 0 && strings.Count(out, "tracker.test") >= 2 {
+			break
+		}
+	}
+	for _, want := range []string{"WHEN", "KIND", "blocked", "px.tracker.test", "s ago", "deny"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("logs output lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "reader") || strings.Contains(out, "42") {
+		t.Errorf("query values were not redacted:\n%s", out)
+	}
+	_, top, _ := runCmd(t, "", "logs", "-config", cfgPath, "-data", data, "-top", "hosts")
+	if !strings.Contains(top, "COUNT") || !strings.Contains(top, "1  px.tracker.test") && !strings.Contains(top, "1 px.tracker.test") {
+		t.Errorf("-top hosts:\n%s", top)
+	}
+	_, js, _ := runCmd(t, "", "logs", "-config", cfgPath, "-data", data, "-json", "-reason", "blocked")
+	lines := strings.Split(strings.TrimSpace(js), "\n")
+	var first map[string]any
+	if len(lines) != 2 || json.Unmarshal([]byte(lines[0]), &first) != nil || first["rule"] != "tracker.test" {
+		t.Errorf("-json: %q", js)
+	}
+	if code, out, _ := runCmd(t, "", "logs", "-config", cfgPath, "-data", data, "-top", "colors"); code != 2 || out != "" {
+		t.Errorf("-top colors: exit %d", code)
+	}
+	stop()
+	if code, out, errOut := runCmd(t, "", "logs", "-config", cfgPath, "-data", data, "purge", "-since", "0"); code != 0 || !strings.Contains(out, "purged 2 entries") {
+		t.Errorf("purge: %d %q %q", code, out, errOut)
+	}
+	if _, out, _ := runCmd(t, "", "logs", "-config", cfgPath, "-data", data); strings.Contains(out, "tracker.test") {
+		t.Errorf("entries left after purge:\n%s", out)
+	}
+}
