@@ -1,0 +1,534 @@
+// Package blocklog is pixelwall's durable block log: every decision the
+// proxy and the resolver report is kept in a SQLite database (pure Go, no
+// cgo) for review, statistics and charts.
+//
+// Add is the hot path: it redacts the entry and hands it to a bounded queue
+// without ever blocking. A single writer goroutine stores the queue in
+// batches, one transaction per flush, at least every FlushInterval, so a
+// crash loses at most about a second of entries. Retention and a size cap
+// keep the database bounded.
+//
+// Privacy: URL query values are replaced by "…" (parameter names are kept)
+// and client addresses can be truncated to their network, both before
+// anything is stored or written as JSON.
+//
+// The package imports neither the proxy nor the resolver: the command that
+// wires them converts their events into Entry values.
+package blocklog
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Entry is one decision of the proxy (Layer "http") or the resolver
+// (Layer "dns"). It is a plain value: Add copies it, Query returns copies.
+type Entry struct {
+	ID       int64     `json:"id,omitempty"` // set when stored or read back
+	Time     time.Time `json:"time"`
+	Layer    string    `json:"layer"` // "http" or "dns"
+	Kind     string    `json:"kind"`  // blocked, heuristic, params-stripped, referer, unwrapped, connect-refused, access-refused, pinned, refused, rate-limited, allowed
+	Client   string    `json:"client,omitempty"`
+	Method   string    `json:"method,omitempty"`
+	Host     string    `json:"host,omitempty"`
+	URL      string    `json:"url,omitempty"`    // query values redacted unless Options.KeepQueryValues
+	Type     string    `json:"type,omitempty"`   // request or query type: image, script, A, AAAA, HTTPS, …
+	Source   string    `json:"source,omitempty"` // the page's host
+	Rule     string    `json:"rule,omitempty"`
+	List     string    `json:"list,omitempty"`
+	Response string    `json:"response,omitempty"`
+	Removed  []string  `json:"removed,omitempty"` // stripped parameter names
+	// CloakedBy is the tracker name found in a CNAME chain.
+	CloakedBy string `json:"cloaked_by,omitempty"`
+	Detail    string `json:"detail,omitempty"`
+	Bytes     int64  `json:"bytes,omitempty"` // bytes avoided
+}
+
+// Layers of Entry.Layer.
+const (
+	LayerHTTP = "http"
+	LayerDNS  = "dns"
+)
+
+// Options configure Open. The zero value of each field is a sensible
+// default, except Path, which is required. Open copies them; changing them
+// afterwards has no effect.
+type Options struct {
+	// Path is the SQLite file. Its parent directory is created with mode
+	// 0700 and the file with mode 0600.
+	Path string
+	// Retention is how long entries are kept; default 30 days. Older
+	// entries (and per-minute counts) are deleted at open and hourly.
+	Retention time.Duration
+	// MaxBytes caps the size of the database; default 1 GiB. Past it the
+	// oldest entries are deleted until it is 10% below the cap.
+	MaxBytes int64
+	// QueueSize is how many entries may wait for the writer; default
+	// 16384. When the queue is full, Add drops the entry and counts it.
+	QueueSize int
+	// FlushInterval is the longest an entry waits in the queue; default
+	// 500ms, so a kill -9 loses at most about a second.
+	FlushInterval time.Duration
+	// KeepQueryValues stores URLs as they are. By default every query
+	// value is replaced by "…" and only parameter names are kept.
+	KeepQueryValues bool
+	// AnonymizeClients truncates client addresses: IPv4 to its /24 (last
+	// octet 0), IPv6 to its /48.
+	AnonymizeClients bool
+	// JSON, when set, also receives every entry as one JSON object per
+	// line (for log shippers). It is written by the writer goroutine only,
+	// after the entry is stored; a slow writer slows the store.
+	JSON io.Writer
+	// Now is the clock; default time.Now.
+	Now func() time.Time
+}
+
+// Defaults of Options.
+const (
+	DefaultRetention     = 30 * 24 * time.Hour
+	DefaultMaxBytes      = 1 << 30
+	DefaultQueueSize     = 16384
+	DefaultFlushInterval = 500 * time.Millisecond
+)
+
+const (
+	// maxBatch is how many queued entries the writer stores at most in
+	// one transaction before it stores them without waiting for the tick.
+	maxBatch = 4096
+	// cleanupPeriod is how often retention and the size cap are enforced
+	// by the writer (the cap is also checked after every flush).
+	cleanupPeriod = time.Hour
+)
+
+// ErrClosed is returned by Flush and Purge on a closed Log.
+var ErrClosed = errors.New("blocklog: log is closed")
+
+// Log is a block log. All its methods are safe for concurrent use. Add and
+// Count never block; queries run concurrently with the writer (SQLite's WAL
+// lets readers go on while it writes).
+type Log struct {
+	opts     Options
+	now      func() time.Time
+	readOnly bool
+
+	r *sql.DB // readers
+	w *sql.DB // the one writing connection; nil when read-only
+
+	queue    chan Entry
+	flushReq chan chan error
+	done     chan struct{} // closed by Close
+	stopped  chan struct{} // closed when the writer has returned
+	closed   atomic.Bool
+	dropped  atomic.Uint64
+	stored   atomic.Uint64 // entries committed by this Log (for tests)
+	closeErr error
+	once     sync.Once
+
+	countMu sync.Mutex
+	counts  map[countKey]counter // decisions counted since the last flush
+
+	// Owned by the writer goroutine.
+	insert   *sql.Stmt
+	upsert   *sql.Stmt
+	enc      *json.Encoder // on Options.JSON
+	pageSize int64
+	err      error // first background error not yet reported by Flush or Close
+}
+
+// countKey is one row of the counts table.
+type countKey struct {
+	minute int64 // Unix time / 60
+	layer  string
+}
+
+type counter struct{ total, blocked int64 }
+
+// Open opens (creating it if need be) the block log at opts.Path, brings
+// its schema up to date and starts the writer. The database is in WAL mode
+// with synchronous=NORMAL, so other processes may read it with
+// OpenReadOnly while this one writes. Close must be called to stop the
+// writer and store what is queued.
+func Open(opts Options) (*Log, error) {
+	if opts.Path == "" {
+		return nil, errors.New("blocklog: Options.Path is required")
+	}
+	if opts.Retention <= 0 {
+		opts.Retention = DefaultRetention
+	}
+	if opts.MaxBytes <= 0 {
+		opts.MaxBytes = DefaultMaxBytes
+	}
+	if opts.QueueSize <= 0 {
+		opts.QueueSize = DefaultQueueSize
+	}
+	if opts.FlushInterval <= 0 {
+		opts.FlushInterval = DefaultFlushInterval
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	path, err := filepath.Abs(opts.Path)
+	if err != nil {
+		return nil, fmt.Errorf("blocklog: resolving path %q: %w", opts.Path, err)
+	}
+	if err := createFile(path); err != nil {
+		return nil, err
+	}
+
+	l := newLog(opts)
+	l.w, err = sql.Open(driverName, dsn(path, false))
+	if err != nil {
+		return nil, fmt.Errorf("blocklog: opening %s: %w", path, err)
+	}
+	// One writing connection: the writer goroutine, Purge and the cleanup
+	// take turns on it instead of fighting over SQLite's write lock.
+	l.w.SetMaxOpenConns(1)
+	l.w.SetConnMaxIdleTime(0)
+	l.w.SetConnMaxLifetime(0)
+	if err := l.prepareWriter(context.Background()); err != nil {
+		l.w.Close()
+		return nil, fmt.Errorf("blocklog: opening %s: %w", path, err)
+	}
+	l.r, err = sql.Open(driverName, dsn(path, false)+"&_pragma=query_only(1)")
+	if err != nil {
+		l.w.Close()
+		return nil, fmt.Errorf("blocklog: opening %s for reading: %w", path, err)
+	}
+	go l.run()
+	return l, nil
+}
+
+// OpenReadOnly opens an existing block log for queries only, for example
+// while another process writes it. Add and Count on it do nothing, Flush
+// returns nil and Purge fails.
+func OpenReadOnly(path string) (*Log, error) {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, fmt.Errorf("blocklog: resolving path %q: %w", path, err)
+	}
+	if _, err := os.Stat(abs); err != nil {
+		return nil, fmt.Errorf("blocklog: opening %s read-only: %w", abs, err)
+	}
+	l := &Log{now: time.Now, readOnly: true, opts: Options{Path: abs, Now: time.Now}}
+	l.r, err = sql.Open(driverName, dsn(abs, true))
+	if err != nil {
+		return nil, fmt.Errorf("blocklog: opening %s read-only: %w", abs, err)
+	}
+	var v int
+	if err := l.r.QueryRow("PRAGMA user_version").Scan(&v); err != nil {
+		l.r.Close()
+		return nil, fmt.Errorf("blocklog: opening %s read-only: %w", abs, err)
+	}
+	if v != schemaVersion {
+		l.r.Close()
+		return nil, fmt.Errorf("blocklog: opening %s read-only: schema version %d, want %d", abs, v, schemaVersion)
+	}
+	return l, nil
+}
+
+// newLog sets up a writable Log's in-memory state without a database.
+func newLog(opts Options) *Log {
+	return &Log{
+		opts:     opts,
+		now:      opts.Now,
+		queue:    make(chan Entry, opts.QueueSize),
+		flushReq: make(chan chan error),
+		done:     make(chan struct{}),
+		stopped:  make(chan struct{}),
+		counts:   make(map[countKey]counter),
+	}
+}
+
+// createFile makes path's directory (0700) and the file itself (0600) if
+// they do not exist, so that SQLite does not create them with looser modes.
+func createFile(path string) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return fmt.Errorf("blocklog: creating directory of %s: %w", path, err)
+	}
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return fmt.Errorf("blocklog: creating %s: %w", path, err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("blocklog: creating %s: %w", path, err)
+	}
+	return nil
+}
+
+// Add queues e for storage. It never blocks: when the queue is full the
+// entry is dropped and counted (see Dropped). Query values in e.URL (and in
+// e.Detail when it is a URL) are redacted and e.Client anonymised, as
+// configured, before e leaves Add. A zero e.Time means now. Add on a closed
+// or read-only Log does nothing; an Add racing Close may be lost.
+func (l *Log) Add(e Entry) {
+	if l.readOnly || l.closed.Load() {
+		return
+	}
+	if e.Time.IsZero() {
+		e.Time = l.now()
+	}
+	if !l.opts.KeepQueryValues {
+		e.URL = redactURL(e.URL)
+		if isURL(e.Detail) {
+			e.Detail = redactURL(e.Detail)
+		}
+	} else {
+		e.URL = stripURL(e.URL)
+	}
+	if l.opts.AnonymizeClients {
+		e.Client = anonymize(e.Client)
+	}
+	e.Host = normalizeHost(e.Host)
+	select {
+	case l.queue <- e:
+	default:
+		l.dropped.Add(1)
+	}
+}
+
+// Count counts one decision that is not stored as an entry (typically an
+// allowed request) for the total/blocked chart of Series. Entries passed to
+// Add are counted by the log itself and must not be counted again. Counts
+// are kept per minute in memory and stored with the next flush. Count never
+// blocks; on a closed or read-only Log it does nothing.
+func (l *Log) Count(layer string, blocked bool) {
+	if l.readOnly || l.closed.Load() {
+		return
+	}
+	k := countKey{minute: minuteOf(l.now()), layer: layer}
+	l.countMu.Lock()
+	c := l.counts[k]
+	c.total++
+	if blocked {
+		c.blocked++
+	}
+	l.counts[k] = c
+	l.countMu.Unlock()
+}
+
+// Dropped reports how many entries were lost: dropped by Add because the
+// queue was full, or lost because storing them failed.
+func (l *Log) Dropped() uint64 { return l.dropped.Load() }
+
+// Flush waits until every entry Added before the call (and every decision
+// Counted) is stored, and reports any error met while storing since the
+// last Flush. On a read-only Log it returns nil.
+func (l *Log) Flush() error {
+	if l.readOnly {
+		return nil
+	}
+	reply := make(chan error, 1)
+	select {
+	case l.flushReq <- reply:
+	case <-l.stopped:
+		return ErrClosed
+	}
+	// The writer always answers a request it has taken.
+	return <-reply
+}
+
+// Close stores what is queued, stops the writer and closes the database.
+// It reports storage errors not yet reported by Flush. Close may be called
+// more than once; later calls return the first call's result.
+func (l *Log) Close() error {
+	l.once.Do(func() {
+		l.closed.Store(true)
+		var errs []error
+		if !l.readOnly {
+			close(l.done)
+			<-l.stopped
+			errs = append(errs, l.err)
+			if err := l.w.Close(); err != nil {
+				errs = append(errs, fmt.Errorf("blocklog: closing writer: %w", err))
+			}
+		}
+		if err := l.r.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("blocklog: closing readers: %w", err))
+		}
+		l.closeErr = errors.Join(errs...)
+	})
+	return l.closeErr
+}
+
+// run is the writer goroutine: the only one to store entries.
+func (l *Log) run() {
+	defer close(l.stopped)
+	ctx := context.Background()
+	l.note(l.cleanup(ctx))
+
+	tick := time.NewTicker(l.opts.FlushInterval)
+	defer tick.Stop()
+	clean := time.NewTicker(cleanupPeriod)
+	defer clean.Stop()
+
+	batch := make([]Entry, 0, maxBatch)
+	for {
+		select {
+		case e := <-l.queue:
+			batch = append(batch, e)
+			if len(batch) >= maxBatch {
+				l.note(l.flush(ctx, batch))
+				batch = batch[:0]
+			}
+		case <-tick.C:
+			l.note(l.flush(ctx, batch))
+			batch = batch[:0]
+		case reply := <-l.flushReq:
+			batch = l.drain(ctx, batch)
+			l.note(l.flush(ctx, batch))
+			batch = batch[:0]
+			reply <- l.err
+			l.err = nil
+		case <-clean.C:
+			l.note(l.flush(ctx, batch))
+			batch = batch[:0]
+			l.note(l.cleanup(ctx))
+		case <-l.done:
+			batch = l.drain(ctx, batch)
+			l.note(l.flush(ctx, batch))
+			l.note(l.optimize(ctx))
+			l.closeStmts()
+			return
+		}
+	}
+}
+
+// drain moves what is queued now into batch, storing full batches on the
+// way. It takes no more than was queued when it started, so that Adds
+// outpacing the writer cannot keep a Flush waiting forever.
+func (l *Log) drain(ctx context.Context, batch []Entry) []Entry {
+	for range len(l.queue) { // only the writer receives: they are there
+		batch = append(batch, <-l.queue)
+		if len(batch) >= maxBatch {
+			l.note(l.flush(ctx, batch))
+			batch = batch[:0]
+		}
+	}
+	return batch
+}
+
+// note keeps the first background error for Flush or Close to report.
+func (l *Log) note(err error) {
+	if err != nil && l.err == nil {
+		l.err = err
+	}
+}
+
+// flush stores batch and the pending counts, writes the JSON lines and
+// enforces the size cap.
+func (l *Log) flush(ctx context.Context, batch []Entry) error {
+	l.countMu.Lock()
+	var counts map[countKey]counter
+	if len(l.counts) > 0 {
+		counts = l.counts
+		l.counts = make(map[countKey]counter)
+	}
+	l.countMu.Unlock()
+	if len(batch) == 0 && len(counts) == 0 {
+		return nil
+	}
+	err := l.store(ctx, batch, counts)
+	if err != nil {
+		l.dropped.Add(uint64(len(batch)))
+	} else {
+		l.stored.Add(uint64(len(batch)))
+	}
+	if l.opts.JSON != nil {
+		err = errors.Join(err, l.writeJSON(batch))
+	}
+	if len(batch) > 0 {
+		err = errors.Join(err, l.enforceCap(ctx))
+	}
+	return err
+}
+
+// store inserts batch and adds it and counts to the counts table, in one
+// transaction. It sets the IDs of batch's entries and adds them to counts,
+// which it owns.
+func (l *Log) store(ctx context.Context, batch []Entry, counts map[countKey]counter) error {
+	tx, err := l.w.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("blocklog: storing %d entries: beginning transaction: %w", len(batch), err)
+	}
+	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
+	if counts == nil {
+		counts = make(map[countKey]counter)
+	}
+	insert := tx.StmtContext(ctx, l.insert)
+	for i := range batch {
+		e := &batch[i]
+		res, err := insert.ExecContext(ctx, entryArgs(e)...)
+		if err != nil {
+			return fmt.Errorf("blocklog: storing %d entries: inserting: %w", len(batch), err)
+		}
+		if e.ID, err = res.LastInsertId(); err != nil {
+			return fmt.Errorf("blocklog: storing %d entries: reading id: %w", len(batch), err)
+		}
+		k := countKey{minute: minuteOf(e.Time), layer: e.Layer}
+		c := counts[k]
+		c.total++
+		if blockedKind(e.Kind) {
+			c.blocked++
+		}
+		counts[k] = c
+	}
+	upsert := tx.StmtContext(ctx, l.upsert)
+	for k, c := range counts {
+		if _, err := upsert.ExecContext(ctx, k.minute, k.layer, c.total, c.blocked); err != nil {
+			return fmt.Errorf("blocklog: storing %d entries: counting: %w", len(batch), err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("blocklog: storing %d entries: committing: %w", len(batch), err)
+	}
+	return nil
+}
+
+// writeJSON writes batch to Options.JSON, one object per line.
+func (l *Log) writeJSON(batch []Entry) error {
+	if l.enc == nil {
+		l.enc = json.NewEncoder(l.opts.JSON)
+		l.enc.SetEscapeHTML(false)
+	}
+	for i := range batch {
+		if err := l.enc.Encode(&batch[i]); err != nil {
+			return fmt.Errorf("blocklog: writing JSON line: %w", err)
+		}
+	}
+	return nil
+}
+
+// blockedKind reports whether an entry of this kind counts as blocked in
+// Series: the request (or the tracker hop) never reached the tracker.
+func blockedKind(kind string) bool {
+	switch kind {
+	case "blocked", "heuristic", "connect-refused", "unwrapped":
+		return true
+	}
+	return false
+}
+
+// minuteOf is t's minute number: Unix seconds / 60, rounded down.
+func minuteOf(t time.Time) int64 {
+	s := t.Unix()
+	m := s / 60
+	if s%60 < 0 {
+		m--
+	}
+	return m
+}
+
+// normalizeHost lowercases host and drops a trailing dot.
+func normalizeHost(host string) string {
+	return strings.ToLower(strings.TrimSuffix(host, "."))
+}
