@@ -292,3 +292,7 @@ func finishHash(h uint32) uint32 {
 	}
 	return h
 }
+
+// RegistrableDomain returns the registrable domain (eTLD+1) of a host, or
+// the host itself for IP addresses and bare public suffixes.
+func RegistrableDomain(host string) string { return registrable(lowerHost(host)) }

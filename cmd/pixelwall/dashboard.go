@@ -27,7 +27,10 @@ func newDashboard(cfg *Config, data string, blog *blocklog.Log, met *metrics, ov
 		Loopback:     loopback,
 		Logger:       logger,
 		Allow: func(a dashboard.AllowAction) error {
-			ov := blocklist.Override{Host: a.Host, Site: a.Site}
+			ov := blocklist.Override{Host: a.Host}
+			if a.Site != "" {
+				ov.Site = blocklist.RegistrableDomain(a.Site) // www.shop.example: the whole site
+			}
 			if a.Client != "" {
 				c, err := netip.ParseAddr(a.Client)
 				if err != nil {

@@ -17,7 +17,7 @@ import (
 func runWorld(t *testing.T, dir, extra string) (c *http.Client, cfgPath, data string, out *lockedBuffer, stop func() int) {
 	t.Helper()
 	cfgPath = filepath.Join(dir, "pixelwall.yaml")
-	cfg := "lists: []\ndeny: [tracker.test]\nhttp:\n  listen: 127.0.0.1:0\ndns:\n  listen: 'off'\ndashboard:\n  listen: 127.0.0.1:0\n" + extra
+	cfg := "lists: []\ndeny: [tracker.test]\nhttp:\n  listen: 127.0.0.1:0\ndns:\n  listen: 'off'\n  upstreams: [" + dnsStub(t) + "]\ndashboard:\n  listen: 127.0.0.1:0\n" + extra
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o644); err != nil {
 		t.Fatal(err)
 	}

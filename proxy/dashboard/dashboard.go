@@ -233,7 +233,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h := w.Header()
 	h.Set("Content-Security-Policy", csp)
 	h.Set("X-Content-Type-Options", "nosniff")
-	h.Set("Referrer-Policy", "no-referrer")
+	h.Set("Referrer-Policy", "same-origin")
 	h.Set("X-Frame-Options", "DENY")
 	h.Set("Cache-Control", "no-store")
 
@@ -324,8 +324,14 @@ func loopbackHost(hostport string) bool {
 // dashboard's own pages: its Origin header, when present, names this
 // host, and the browser does not flag it as cross-site.
 func sameOrigin(r *http.Request) bool {
-	if site := r.Header.Get("Sec-Fetch-Site"); site == "cross-site" || site == "same-site" {
+	switch r.Header.Get("Sec-Fetch-Site") {
+	case "cross-site", "same-site":
 		return false
+	case "same-origin":
+		// Pages cannot forge Sec-Fetch-* headers; the browser vouches for
+		// it even where it sends "Origin: null" (it does for form posts
+		// under some referrer policies).
+		return true
 	}
 	origin := r.Header.Get("Origin")
 	if origin == "" {

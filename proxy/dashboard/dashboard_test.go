@@ -426,6 +426,11 @@ func TestAllowCSRF(t *testing.T) {
 		{"wrong token", form("AAAA" + token[4:]), nil, http.StatusForbidden},
 		{"foreign origin", form(token), map[string]string{"Origin": "http://evil.test"}, http.StatusForbidden},
 		{"null origin", form(token), map[string]string{"Origin": "null"}, http.StatusForbidden},
+		// Chromium sends Origin: null on form posts under some referrer
+		// policies; Sec-Fetch-Site says what it really is (found by the
+		// browser test in cmd/pixelwall).
+		{"null origin, same-origin fetch", form(token), map[string]string{"Origin": "null", "Sec-Fetch-Site": "same-origin"}, http.StatusSeeOther},
+		{"null origin, same-origin fetch, no token", form(""), map[string]string{"Origin": "null", "Sec-Fetch-Site": "same-origin"}, http.StatusForbidden},
 		{"cross-site fetch", form(token), map[string]string{"Sec-Fetch-Site": "cross-site"}, http.StatusForbidden},
 		{"same origin", form(token), map[string]string{"Origin": "http://" + testHost, "Sec-Fetch-Site": "same-origin"}, http.StatusSeeOther},
 		{"no origin", form(token), nil, http.StatusSeeOther},
@@ -630,7 +635,7 @@ func TestSecurityHeaders(t *testing.T) {
 		resp, _ := do(t, s, request{target: target})
 		h := resp.Header
 		if h.Get("Content-Security-Policy") != csp || h.Get("X-Content-Type-Options") != "nosniff" ||
-			h.Get("Referrer-Policy") != "no-referrer" {
+			h.Get("Referrer-Policy") != "same-origin" {
 			t.Errorf("%s: headers %v", target, h)
 		}
 	}

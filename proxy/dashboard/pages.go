@@ -70,8 +70,8 @@ type entryView struct {
 	Allowable bool   // shows an allow form
 }
 
-// allowableKinds are the kinds of entries that an allow would let through
-// next time.
+// allowable reports whether an allow would let e's request through
+// next time: it was blocked and has a host.
 func allowable(e blocklog.Entry) bool {
 	switch e.Kind {
 	case "blocked", "heuristic", "connect-refused":
