@@ -337,17 +337,13 @@ func (r recorder) dns(e resolver.Event) {
 func (r recorder) note(e blocklog.Entry) {
 	r.metrics.decision(e.Layer, e.Kind, e.List)
 	switch {
-	case e.Kind == "passed":
-		r.log.Count(e.Layer, false)
-		if !r.logAllowed {
-			return
-		}
-	case blockingKind(e.Kind) || e.Layer == "dns" && e.Kind == "blocked":
-		r.log.Count(e.Layer, true)
+	case e.Kind == "passed" && !r.logAllowed:
+		r.log.Count(e.Layer, false) // counted for the charts, not stored
+		return
 	case e.Kind == "rate-limited":
 		return // counted in metrics; storing a flood would only fill the log
 	}
-	r.log.Add(e)
+	r.log.Add(e) // stored entries are counted by the log itself
 	if r.logger.Enabled(context.Background(), slog.LevelDebug) {
 		r.logger.Debug(e.Layer+" "+e.Kind, "client", e.Client, "host", e.Host, "rule", e.Rule, "list", e.List)
 	}

@@ -11,13 +11,16 @@ import (
 	"time"
 )
 
-// Figures measured on the project's machine (2 cores, linux/amd64, Go 1.26,
-// modernc.org/sqlite v1.61.1) with `go test -run ^$ -bench . ./proxy/blocklog`.
+// Figures measured on the project's machine (2 cores, AMD EPYC,
+// linux/amd64, Go 1.26, modernc.org/sqlite v1.61.1) with
+// `go test -run '^$' -bench . ./proxy/blocklog` (the Store benchmarks with
+// -benchtime 5s, so that the page cache is warm). They vary by 2x when other
+// work shares the machine.
 
 // BenchmarkAdd is the hot path: redaction, anonymisation and the queue
 // send, with a goroutine draining the queue as the writer would.
 //
-// Measured:
+// Measured: 505 ns/op, 128 B/op, 2 allocs/op (target: ≤ 2 µs).
 func BenchmarkAdd(b *testing.B) {
 	l := newLog(Options{QueueSize: DefaultQueueSize, AnonymizeClients: true, Now: time.Now})
 	done := make(chan struct{})
@@ -43,7 +46,7 @@ func BenchmarkAdd(b *testing.B) {
 
 // BenchmarkRedactURL is the redaction alone.
 //
-// Measured:
+// Measured: 175 ns/op, 112 B/op, 1 allocs/op.
 func BenchmarkRedactURL(b *testing.B) {
 	const u = "https://px.tracker.example/collect?v=2&tid=UA-1234-5&cid=555.666&dl=https%3A%2F%2Fshop.test%2F&ul=en-us#top"
 	b.ReportAllocs()
@@ -52,11 +55,13 @@ func BenchmarkRedactURL(b *testing.B) {
 	}
 }
 
-// BenchmarkStore is the writer's pace: batches of 1,000 realistic entries,
-// each stored in one transaction with the prepared insert, the counts
-// upsert and the size-cap check, into a growing database.
+// BenchmarkStore is the writer's pace: batches of maxBatch (4,096)
+// realistic entries, as the writer stores them under sustained load, each
+// in one transaction with the prepared insert, the counts upsert and the
+// size-cap check, into a growing database.
 //
-// Measured:
+// Measured: 84 ms per 4,096-entry batch, 48,600 entries/s (target: ≥ 20k/s);
+// 7.9 MB/op, 124k allocs/op (about 30 per entry, mostly the driver's).
 func BenchmarkStore(b *testing.B) {
 	l, err := Open(Options{Path: filepath.Join(b.TempDir(), "blocks.db"), Now: benchNow})
 	if err != nil {
@@ -64,7 +69,38 @@ func BenchmarkStore(b *testing.B) {
 	}
 	defer l.Close()
 	g := newGenerator(1)
-	batch := make([]Entry, 1000)
+	batch := make([]Entry, maxBatch)
+	ctx := context.Background()
+	b.ReportAllocs()
+	for b.Loop() {
+		for i := range batch {
+			batch[i] = g.entry()
+		}
+		if err := l.flush(ctx, batch); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.N*len(batch))/b.Elapsed().Seconds(), "entries/s")
+}
+
+// BenchmarkStoreAt1M is BenchmarkStore into a copy of the million-entry
+// database: the pace once the indexes outgrow the page cache.
+//
+// Measured: 104 ms per 4,096-entry batch, 38,600 entries/s (target: ≥ 20k/s);
+// with 1,000-entry batches about 30,000 entries/s. Building the million
+// entries from scratch averaged 25,400 entries/s (on a busier machine).
+func BenchmarkStoreAt1M(b *testing.B) {
+	path := filepath.Join(b.TempDir(), "blocks.db")
+	if err := copyFile(benchDBPath(b), path); err != nil {
+		b.Fatal(err)
+	}
+	l, err := Open(Options{Path: path, Now: benchNow, MaxBytes: 8 << 30})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer l.Close()
+	g := newGenerator(2)
+	batch := make([]Entry, maxBatch)
 	ctx := context.Background()
 	b.ReportAllocs()
 	for b.Loop() {
@@ -80,9 +116,20 @@ func BenchmarkStore(b *testing.B) {
 
 // BenchmarkQuery1M times the reads over a database of a million entries
 // spread over 48 hours (about 5,000 hosts, 200 clients, 50 rules), built
-// once and cached (see benchDB).
+// once and cached (see benchDB); read through OpenReadOnly, after the
+// planner statistics that Close leaves (PRAGMA optimize).
 //
-// Measured:
+// Measured (ns/op; B/op and allocs/op are Go's side only):
+//
+//	TopHosts24h      92 ms   2.4 KB   73 allocs  (target: ≤ 1 s; half the entries match)
+//	TopClients24h    77 ms   2.0 KB   63 allocs
+//	TopRules24h      77 ms   2.2 KB   63 allocs
+//	TopHosts1h       14 ms   2.4 KB   73 allocs
+//	TopHostsAll     135 ms   2.4 KB   71 allocs
+//	QueryNewest     0.3 ms   149 KB  2722 allocs  (100 entries)
+//	QueryHost24h    300 ms   152 KB  2828 allocs  (a popular domain: ~100k matches sorted by time)
+//	QuerySearch     450 ms    18 KB   268 allocs  (LIKE over the 24h range)
+//	Series24hBy10m  2.0 ms   1.9 MB   596 allocs  (points up to now, ~46k: the data is dated 2026-01-01)
 func BenchmarkQuery1M(b *testing.B) {
 	l := benchDB(b)
 	ctx := context.Background()
@@ -162,8 +209,20 @@ const (
 
 // benchDB opens the million-entry database read-only (as `pixelwall logs`
 // would). It is built in b.TempDir() the first time and kept under
-// os.TempDir(), keyed by the schema and generator versions, for later runs.
+// os.TempDir(), keyed by the schema and generator versions, for later runs
+// (delete /tmp/pixelwall-blocklog-bench-* to rebuild it).
 func benchDB(b *testing.B) *Log {
+	b.Helper()
+	l, err := OpenReadOnly(benchDBPath(b))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { l.Close() })
+	return l
+}
+
+// benchDBPath is the cached million-entry database, built if need be.
+func benchDBPath(b *testing.B) string {
 	b.Helper()
 	cache := filepath.Join(os.TempDir(), fmt.Sprintf("pixelwall-blocklog-bench-s%d-g%d.db", schemaVersion, benchGenVersion))
 	if _, err := os.Stat(cache); err != nil {
@@ -181,12 +240,7 @@ func benchDB(b *testing.B) *Log {
 			b.Fatal(err)
 		}
 	}
-	l, err := OpenReadOnly(cache)
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { l.Close() })
-	return l
+	return cache
 }
 
 // buildBenchDB writes benchEntries entries to path through the writer's

@@ -56,11 +56,11 @@ func (f Filter) where() (string, []any) {
 	if f.Client != "" {
 		add("client = ?", f.Client)
 	}
-	if f.Host != "" {
+	if h := normalizeHost(f.Host); h != "" {
 		// One index range over the host and its subdomains, then the
 		// exclusion of siblings such as "com.example-x" (labels
 		// reversed) that sort between "com.example" and "com.example.".
-		r := reverseHost(normalizeHost(f.Host))
+		r := reverseHost(h)
 		add("rhost >= ? AND rhost < ? AND (rhost = ? OR rhost >= ?)", r, r+"/", r, r+".")
 	}
 	if f.Kind != "" {
