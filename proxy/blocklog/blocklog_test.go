@@ -262,8 +262,10 @@ func TestTinyQueueNeverBlocks(t *testing.T) {
 	for i := range n {
 		l.Add(Entry{Layer: LayerHTTP, Kind: "blocked", Host: "t.test", URL: fmt.Sprintf("https://t.test/?i=%d", i)})
 	}
-	if d := time.Since(start); d > time.Second {
-		t.Errorf("%d Adds with QueueSize 1 took %v, want < 1s", n, d)
+	// A blocking Add would never return; the bound only has to be far
+	// above a loaded CI machine's worst case.
+	if d := time.Since(start); d > 10*time.Second {
+		t.Errorf("%d Adds with QueueSize 1 took %v: Add waits for the writer", n, d)
 	}
 	flush(t, l)
 	dropped := l.Dropped()
