@@ -9,6 +9,7 @@ import (
 	"runtime"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -267,4 +268,39 @@ func BenchmarkMatchOnlyCorpus(b *testing.B) {
 		m.Match(rs[i%len(rs)])
 		i++
 	}
+}
+
+// BenchmarkRebuildPeakHeap compiles EasyList + EasyPrivacy while the old
+// matcher is live, as a reload does, sampling the heap. Reports the peak
+// during the rebuild over the steady state (one matcher live). Target: ≤ 2×.
+func BenchmarkRebuildPeakHeap(b *testing.B) {
+	srcs := easyLists(b)
+	old := Compile(srcs...)
+	steady := heapAfter()
+	var peak atomic.Uint64
+	for b.Loop() {
+		done := make(chan struct{})
+		go func() {
+			var ms runtime.MemStats
+			for {
+				select {
+				case <-done:
+					return
+				default:
+				}
+				runtime.ReadMemStats(&ms)
+				if ms.HeapAlloc > peak.Load() {
+					peak.Store(ms.HeapAlloc)
+				}
+				time.Sleep(200 * time.Microsecond)
+			}
+		}()
+		m := Compile(srcs...)
+		close(done)
+		runtime.KeepAlive(m)
+	}
+	runtime.KeepAlive(old)
+	b.ReportMetric(float64(steady)/(1<<20), "steady-MiB")
+	b.ReportMetric(float64(peak.Load())/(1<<20), "peak-MiB")
+	b.ReportMetric(float64(peak.Load())/float64(steady), "peak/steady")
 }

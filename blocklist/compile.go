@@ -55,7 +55,40 @@ func Compile(srcs ...Source) *Matcher {
 	m.hosts.texts = make([]string, len(srcs)+1)
 	m.hosts.seed = maphash.MakeSeed()
 	var lowered strings.Builder // lower-cased copies of hostnames written with upper case
-	var parsed []parsedRule
+
+	// Rules are compiled as they are parsed, so that no parsed Rule outlives
+	// its line: a reload then needs little more memory than the matcher it
+	// builds. $badfilter rules are collected and applied at the end.
+	var entries [numCats][]indexEntry
+	var cands [][]ruleToken
+	freq := make(map[uint32]int)
+	var bf badFilters
+	compile := func(p parsedRule) {
+		if p.r.BadFilter {
+			bf.add(p.r)
+			return
+		}
+		cat, ok := m.categorize(p, &lowered)
+		if !ok {
+			return
+		}
+		i := int32(len(m.rules) - 1)
+		e := indexEntry{rule: i, off: -1}
+		var toks []ruleToken
+		if host, ok := hostKey(&m.rules[i]); ok {
+			e.host = host
+		} else {
+			toks = ruleTokens(p.r, &m.rules[i])
+			for _, t := range toks {
+				freq[t.hash]++
+			}
+		}
+		entries[cat] = append(entries[cat], e)
+		for len(cands) < len(m.rules) {
+			cands = append(cands, nil)
+		}
+		cands[i] = toks
+	}
 
 	for li, src := range srcs {
 		st := &m.lists[li]
@@ -86,49 +119,14 @@ func Compile(srcs ...Source) *Matcher {
 			case err != nil:
 				st.bad(n, trimmed, err)
 			default:
-				parsed = append(parsed, parsedRule{r: r, list: list, line: n, off: off})
+				compile(parsedRule{r: r, list: list, line: n, off: off})
 			}
 		})
 	}
-	parsed, badHosts := m.applyBadFilters(parsed)
-	if len(badHosts) > 0 {
-		kept := m.hosts.entries[:0]
-		for _, e := range m.hosts.entries {
-			if badHosts[m.hosts.key(&e)] {
-				m.lists[e.list].BadFiltered++
-				m.lists[e.list].Hostnames--
-				continue
-			}
-			kept = append(kept, e)
-		}
-		m.hosts.entries = kept
+	if len(bf.twins) > 0 {
+		m.applyBadFilters(&bf, &entries)
 	}
 
-	var entries [numCats][]indexEntry
-	var cands [][]ruleToken
-	freq := make(map[uint32]int)
-	for _, p := range parsed {
-		cat, ok := m.categorize(p, &lowered)
-		if !ok {
-			continue
-		}
-		i := int32(len(m.rules) - 1)
-		e := indexEntry{rule: i, off: -1}
-		var toks []ruleToken
-		if host, ok := hostKey(&m.rules[i]); ok {
-			e.host = host
-		} else {
-			toks = ruleTokens(p.r, &m.rules[i])
-			for _, t := range toks {
-				freq[t.hash]++
-			}
-		}
-		entries[cat] = append(entries[cat], e)
-		for len(cands) < len(m.rules) {
-			cands = append(cands, nil)
-		}
-		cands[i] = toks
-	}
 	// Index each rule by its rarest token, so that a URL's tokens bring up
 	// few candidates. Tokens found in most URLs count as common whatever
 	// the rules say.
@@ -189,38 +187,101 @@ const (
 	numCats
 )
 
-// applyBadFilters drops every rule that a $badfilter rule names, and the
-// $badfilter rules themselves. A "||host^$badfilter" also cancels host from
-// hosts and domain lists, which are that rule in other words; it returns
-// those hosts.
-func (m *Matcher) applyBadFilters(parsed []parsedRule) ([]parsedRule, map[string]bool) {
-	bad := make(map[string]bool)
-	badHosts := make(map[string]bool)
-	for _, p := range parsed {
-		if p.r.BadFilter {
-			twin := *p.r
-			twin.BadFilter = false
-			bad[twin.String()] = true
-			if host, ok := plainHostRule(&twin); ok {
-				badHosts[host] = true
+// badFilters collects $badfilter rules: the canonical text of each twin they
+// cancel, the twins' raw patterns (only rules with one of those are looked
+// at again), and the hostnames of plain "||host^" twins.
+type badFilters struct {
+	twins    map[string]bool
+	patterns map[string]bool
+	hosts    map[string]bool
+}
+
+func (bf *badFilters) add(r *Rule) {
+	if bf.twins == nil {
+		bf.twins, bf.patterns, bf.hosts = map[string]bool{}, map[string]bool{}, map[string]bool{}
+	}
+	twin := *r
+	twin.BadFilter = false
+	bf.twins[twin.String()] = true
+	bf.patterns[twin.Pattern] = true
+	if host, ok := plainHostRule(&twin); ok {
+		bf.hosts[host] = true // also cancels host from hosts and domain lists
+	}
+}
+
+// cancels reports whether a compiled rule's text is a cancelled twin.
+func (bf *badFilters) cancels(text string) bool {
+	if !bf.patterns[rawPattern(text)] {
+		return false
+	}
+	r, err := ParseRule(text)
+	return err == nil && bf.twins[r.String()]
+}
+
+// rawPattern is the pattern of a rule's text as ParseRule reads it, cheaply.
+func rawPattern(text string) string {
+	s := strings.TrimPrefix(text, "@@")
+	if i := optionsStart(s); i >= 0 {
+		s = s[:i]
+	}
+	if len(s) >= 3 && s[0] == '/' && s[len(s)-1] == '/' {
+		return s[1 : len(s)-1]
+	}
+	if t, ok := strings.CutPrefix(s, "||"); ok {
+		s = t
+	} else {
+		s = strings.TrimPrefix(s, "|")
+	}
+	return strings.TrimSuffix(s, "|")
+}
+
+// applyBadFilters drops the rules $badfilter rules name, from every index,
+// the parameter table and the host set, and fixes the counts.
+func (m *Matcher) applyBadFilters(bf *badFilters, entries *[numCats][]indexEntry) {
+	for cat := range entries {
+		kept := entries[cat][:0]
+		for _, e := range entries[cat] {
+			r := &m.rules[e.rule]
+			if !bf.cancels(r.text) {
+				kept = append(kept, e)
+				continue
+			}
+			st := &m.lists[r.list]
+			st.BadFiltered++
+			switch cat {
+			case catBlock:
+				st.Blocking--
+			case catImportant:
+				st.Important--
+			case catRedirect:
+				st.Redirect--
+			case catRemoveParam, catKeepParam:
+				st.RemoveParam--
+			default:
+				st.Exceptions--
 			}
 		}
+		entries[cat] = kept
 	}
-	if len(bad) == 0 {
-		return parsed, nil
-	}
-	kept := parsed[:0]
-	for _, p := range parsed {
-		if p.r.BadFilter {
-			continue
+	for name, i := range m.params {
+		if r := &m.rules[i]; bf.cancels(r.text) {
+			delete(m.params, name)
+			m.lists[r.list].BadFiltered++
+			m.lists[r.list].RemoveParam--
 		}
-		if bad[p.r.String()] {
-			m.lists[p.list].BadFiltered++
-			continue
-		}
-		kept = append(kept, p)
 	}
-	return kept, badHosts
+	if len(bf.hosts) > 0 {
+		kept := m.hosts.entries[:0]
+		for _, e := range m.hosts.entries {
+			if bf.hosts[m.hosts.key(&e)] || bf.cancels(m.hosts.ruleText(&e)) {
+				m.lists[e.list].BadFiltered++
+				m.lists[e.list].Hostnames--
+				continue
+			}
+			kept = append(kept, e)
+		}
+		m.hosts.entries = kept
+	}
 }
 
 // categorize turns a parsed rule into a compiled one (appended to m.rules)
