@@ -12,6 +12,7 @@ import (
 	"net/netip"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"path/filepath"
 	"strconv"
 	"sync"
@@ -159,6 +160,14 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	reload := func() {
 		reloadMu.Lock()
 		defer reloadMu.Unlock()
+		// While the new matcher is built beside the old one, collect often,
+		// and give the memory back once the old one is gone: a reload must
+		// not double the process's footprint.
+		gc := debug.SetGCPercent(20)
+		defer func() {
+			debug.SetGCPercent(gc)
+			debug.FreeOSMemory()
+		}()
 		newM, err := compileLists(current.Load(), data, logger)
 		if err != nil {
 			logger.Error("reload: lists not reloaded", "err", err)
