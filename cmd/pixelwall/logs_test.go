@@ -30,7 +30,7 @@ func runWorld(t *testing.T, dir, extra string) (c *http.Client, cfgPath, data st
 
 func TestLogsWhileRunning(t *testing.T) {
 	dir := t.TempDir()
-	c, cfgPath, data, _, stop := runWorld(t, dir, "")
+	c, cfgPath, data, runOut, stop := runWorld(t, dir, "")
 	defer stop()
 	for _, u := range []string{"http://px.tracker.test/open.gif?email=reader%40example.org&id=42", "http://tracker.test/b.gif"} {
 		resp, err := c.Get(u)
@@ -57,6 +57,25 @@ func TestLogsWhileRunning(t *testing.T) {
 	if strings.Contains(out, "reader") || strings.Contains(out, "42") {
 		t.Errorf("query values were not redacted:\n%s", out)
 	}
+	// /metrics on the dashboard counts the same blocks.
+	var dash string
+	for _, l := range strings.Split(runOut.String(), "\n") {
+		if a, ok := strings.CutPrefix(l, "dashboard listening on "); ok {
+			dash = a
+		}
+	}
+	resp, err := http.Get(dash + "metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	metricsText, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, want := range []string{`pixelwall_blocks_total{layer="http",list="deny",reason="blocked"} 2`, "pixelwall_log_dropped_total 0", "pixelwall_dns_queries_total"} {
+		if !strings.Contains(string(metricsText), want) {
+			t.Errorf("/metrics lacks %q", want)
+		}
+	}
+
 	_, top, _ := runCmd(t, "", "logs", "-config", cfgPath, "-data", data, "-top", "hosts")
 	if !strings.Contains(top, "COUNT") || !strings.Contains(top, "1  px.tracker.test") && !strings.Contains(top, "1 px.tracker.test") {
 		t.Errorf("-top hosts:\n%s", top)
