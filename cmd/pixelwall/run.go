@@ -160,14 +160,6 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	reload := func() {
 		reloadMu.Lock()
 		defer reloadMu.Unlock()
-		// While the new matcher is built beside the old one, collect often,
-		// and give the memory back once the old one is gone: a reload must
-		// not double the process's footprint.
-		gc := debug.SetGCPercent(20)
-		defer func() {
-			debug.SetGCPercent(gc)
-			debug.FreeOSMemory()
-		}()
 		newM, err := compileLists(current.Load(), data, logger)
 		if err != nil {
 			logger.Error("reload: lists not reloaded", "err", err)
@@ -247,6 +239,15 @@ func loadConfigOrDefault(path string) (*Config, error) {
 // compileLists builds the matcher from the config's lists, reporting lists
 // that could not be read and bad lines.
 func compileLists(cfg *Config, data string, logger *slog.Logger) (*blocklist.Matcher, error) {
+	// Compiling makes much short-lived garbage, and on a reload the new
+	// matcher is built beside the old one: collect often meanwhile, and
+	// give the memory back afterwards, so that neither start-up nor a
+	// reload inflates the process's footprint.
+	gc := debug.SetGCPercent(20)
+	defer func() {
+		debug.SetGCPercent(gc)
+		debug.FreeOSMemory()
+	}()
 	start := time.Now()
 	srcs, warnings := listSources(cfg, data, nil, false)
 	for _, w := range warnings {

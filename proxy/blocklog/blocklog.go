@@ -74,7 +74,7 @@ type Options struct {
 	// oldest entries are deleted until it is 10% below the cap.
 	MaxBytes int64
 	// QueueSize is how many entries may wait for the writer; default
-	// 16384. When the queue is full, Add drops the entry and counts it.
+	// 8192. When the queue is full, Add drops the entry and counts it.
 	QueueSize int
 	// FlushInterval is the longest an entry waits in the queue; default
 	// 500ms, so a kill -9 loses at most about a second.
@@ -97,7 +97,7 @@ type Options struct {
 const (
 	DefaultRetention     = 30 * 24 * time.Hour
 	DefaultMaxBytes      = 1 << 30
-	DefaultQueueSize     = 16384
+	DefaultQueueSize     = 8192
 	DefaultFlushInterval = 500 * time.Millisecond
 )
 

@@ -16,7 +16,7 @@ import (
 const driverName = "sqlite"
 
 // schemaVersion is the schema's version, kept in PRAGMA user_version.
-const schemaVersion = 1
+const schemaVersion = 2
 
 // schemaV1 is the first schema.
 //
@@ -59,8 +59,15 @@ const schemaV1 = `CREATE TABLE entries (
 		PRIMARY KEY (minute, layer)
 	) WITHOUT ROWID;`
 
+// schemaV2 drops the rule and list indexes: every index is paid for on
+// every insert, one per block, and queries by rule or list come with a time
+// range (the dashboard's and `logs`'s default is a day) that the time index
+// serves. Measured: storing 51k → 71k entries/s.
+const schemaV2 = `DROP INDEX IF EXISTS entries_rule_time;
+	DROP INDEX IF EXISTS entries_list_time;`
+
 // migrations()[i] brings the schema from version i to i+1.
-func migrations() []string { return []string{schemaV1} }
+func migrations() []string { return []string{schemaV1, schemaV2} }
 
 // entryColumns are the stored columns of an entry, in entryArgs' order.
 const entryColumns = `time, layer, kind, client, method, host, rhost, url, type, source,
