@@ -192,3 +192,33 @@ type Decision struct {
 	// Important is set when an $important rule decided.
 	Important bool
 }
+
+// TypeFromExtension guesses a request's type from its URL path's file
+// extension, the last resort when neither the browser's headers nor the
+// caller say; ok is false for unknown extensions.
+func TypeFromExtension(urlPath string) (t Type, ok bool) {
+	if i := strings.IndexAny(urlPath, "?#"); i >= 0 {
+		urlPath = urlPath[:i]
+	}
+	ext := urlPath[strings.LastIndexByte(urlPath, '/')+1:]
+	if i := strings.LastIndexByte(ext, '.'); i >= 0 {
+		ext = strings.ToLower(ext[i:])
+	} else {
+		ext = ""
+	}
+	switch ext {
+	case ".gif", ".png", ".jpg", ".jpeg", ".webp", ".avif", ".svg", ".ico", ".bmp":
+		return TypeImage, true
+	case ".js", ".mjs":
+		return TypeScript, true
+	case ".css":
+		return TypeStylesheet, true
+	case ".woff", ".woff2", ".ttf", ".otf", ".eot":
+		return TypeFont, true
+	case ".mp4", ".webm", ".mp3", ".m4a", ".ogg", ".m3u8":
+		return TypeMedia, true
+	case ".html", ".htm":
+		return TypeSubdocument, true
+	}
+	return 0, false
+}

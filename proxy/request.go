@@ -188,17 +188,10 @@ func requestType(r *http.Request) blocklist.Type {
 	case strings.HasPrefix(accept, "application/json"):
 		return blocklist.TypeXMLHTTPRequest
 	}
-	switch strings.ToLower(path.Ext(r.URL.Path)) {
-	case ".gif", ".png", ".jpg", ".jpeg", ".webp", ".avif", ".svg", ".ico", ".bmp":
-		return blocklist.TypeImage
-	case ".js", ".mjs":
-		return blocklist.TypeScript
-	case ".css":
-		return blocklist.TypeStylesheet
-	case ".woff", ".woff2", ".ttf", ".otf":
-		return blocklist.TypeFont
-	case ".mp4", ".webm", ".mp3", ".m4a", ".ogg", ".m3u8":
-		return blocklist.TypeMedia
+	if t, ok := blocklist.TypeFromExtension(r.URL.Path); ok && t != blocklist.TypeSubdocument {
+		return t
+	}
+	switch ext := path.Ext(r.URL.Path); ext {
 	case ".html", ".htm", ".php", "":
 		if accept == "" || strings.Contains(accept, "*/*") && r.Header.Get("Referer") == "" {
 			return blocklist.TypeDocument

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"path"
 	"strings"
 
 	"github.com/pixelwall/pixelwall/blocklist"
@@ -180,22 +179,16 @@ func inputType(in checkInput, def blocklist.Type) (blocklist.Type, error) {
 
 func typeFromExtension(rawURL string) blocklist.Type {
 	p := rawURL
-	if i := strings.IndexAny(p, "?#"); i >= 0 {
-		p = p[:i]
+	if i := strings.Index(p, "://"); i >= 0 {
+		p = p[i+3:]
+		if j := strings.IndexByte(p, '/'); j >= 0 {
+			p = p[j:]
+		} else {
+			p = "/"
+		}
 	}
-	switch strings.ToLower(path.Ext(p)) {
-	case ".gif", ".png", ".jpg", ".jpeg", ".webp", ".avif", ".svg", ".ico", ".bmp":
-		return blocklist.TypeImage
-	case ".js", ".mjs":
-		return blocklist.TypeScript
-	case ".css":
-		return blocklist.TypeStylesheet
-	case ".woff", ".woff2", ".ttf", ".otf", ".eot":
-		return blocklist.TypeFont
-	case ".mp4", ".webm", ".mp3", ".ogg", ".m4a", ".m3u8":
-		return blocklist.TypeMedia
-	case ".html", ".htm":
-		return blocklist.TypeSubdocument
+	if t, ok := blocklist.TypeFromExtension(p); ok {
+		return t
 	}
 	return blocklist.TypeOther
 }

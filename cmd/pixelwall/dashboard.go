@@ -54,28 +54,12 @@ func newDashboard(cfg *Config, data string, blog *blocklog.Log, met *metrics, ov
 
 // listStatus describes the configured lists for the dashboard.
 func listStatus(cfg *Config, data string) []dashboard.ListStatus {
-	srcs, _ := listSources(cfg, data, nil, false)
-	m := blocklist.Compile(srcs...)
-	f := listFetcher(data)
-	byName := map[string]ListConfig{}
-	for _, l := range cfg.Lists {
-		byName[l.Name] = l
-	}
-	var out []dashboard.ListStatus
-	for _, st := range m.Lists() {
-		l := byName[st.Name]
-		ls := dashboard.ListStatus{Name: st.Name, Source: "embedded", Format: st.Format.String(), Rules: st.Rules(), BadLines: st.BadCount}
-		switch {
-		case l.URL != "":
-			ls.Source = l.URL
-			if meta, ok := f.Meta(l.Name); ok {
-				ls.Updated, ls.Checked, ls.LastError = meta.Updated, meta.Checked, meta.LastError
-			}
-		case l.Path != "":
-			ls.Source = l.Path
-		case st.Name == "allow" || st.Name == "deny":
-			ls.Source = "config"
-		}
+	infos, _ := listReport(cfg, data)
+	out := make([]dashboard.ListStatus, 0, len(infos))
+	for _, li := range infos {
+		st := li.Stats
+		ls := dashboard.ListStatus{Name: st.Name, Source: li.Source, Format: st.Format.String(), Rules: st.Rules(), BadLines: st.BadCount,
+			Updated: li.Meta.Updated, Checked: li.Meta.Checked, LastError: li.Meta.LastError}
 		for i, b := range st.Bad {
 			if i == 3 {
 				break

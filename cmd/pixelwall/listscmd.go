@@ -116,9 +116,18 @@ func fetchLine(r blocklist.FetchResult) string {
 	return fmt.Sprintf("%s: FAILED, keeping the copy from %s: %v", r.Name, m.Updated.Format("2006-01-02 15:04"), r.Err)
 }
 
-// listsShow prints, per list, its source, rules by kind, bad lines, last
-// update and next refresh.
-func listsShow(cfg *Config, data string, w io.Writer) error {
+// listInfo is what is known about one compiled list.
+type listInfo struct {
+	Stats  blocklist.ListStats
+	Source string // embedded, a URL, a path, or "config allow:"/"config deny:"
+	Config ListConfig
+	Meta   blocklist.FetchMeta // for url lists that have been downloaded
+	Cached bool
+}
+
+// listReport compiles the configured lists and describes each, for
+// `lists show` and the dashboard; warnings name lists that could not be read.
+func listReport(cfg *Config, data string) ([]listInfo, []string) {
 	srcs, warnings := listSources(cfg, data, nil, false)
 	m := blocklist.Compile(srcs...)
 	f := listFetcher(data)
@@ -126,18 +135,31 @@ func listsShow(cfg *Config, data string, w io.Writer) error {
 	for _, l := range cfg.Lists {
 		byName[l.Name] = l
 	}
+	var out []listInfo
 	for _, st := range m.Lists() {
 		l, configured := byName[st.Name]
-		source := "embedded"
+		info := listInfo{Stats: st, Source: "embedded", Config: l}
 		switch {
 		case l.URL != "":
-			source = l.URL
+			info.Source = l.URL
+			info.Meta, info.Cached = f.Meta(l.Name)
 		case l.Path != "":
-			source = l.Path
+			info.Source = l.Path
 		case !configured && (st.Name == "allow" || st.Name == "deny"):
-			source = "config " + st.Name + ":"
+			info.Source = "config " + st.Name + ":"
 		}
-		fmt.Fprintf(w, "%s  (%s, %s)\n", st.Name, source, st.Format)
+		out = append(out, info)
+	}
+	return out, warnings
+}
+
+// listsShow prints, per list, its source, rules by kind, bad lines, last
+// update and next refresh.
+func listsShow(cfg *Config, data string, w io.Writer) error {
+	infos, warnings := listReport(cfg, data)
+	for _, li := range infos {
+		st := li.Stats
+		fmt.Fprintf(w, "%s  (%s, %s)\n", st.Name, li.Source, st.Format)
 		fmt.Fprintf(w, "  rules: %d  (%s)\n", st.Rules(), ruleKinds(st))
 		if st.Cosmetic+st.Inert > 0 {
 			fmt.Fprintf(w, "  skipped: %d cosmetic, %d with options not acted on%s\n", st.Cosmetic, st.Inert, inertDetail(st))
@@ -151,13 +173,11 @@ func listsShow(cfg *Config, data string, w io.Writer) error {
 				fmt.Fprintf(w, "    %s\n", b)
 			}
 		}
-		if l.URL != "" {
-			if meta, ok := f.Meta(l.Name); ok {
-				next := meta.Checked.Add(refreshEvery(l, meta))
-				fmt.Fprintf(w, "  updated: %s  checked: %s  next refresh: %s\n", stamp(meta.Updated), stamp(meta.Checked), stamp(next))
-				if meta.LastError != "" {
-					fmt.Fprintf(w, "  last error: %s\n", meta.LastError)
-				}
+		if li.Cached {
+			next := li.Meta.Checked.Add(refreshEvery(li.Config, li.Meta))
+			fmt.Fprintf(w, "  updated: %s  checked: %s  next refresh: %s\n", stamp(li.Meta.Updated), stamp(li.Meta.Checked), stamp(next))
+			if li.Meta.LastError != "" {
+				fmt.Fprintf(w, "  last error: %s\n", li.Meta.LastError)
 			}
 		}
 	}
