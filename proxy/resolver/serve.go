@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"runtime"
 	"time"
 
 	"github.com/miekg/dns"
@@ -14,7 +15,7 @@ import (
 // free for both.
 func (s *Server) Listen(addr string) (udp net.PacketConn, tcp net.Listener, err error) {
 	for attempt := 0; attempt < 10; attempt++ {
-		udp, err = net.ListenPacket("udp", addr)
+		udp, err = listenUDPShared(addr)
 		if err != nil {
 			return nil, nil, fmt.Errorf("dns: %w", err)
 		}
@@ -32,20 +33,43 @@ func (s *Server) Listen(addr string) (udp net.PacketConn, tcp net.Listener, err 
 
 // Serve answers queries on the listeners until ctx is done, then shuts
 // down, letting queries in flight finish.
+//
+// UDP is read by one socket per core sharing the port (SO_REUSEPORT, where
+// the system has it): a single reader caps the rate at what one goroutine
+// can receive.
 func (s *Server) Serve(ctx context.Context, udp net.PacketConn, tcp net.Listener) error {
-	us := &dns.Server{PacketConn: udp, Handler: s, UDPSize: ednsSize}
-	ts := &dns.Server{Listener: tcp, Handler: s, ReadTimeout: 10 * time.Second, WriteTimeout: 10 * time.Second, IdleTimeout: func() time.Duration { return 10 * time.Second }}
-	errc := make(chan error, 2)
-	go func() { errc <- us.ActivateAndServe() }()
-	go func() { errc <- ts.ActivateAndServe() }()
-	select {
-	case err := <-errc:
-		us.Shutdown()
-		ts.Shutdown()
-		return err
-	case <-ctx.Done():
+	servers := []*dns.Server{
+		{PacketConn: udp, Handler: s, UDPSize: ednsSize},
+		{Listener: tcp, Handler: s, ReadTimeout: 10 * time.Second, WriteTimeout: 10 * time.Second, IdleTimeout: func() time.Duration { return 10 * time.Second }},
+	}
+	if sharedUDP {
+		for range runtime.GOMAXPROCS(0) - 1 {
+			pc, err := listenUDPShared(udp.LocalAddr().String())
+			if err != nil {
+				s.log.Debug("resolver: no extra UDP socket; one reader serves", "err", err)
+				break
+			}
+			servers = append(servers, &dns.Server{PacketConn: pc, Handler: s, UDPSize: ednsSize})
+		}
+	}
+	errc := make(chan error, len(servers))
+	for _, srv := range servers {
+		go func() { errc <- srv.ActivateAndServe() }()
+	}
+	shutdown := func() error {
 		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
-		return errors.Join(us.ShutdownContext(sctx), ts.ShutdownContext(sctx))
+		var errs []error
+		for _, srv := range servers {
+			errs = append(errs, srv.ShutdownContext(sctx))
+		}
+		return errors.Join(errs...)
+	}
+	select {
+	case err := <-errc:
+		shutdown()
+		return err
+	case <-ctx.Done():
+		return shutdown()
 	}
 }
