@@ -1,7 +1,9 @@
 package main
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -27,8 +29,8 @@ func listSources(cfg *Config, data string, extra []string, noDefaults bool) (src
 			}
 			src, err := readList(l.Name, format, path)
 			if err != nil {
-				if l.URL != "" {
-					err = fmt.Errorf("list %s: no downloaded copy yet (%w)", l.Name, err)
+				if l.URL != "" && errors.Is(err, fs.ErrNotExist) {
+					err = fmt.Errorf("list %s: not downloaded yet; the embedded lists serve until it arrives", l.Name)
 				}
 				warnings = append(warnings, err.Error())
 				continue
