@@ -34,7 +34,6 @@ type Request struct {
 	orig      []byte  // URL as bytes, for $match-case rules
 	hostStart int     // offsets of the hostname in URL and lower
 	hostEnd   int     //
-	queryAt   int     // index of '?' in URL, or -1
 	tokens    []token // the alphanumeric runs of lower
 }
 

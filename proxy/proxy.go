@@ -6,6 +6,7 @@
 package proxy
 
 import (
+	"context"
 	"errors"
 	"log/slog"
 	"net"
@@ -252,7 +253,7 @@ func hostIn(host string, names []string) bool {
 type goproxyLogger struct{ l *slog.Logger }
 
 func (g goproxyLogger) Printf(format string, v ...any) {
-	if g.l.Enabled(nil, slog.LevelDebug) {
+	if g.l.Enabled(context.Background(), slog.LevelDebug) {
 		g.l.Debug("goproxy", "msg", strings.TrimSpace(sprintf(format, v...)))
 	}
 }
