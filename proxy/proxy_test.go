@@ -3,7 +3,6 @@ package proxy
 import (
 	"bufio"
 	"bytes"
-	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
 	"io"
@@ -406,6 +405,3 @@ func TestImageSize(t *testing.T) {
 		}
 	}
 }
-
-// tls is imported for the certificate checks above.
-var _ = tls.VersionTLS13

@@ -96,8 +96,9 @@ func (s *Server) privacyHeaders(r *http.Request, breq *blocklist.Request, ev Eve
 	if err != nil || ru.Host == "" {
 		return
 	}
-	var refReq blocklist.Request
-	if refReq.Reset(r.URL.String(), ref, blocklist.TypeOther) != nil || !refReq.ThirdParty {
+	// The Referer is the request's source (sourceURL), so breq already
+	// says whether it is another site, Sec-Fetch-Site taken into account.
+	if !breq.ThirdParty {
 		return // same site: nothing leaks
 	}
 	origin := ru.Scheme + "://" + ru.Host + "/"
