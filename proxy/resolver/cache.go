@@ -35,6 +35,9 @@ type cacheEntry struct {
 	ttl    time.Duration
 	hits   int
 	elem   *list.Element
+	// packed are msg as the UDP fast path answers it, to clients without
+	// and with EDNS0; nil until a query has been answered the slow way.
+	packed [2]*packedReply
 }
 
 // cache is a bounded LRU of upstream answers, sharded to spread lock
@@ -64,22 +67,22 @@ func (c *cache) shard(k cacheKey) *cacheShard {
 	return &c.shards[maphash.String(c.seed, k.name)%cacheShards]
 }
 
-// get returns a fresh entry's message with TTLs decayed by its age, and
-// whether it is due for a prefetch.
-func (c *cache) get(k cacheKey, now time.Time) (msg *dns.Msg, prefetch, ok bool) {
+// get returns a fresh entry's message with TTLs decayed by its age, the
+// message as stored, and whether it is due for a prefetch.
+func (c *cache) get(k cacheKey, now time.Time) (msg, stored *dns.Msg, prefetch, ok bool) {
 	sh := c.shard(k)
 	sh.mu.Lock()
 	e, found := sh.entries[k]
 	if !found {
 		sh.mu.Unlock()
-		return nil, false, false
+		return nil, nil, false, false
 	}
 	age := now.Sub(e.stored)
 	if age >= e.ttl {
 		sh.lru.Remove(e.elem)
 		delete(sh.entries, k)
 		sh.mu.Unlock()
-		return nil, false, false
+		return nil, nil, false, false
 	}
 	e.hits++
 	sh.lru.MoveToFront(e.elem)
@@ -89,7 +92,52 @@ func (c *cache) get(k cacheKey, now time.Time) (msg *dns.Msg, prefetch, ok bool)
 	}
 	src := e.msg
 	sh.mu.Unlock()
-	return decayed(src, age), prefetch, true
+	return decayed(src, age), src, prefetch, true
+}
+
+// appendPacked appends to dst the packed answer to a query for k from a
+// client with (edns) or without EDNS0, TTLs decayed, when the entry is
+// fresh, has one made under matcher generation gen, and is not in its
+// prefetch window (prefetch says whether there is one): the slow path
+// answers those, and prefetches. The caller patches ID, flags and
+// question. name in k may alias a buffer: it is not kept.
+func (c *cache) appendPacked(dst []byte, k cacheKey, edns bool, gen uint64, prefetch bool, now time.Time) ([]byte, bool) {
+	sh := c.shard(k)
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	e, found := sh.entries[k]
+	if !found {
+		return dst, false
+	}
+	p := e.packed[b2i(edns)]
+	age := now.Sub(e.stored)
+	if p == nil || p.gen != gen || age >= e.ttl || prefetch && float64(e.ttl-age) < prefetchLeft*float64(e.ttl) {
+		return dst, false
+	}
+	e.hits++
+	sh.lru.MoveToFront(e.elem)
+	start := len(dst)
+	dst = append(dst, p.buf...)
+	p.decay(dst[start:], uint32(age/time.Second))
+	return dst, true
+}
+
+// setPacked keeps p as the packed form of k's entry for clients with or
+// without EDNS0, if the entry still holds msg.
+func (c *cache) setPacked(k cacheKey, msg *dns.Msg, edns bool, p *packedReply) {
+	sh := c.shard(k)
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	if e, ok := sh.entries[k]; ok && e.msg == msg {
+		e.packed[b2i(edns)] = p
+	}
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 // put stores an upstream answer for as long as its TTL allows.
@@ -102,7 +150,7 @@ func (c *cache) put(k cacheKey, m *dns.Msg, now time.Time) {
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
 	if e, ok := sh.entries[k]; ok {
-		e.msg, e.stored, e.ttl = m, now, ttl
+		e.msg, e.stored, e.ttl, e.packed = m, now, ttl, [2]*packedReply{}
 		sh.lru.MoveToFront(e.elem)
 		return
 	}

@@ -11,21 +11,26 @@ import (
 
 // lookup answers from the cache or the upstreams; concurrent identical
 // queries share one upstream exchange.
-func (s *Server) lookup(ctx context.Context, req *dns.Msg, name string, q dns.Question) (*dns.Msg, error) {
+// It also returns the answer as cached, TTLs not decayed.
+func (s *Server) lookup(ctx context.Context, req *dns.Msg, name string, q dns.Question) (*dns.Msg, source, error) {
 	k := cacheKey{name: name, qtype: q.Qtype, cd: req.CheckingDisabled}
 	if o := req.IsEdns0(); o != nil {
 		k.do = o.Do()
 	}
 	if s.cache != nil {
-		if m, prefetch, ok := s.cache.get(k, s.now()); ok {
+		if m, src, prefetch, ok := s.cache.get(k, s.now()); ok {
 			s.cacheHits.Add(1)
 			if prefetch && !s.opts.NoPrefetch {
 				go s.refresh(k, req)
 			}
-			return m, nil
+			return m, source{k, src}, nil
 		}
 	}
-	return s.fetch(ctx, k, req)
+	m, err := s.fetch(ctx, k, req)
+	if err != nil || s.cache == nil {
+		return m, source{}, err
+	}
+	return m, source{k, m}, nil
 }
 
 // refresh re-fetches a popular entry before it expires.

@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/netip"
 	"testing"
+	"time"
 
 	"github.com/miekg/dns"
 
@@ -83,6 +84,62 @@ func FuzzServeDNS(f *testing.F) {
 		}
 		if _, err := w.msg.Pack(); err != nil {
 			t.Fatalf("answer does not pack: %v\n%v", err, w.msg)
+		}
+	})
+}
+
+// FuzzFastPath feeds arbitrary packets to the UDP fast path: it must never
+// panic, and whenever it answers, the answer must read back exactly as the
+// slow path's answer to the same packet.
+func FuzzFastPath(f *testing.F) {
+	seed := func(name string, t uint16, edns bool) []byte {
+		m := new(dns.Msg)
+		m.SetQuestion(name, t)
+		if edns {
+			m.SetEdns0(4096, true)
+		}
+		b, _ := m.Pack()
+		return b
+	}
+	f.Add([]byte{})
+	f.Add(seed("tracker.test.", dns.TypeA, true))
+	f.Add(seed("x.ads.test.", dns.TypeHTTPS, false))
+	f.Add(seed("news.test.", dns.TypeAAAA, true))
+	f.Add(seed("News.test.", dns.TypeAAAA, false))
+	f.Add(seed("pixelwall.internal.", dns.TypeA, true))
+	w := &fastWorld{clock: time.Unix(1_800_000_000, 0), up: &zoneUpstream{}}
+	s, err := New(Options{
+		Matcher:    blocklist.Compile(blocklist.Source{Name: "f", Text: testRules}),
+		Upstreams:  []Upstream{w.up},
+		RateLimit:  -1,
+		LocalAddrs: []netip.Addr{netip.MustParseAddr("127.0.0.1")},
+		Now:        func() time.Time { return w.clock },
+	})
+	if err != nil {
+		f.Fatal(err)
+	}
+	s.fastUDP.Store(true)
+	w.Server = s
+	// Cache a few names so that the fast path has answers to copy.
+	for _, name := range []string{"news.test.", "cname.news.test.", "nx.news.test."} {
+		for _, qt := range []uint16{dns.TypeA, dns.TypeAAAA} {
+			for _, edns := range []bool{false, true} {
+				w.slow(f, seed(name, qt, edns))
+			}
+		}
+	}
+	f.Fuzz(func(t *testing.T, packet []byte) {
+		var cn clientName
+		out, res := w.answerFast(nil, packet, make([]byte, 0, 256), fastClient, &cn, w.now())
+		if res != fastAnswered {
+			return
+		}
+		fast := new(dns.Msg)
+		if err := fast.Unpack(out); err != nil {
+			t.Fatalf("fast answer does not unpack: %v", err)
+		}
+		if slow := w.slow(t, packet); fast.String() != slow.String() {
+			t.Fatalf("fast answer\n%v\nslow answer\n%v", fast, slow)
 		}
 	})
 }

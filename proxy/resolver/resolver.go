@@ -114,6 +114,12 @@ type Server struct {
 	flightMu sync.Mutex
 	flights  map[cacheKey]*call
 
+	// gen counts matcher swaps: packed answers made under another matcher
+	// are not served (their CNAME chain was checked against old lists).
+	gen atomic.Uint64
+	// fastUDP is set while Serve reads UDP itself (see udp_linux.go).
+	fastUDP atomic.Bool
+
 	queries, cacheHits, blocked, refused, limited, servfail atomic.Uint64
 }
 
@@ -169,7 +175,10 @@ func New(opts Options) (*Server, error) {
 }
 
 // SetMatcher swaps in new lists; queries in flight finish with the old.
-func (s *Server) SetMatcher(m Matcher) { s.matcher.Store(&matcherBox{m}) }
+func (s *Server) SetMatcher(m Matcher) {
+	s.matcher.Store(&matcherBox{m})
+	s.gen.Add(1)
+}
 
 func (s *Server) match() Matcher { return s.matcher.Load().m }
 
@@ -185,64 +194,90 @@ func (s *Server) Stats() Stats {
 
 // ServeDNS answers one query.
 func (s *Server) ServeDNS(w dns.ResponseWriter, req *dns.Msg) {
+	_, udp := w.RemoteAddr().(*net.UDPAddr)
+	s.serve(w, req, addrOf(w.RemoteAddr()), udp, false)
+}
+
+// serve answers req from client. checked says that the UDP fast path has
+// already counted the query and let the client through the ACL and the
+// rate limit.
+func (s *Server) serve(w dns.ResponseWriter, req *dns.Msg, client netip.Addr, udp, checked bool) {
 	defer func() {
 		if r := recover(); r != nil {
 			s.log.Error("resolver: panic answering a query", "panic", r)
 		}
 	}()
-	s.queries.Add(1)
-	client := addrOf(w.RemoteAddr())
-	_, udp := w.RemoteAddr().(*net.UDPAddr)
-
-	if !s.clientAllowed(client) {
-		s.refused.Add(1)
-		s.emit(Event{Kind: "refused", Client: client.String(), Name: qname(req)})
-		s.write(w, req, refusal(req, dns.ExtendedErrorCodeProhibited, "client not allowed"), udp)
-		return
-	}
-	if s.limiter != nil && !s.limiter.allow(client, s.now()) {
-		s.limited.Add(1)
-		s.emit(Event{Kind: "rate-limited", Client: client.String(), Name: qname(req)})
-		if udp {
-			return // dropping is the only answer that cannot be amplified
+	if !checked {
+		s.queries.Add(1)
+		if !s.clientAllowed(client) {
+			s.refused.Add(1)
+			s.emit(Event{Kind: "refused", Client: client.String(), Name: qname(req)})
+			s.write(w, req, refusal(req, dns.ExtendedErrorCodeProhibited, "client not allowed"), udp)
+			return
 		}
-		s.write(w, req, refusal(req, dns.ExtendedErrorCodeProhibited, "rate limited"), udp)
-		return
+		if s.limiter != nil && !s.limiter.allow(client, s.now()) {
+			s.limited.Add(1)
+			s.emit(Event{Kind: "rate-limited", Client: client.String(), Name: qname(req)})
+			if udp {
+				return // dropping is the only answer that cannot be amplified
+			}
+			s.write(w, req, refusal(req, dns.ExtendedErrorCodeProhibited, "rate limited"), udp)
+			return
+		}
 	}
-	resp := s.Resolve(context.Background(), req, client)
+	gen := s.gen.Load()
+	resp, src := s.resolve(context.Background(), req, client)
 	s.write(w, req, resp, udp)
+	if src.msg != nil && udp && s.fastUDP.Load() {
+		s.learn(req, src, gen)
+	}
 }
 
 // Resolve answers a query as ServeDNS does, without the client checks.
 func (s *Server) Resolve(ctx context.Context, req *dns.Msg, client netip.Addr) *dns.Msg {
+	resp, _ := s.resolve(ctx, req, client)
+	return resp
+}
+
+// source is the cached upstream answer a reply was made from, as stored
+// (TTLs not yet decayed), for the UDP fast path to keep packed.
+type source struct {
+	key cacheKey
+	msg *dns.Msg
+}
+
+// resolve is Resolve, also telling which cached answer the reply was made
+// from: none for blocks, local answers, failures and overridden names
+// (whose answer is not everyone's).
+func (s *Server) resolve(ctx context.Context, req *dns.Msg, client netip.Addr) (*dns.Msg, source) {
 	if req.Opcode != dns.OpcodeQuery {
-		return rcode(req, dns.RcodeNotImplemented)
+		return rcode(req, dns.RcodeNotImplemented), source{}
 	}
 	if len(req.Question) != 1 || req.Response {
-		return rcode(req, dns.RcodeFormatError)
+		return rcode(req, dns.RcodeFormatError), source{}
 	}
 	q := req.Question[0]
 	name := strings.ToLower(q.Name)
 	if q.Qclass != dns.ClassINET {
-		return rcode(req, dns.RcodeNotImplemented)
+		return rcode(req, dns.RcodeNotImplemented), source{}
 	}
 	if q.Qtype == dns.TypeANY {
-		return anyAnswer(req) // RFC 8482
+		return anyAnswer(req), source{} // RFC 8482
 	}
 	if name == LocalName {
-		return s.localAnswer(req)
+		return s.localAnswer(req), source{}
 	}
 	host := strings.TrimSuffix(name, ".")
 	_, overridden := s.opts.Overrides.Allowed(client, host, "")
 	if d := s.match().MatchHost(host); d.Action == blocklist.Block && !overridden {
-		return s.blockAnswer(req, client, host, d, "")
+		return s.blockAnswer(req, client, host, d, ""), source{}
 	}
 
-	resp, err := s.lookup(ctx, req, name, q)
+	resp, src, err := s.lookup(ctx, req, name, q)
 	if err != nil {
 		s.servfail.Add(1)
 		s.log.Debug("resolver: upstreams failed", "name", host, "err", err)
-		return servfail(req, err)
+		return servfail(req, err), source{}
 	}
 	// CNAME uncloaking: a tracker hidden behind a first-party name is
 	// blocked like the tracker itself.
@@ -261,11 +296,14 @@ func (s *Server) Resolve(ctx context.Context, req *dns.Msg, client netip.Addr) *
 		}
 		t := strings.TrimSuffix(strings.ToLower(target), ".")
 		if d := s.match().MatchHost(t); d.Action == blocklist.Block {
-			return s.blockAnswer(req, client, host, d, t)
+			return s.blockAnswer(req, client, host, d, t), source{}
 		}
 	}
 	s.emit(Event{Kind: "passed", Client: client.String(), Name: host, Type: dns.TypeToString[q.Qtype]})
-	return reply(req, resp)
+	if overridden {
+		src = source{}
+	}
+	return reply(req, resp), src
 }
 
 func (s *Server) clientAllowed(ip netip.Addr) bool {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"runtime"
+	"sync"
 	"time"
 
 	"github.com/miekg/dns"
@@ -36,12 +37,10 @@ func (s *Server) Listen(addr string) (udp net.PacketConn, tcp net.Listener, err 
 //
 // UDP is read by one socket per core sharing the port (SO_REUSEPORT, where
 // the system has it): a single reader caps the rate at what one goroutine
-// can receive.
+// can receive. On Linux each socket has a worker of our own (udp_linux.go);
+// elsewhere dns.Server reads it.
 func (s *Server) Serve(ctx context.Context, udp net.PacketConn, tcp net.Listener) error {
-	servers := []*dns.Server{
-		{PacketConn: udp, Handler: s, UDPSize: ednsSize},
-		{Listener: tcp, Handler: s, ReadTimeout: 10 * time.Second, WriteTimeout: 10 * time.Second, IdleTimeout: func() time.Duration { return 10 * time.Second }},
-	}
+	pcs := []net.PacketConn{udp}
 	if sharedUDP {
 		for range runtime.GOMAXPROCS(0) - 1 {
 			pc, err := listenUDPShared(udp.LocalAddr().String())
@@ -49,19 +48,41 @@ func (s *Server) Serve(ctx context.Context, udp net.PacketConn, tcp net.Listener
 				s.log.Debug("resolver: no extra UDP socket; one reader serves", "err", err)
 				break
 			}
-			servers = append(servers, &dns.Server{PacketConn: pc, Handler: s, UDPSize: ednsSize})
+			pcs = append(pcs, pc)
 		}
 	}
-	errc := make(chan error, len(servers))
-	for _, srv := range servers {
+	errc := make(chan error, len(pcs)+1)
+	var (
+		stops []func(context.Context) error
+		slow  sync.WaitGroup // the fast path's hand-offs
+	)
+	start := func(srv *dns.Server) {
 		go func() { errc <- srv.ActivateAndServe() }()
+		stops = append(stops, srv.ShutdownContext)
+	}
+	start(&dns.Server{Listener: tcp, Handler: s, ReadTimeout: 10 * time.Second, WriteTimeout: 10 * time.Second,
+		IdleTimeout: func() time.Duration { return 10 * time.Second }})
+	for _, pc := range pcs {
+		if u, ok := newUDPConn(pc); ok {
+			s.fastUDP.Store(true)
+			go func() { errc <- s.serveUDP(u, &slow) }()
+			stops = append(stops, func(context.Context) error { return pc.Close() })
+			continue
+		}
+		start(&dns.Server{PacketConn: pc, Handler: s, UDPSize: ednsSize})
 	}
 	shutdown := func() error {
 		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		var errs []error
-		for _, srv := range servers {
-			errs = append(errs, srv.ShutdownContext(sctx))
+		for _, stop := range stops {
+			errs = append(errs, stop(sctx))
+		}
+		done := make(chan struct{})
+		go func() { slow.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-sctx.Done():
 		}
 		return errors.Join(errs...)
 	}
