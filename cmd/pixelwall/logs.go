@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -131,7 +132,8 @@ func cmdLogs(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(stdout, "purged %d entries\n", n)
+		// Decisions, not rows: an entry shown as "×N" counts N times.
+		fmt.Fprintf(stdout, "purged %d decisions\n", n)
 		return nil
 	}
 	l, err := blocklog.OpenReadOnly(path)
@@ -205,7 +207,9 @@ func cmdLogs(ctx context.Context, args []string, stdout, stderr io.Writer) error
 }
 
 // printEntries writes entries as an aligned table with relative times, or
-// as JSON lines.
+// as JSON lines. An entry that stands for several identical decisions
+// (blocklog folds repeats) shows its count as "×N" after its kind in the
+// table; in JSON its "count" is always there.
 func printEntries(w io.Writer, entries []blocklog.Entry, asJSON, header bool) {
 	if asJSON {
 		enc := json.NewEncoder(w)
@@ -232,7 +236,11 @@ func printEntries(w io.Writer, entries []blocklog.Entry, asJSON, header bool) {
 		case e.Detail != "" && e.URL == "":
 			what = e.Detail
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", ago(now.Sub(e.Time)), e.Client, e.Layer, e.Kind, e.Host, shorten(what, 80), shorten(e.Rule, 40), e.List)
+		kind := e.Kind
+		if e.Count > 1 {
+			kind += " ×" + strconv.FormatInt(e.Count, 10)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", ago(now.Sub(e.Time)), e.Client, e.Layer, kind, e.Host, shorten(what, 80), shorten(e.Rule, 40), e.List)
 	}
 	tw.Flush()
 }

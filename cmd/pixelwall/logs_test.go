@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/pixelwall/pixelwall/proxy/blocklog"
 )
 
 // runWorld starts `pixelwall run` with a config that blocks tracker.test
@@ -83,17 +85,51 @@ func TestLogsWhileRunning(t *testing.T) {
 	_, js, _ := runCmd(t, "", "logs", "-config", cfgPath, "-data", data, "-json", "-reason", "blocked")
 	lines := strings.Split(strings.TrimSpace(js), "\n")
 	var first map[string]any
-	if len(lines) != 2 || json.Unmarshal([]byte(lines[0]), &first) != nil || first["rule"] != "tracker.test" {
+	if len(lines) != 2 || json.Unmarshal([]byte(lines[0]), &first) != nil || first["rule"] != "tracker.test" || first["count"] != 1.0 {
 		t.Errorf("-json: %q", js)
 	}
 	if code, out, _ := runCmd(t, "", "logs", "-config", cfgPath, "-data", data, "-top", "colors"); code != 2 || out != "" {
 		t.Errorf("-top colors: exit %d", code)
 	}
 	stop()
-	if code, out, errOut := runCmd(t, "", "logs", "-config", cfgPath, "-data", data, "purge", "-since", "0"); code != 0 || !strings.Contains(out, "purged 2 entries") {
+	if code, out, errOut := runCmd(t, "", "logs", "-config", cfgPath, "-data", data, "purge", "-since", "0"); code != 0 || !strings.Contains(out, "purged 2 decisions") {
 		t.Errorf("purge: %d %q %q", code, out, errOut)
 	}
 	if _, out, _ := runCmd(t, "", "logs", "-config", cfgPath, "-data", data); strings.Contains(out, "tracker.test") {
 		t.Errorf("entries left after purge:\n%s", out)
+	}
+}
+
+func TestPrintEntriesCount(t *testing.T) {
+	at := time.Now().Add(-time.Minute)
+	entries := []blocklog.Entry{
+		{ID: 1, Time: at, Layer: "dns", Kind: "blocked", Client: "192.0.2.1", Host: "once.test", Type: "A", Count: 1},
+		{ID: 2, Time: at, Layer: "dns", Kind: "blocked", Client: "192.0.2.1", Host: "many.test", Type: "A", Count: 1000},
+	}
+	var text strings.Builder
+	printEntries(&text, entries, false, true)
+	lines := strings.Split(strings.TrimSpace(text.String()), "\n")
+	if len(lines) != 3 {
+		t.Fatalf("table:\n%s", text.String())
+	}
+	if strings.Contains(lines[1], "×") || !strings.Contains(lines[1], "once.test") {
+		t.Errorf("an entry of count 1 shows a count: %q", lines[1])
+	}
+	if !strings.Contains(lines[2], "blocked ×1000") || !strings.Contains(lines[2], "many.test") {
+		t.Errorf("an entry of count 1000 lacks \"blocked ×1000\": %q", lines[2])
+	}
+
+	var js strings.Builder
+	printEntries(&js, entries, true, false)
+	var counts []int64
+	for _, l := range strings.Split(strings.TrimSpace(js.String()), "\n") {
+		var e blocklog.Entry
+		if err := json.Unmarshal([]byte(l), &e); err != nil {
+			t.Fatalf("%v: %s", err, l)
+		}
+		counts = append(counts, e.Count)
+	}
+	if len(counts) != 2 || counts[0] != 1 || counts[1] != 1000 {
+		t.Errorf("JSON counts %v, want [1 1000]:\n%s", counts, js.String())
 	}
 }

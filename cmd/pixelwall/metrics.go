@@ -63,7 +63,7 @@ func newMetrics(log *blocklog.Log, dns func() *resolver.Server) *metrics {
 				}
 				return 0
 			}),
-		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "pixelwall_log_dropped_total", Help: "Log entries dropped because the write queue was full."},
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "pixelwall_log_dropped_total", Help: "Decisions the block log dropped because its write queue was full."},
 			func() float64 { return float64(log.Dropped()) }),
 	)
 	return m

@@ -8,6 +8,13 @@
 // crash loses at most about a second of entries. Retention and a size cap
 // keep the database bounded.
 //
+// Repeated decisions are folded: the entries of one batch that differ only
+// in their time are stored as one row with a count (Entry.Count), because
+// a flood of the same few blocks (a resolver answering the same blocked
+// names thousands of times a second, a pixel on every page view) would
+// otherwise cost one INSERT each. Top, Series, Purge and Dropped count
+// decisions, not rows.
+//
 // Privacy: URL query values are replaced by "…" (parameter names are kept)
 // and client addresses can be truncated to their network, both before
 // anything is stored or written as JSON.
@@ -22,6 +29,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/maphash"
 	"io"
 	"os"
 	"path/filepath"
@@ -32,7 +40,8 @@ import (
 )
 
 // Entry is one decision of the proxy (Layer "http") or the resolver
-// (Layer "dns"). It is a plain value: Add copies it, Query returns copies.
+// (Layer "dns"), or, when Count is more than 1, that many identical
+// decisions. It is a plain value: Add copies it, Query returns copies.
 type Entry struct {
 	ID       int64     `json:"id,omitempty"` // set when stored or read back
 	Time     time.Time `json:"time"`
@@ -52,6 +61,16 @@ type Entry struct {
 	CloakedBy string `json:"cloaked_by,omitempty"`
 	Detail    string `json:"detail,omitempty"`
 	Bytes     int64  `json:"bytes,omitempty"` // bytes avoided
+	// Count is how many identical decisions the entry stands for. Add
+	// takes 0 (or less) to mean 1, and a caller that has already folded
+	// decisions may pass more. The writer stores the entries of one batch
+	// that are equal in every field but ID, Time and Count as one row,
+	// whose Count is the sum of theirs and whose Time is the earliest of
+	// theirs, so an entry returned by Query may stand for many decisions,
+	// usually made within one flush interval (FlushInterval, or less when
+	// a batch fills up). Entries that have been through Add, and those
+	// Query returns, have a Count of at least 1.
+	Count int64 `json:"count,omitempty"`
 }
 
 // Layers of Entry.Layer.
@@ -74,7 +93,8 @@ type Options struct {
 	// oldest entries are deleted until it is 10% below the cap.
 	MaxBytes int64
 	// QueueSize is how many entries may wait for the writer; default
-	// 8192. When the queue is full, Add drops the entry and counts it.
+	// 8192. When the queue is full, Add drops the entry and counts its
+	// decisions (see Dropped).
 	QueueSize int
 	// FlushInterval is the longest an entry waits in the queue; default
 	// 500ms, so a kill -9 loses at most about a second.
@@ -86,8 +106,12 @@ type Options struct {
 	// octet 0), IPv6 to its /48.
 	AnonymizeClients bool
 	// JSON, when set, also receives every entry as one JSON object per
-	// line (for log shippers). It is written by the writer goroutine only,
-	// after the entry is stored; a slow writer slows the store.
+	// line (for log shippers). Lines are not folded: there is one per
+	// entry Added, with its own time and its own "count" (1 unless the
+	// caller passed more), so that a shipper sees each decision; "id" is
+	// the stored row's, which folded entries share. It is written by the
+	// writer goroutine only, after the entry is stored; a slow writer
+	// slows the store.
 	JSON io.Writer
 	// Now is the clock; default time.Now.
 	Now func() time.Time
@@ -129,8 +153,8 @@ type Log struct {
 	done     chan struct{} // closed by Close
 	stopped  chan struct{} // closed when the writer has returned
 	closed   atomic.Bool
-	dropped  atomic.Uint64
-	stored   atomic.Uint64 // entries committed by this Log (for tests)
+	dropped  atomic.Uint64 // decisions lost (see Dropped)
+	stored   atomic.Uint64 // decisions committed by this Log (for tests)
 	closeErr error
 	once     sync.Once
 
@@ -143,6 +167,11 @@ type Log struct {
 	enc      *json.Encoder // on Options.JSON
 	pageSize int64
 	err      error // first background error not yet reported by Flush or Close
+	// Folding a batch (see fold). Kept from one flush to the next so that
+	// a busy writer does not allocate them afresh every time.
+	folds  map[uint64]int32 // foldKey's hash → index in groups of the last group with it
+	groups []group
+	slots  []int32 // the group of each entry of the batch
 }
 
 // countKey is one row of the counts table.
@@ -266,16 +295,20 @@ func createFile(path string) error {
 }
 
 // Add queues e for storage. It never blocks: when the queue is full the
-// entry is dropped and counted (see Dropped). Query values in e.URL (and in
-// e.Detail when it is a URL) are redacted and e.Client anonymised, as
-// configured, before e leaves Add. A zero e.Time means now. Add on a closed
-// or read-only Log does nothing; an Add racing Close may be lost.
+// entry is dropped and its decisions counted (see Dropped). Query values
+// in e.URL (and in e.Detail when it is a URL) are redacted and e.Client
+// anonymised, as configured, before e leaves Add. A zero e.Time means now;
+// an e.Count below 1 means 1. Add on a closed or read-only Log does
+// nothing; an Add racing Close may be lost.
 func (l *Log) Add(e Entry) {
 	if l.readOnly || l.closed.Load() {
 		return
 	}
 	if e.Time.IsZero() {
 		e.Time = l.now()
+	}
+	if e.Count < 1 {
+		e.Count = 1
 	}
 	if !l.opts.KeepQueryValues {
 		e.URL = redactURL(e.URL)
@@ -292,7 +325,7 @@ func (l *Log) Add(e Entry) {
 	select {
 	case l.queue <- e:
 	default:
-		l.dropped.Add(1)
+		l.dropped.Add(uint64(e.Count))
 	}
 }
 
@@ -316,8 +349,9 @@ func (l *Log) Count(layer string, blocked bool) {
 	l.countMu.Unlock()
 }
 
-// Dropped reports how many entries were lost: dropped by Add because the
-// queue was full, or lost because storing them failed.
+// Dropped reports how many decisions were lost (an entry counts for its
+// Count): dropped by Add because the queue was full, or lost because
+// storing them failed.
 func (l *Log) Dropped() uint64 { return l.dropped.Load() }
 
 // Flush waits until every entry Added before the call (and every decision
@@ -427,6 +461,15 @@ func (l *Log) note(err error) {
 // flush stores batch and the pending counts, writes the JSON lines and
 // enforces the size cap.
 func (l *Log) flush(ctx context.Context, batch []Entry) error {
+	var decisions uint64
+	for i := range batch {
+		// Add has done this already; benchmarks and tests that call
+		// flush directly have not.
+		if batch[i].Count < 1 {
+			batch[i].Count = 1
+		}
+		decisions += uint64(batch[i].Count)
+	}
 	l.countMu.Lock()
 	var counts map[countKey]counter
 	if len(l.counts) > 0 {
@@ -439,9 +482,9 @@ func (l *Log) flush(ctx context.Context, batch []Entry) error {
 	}
 	err := l.store(ctx, batch, counts)
 	if err != nil {
-		l.dropped.Add(uint64(len(batch)))
+		l.dropped.Add(decisions)
 	} else {
-		l.stored.Add(uint64(len(batch)))
+		l.stored.Add(decisions)
 	}
 	if l.opts.JSON != nil {
 		err = errors.Join(err, l.writeJSON(batch))
@@ -452,10 +495,12 @@ func (l *Log) flush(ctx context.Context, batch []Entry) error {
 	return err
 }
 
-// store inserts batch and adds it and counts to the counts table, in one
-// transaction. It sets the IDs of batch's entries and adds them to counts,
-// which it owns.
+// store inserts batch, folded (see fold), and adds its decisions and
+// counts to the counts table, in one transaction. Once it has committed,
+// it sets the ID of each entry of batch to its row's. It owns counts.
+// The entries' Counts must be at least 1.
 func (l *Log) store(ctx context.Context, batch []Entry, counts map[countKey]counter) error {
+	groups, slots := l.fold(batch)
 	tx, err := l.w.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("blocklog: storing %d entries: beginning transaction: %w", len(batch), err)
@@ -465,20 +510,27 @@ func (l *Log) store(ctx context.Context, batch []Entry, counts map[countKey]coun
 		counts = make(map[countKey]counter)
 	}
 	insert := tx.StmtContext(ctx, l.insert)
-	for i := range batch {
-		e := &batch[i]
-		res, err := insert.ExecContext(ctx, entryArgs(e)...)
+	for i := range groups {
+		g := &groups[i]
+		row := batch[g.first]
+		row.Time, row.Count = g.time, g.count
+		res, err := insert.ExecContext(ctx, entryArgs(&row)...)
 		if err != nil {
 			return fmt.Errorf("blocklog: storing %d entries: inserting: %w", len(batch), err)
 		}
-		if e.ID, err = res.LastInsertId(); err != nil {
+		if g.id, err = res.LastInsertId(); err != nil {
 			return fmt.Errorf("blocklog: storing %d entries: reading id: %w", len(batch), err)
 		}
+	}
+	// Each decision is counted in its own minute, not in its row's: a
+	// row may stand for decisions on both sides of a minute's end.
+	for i := range batch {
+		e := &batch[i]
 		k := countKey{minute: minuteOf(e.Time), layer: e.Layer}
 		c := counts[k]
-		c.total++
+		c.total += e.Count
 		if blockedKind(e.Kind) {
-			c.blocked++
+			c.blocked += e.Count
 		}
 		counts[k] = c
 	}
@@ -491,7 +543,109 @@ func (l *Log) store(ctx context.Context, batch []Entry, counts map[countKey]coun
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("blocklog: storing %d entries: committing: %w", len(batch), err)
 	}
+	for i := range batch {
+		batch[i].ID = groups[slots[i]].id
+	}
 	return nil
+}
+
+// foldKey is every stored field of an entry but its time (and its count):
+// the entries of a batch with equal keys are stored as one row.
+type foldKey struct {
+	layer, kind, client, method, host, url, typ, source string
+	rule, list, response, removed, cloakedBy, detail    string
+	bytes                                               int64
+}
+
+// keyOf is e's foldKey.
+func keyOf(e *Entry) foldKey {
+	return foldKey{
+		layer: e.Layer, kind: e.Kind, client: e.Client, method: e.Method, host: e.Host, url: e.URL,
+		typ: e.Type, source: e.Source, rule: e.Rule, list: e.List, response: e.Response,
+		removed: removedKey(e.Removed), cloakedBy: e.CloakedBy, detail: e.Detail, bytes: e.Bytes,
+	}
+}
+
+// removedKey encodes names for foldKey so that different lists have
+// different keys (nil and empty are the same list: both are stored as
+// ""). Names are joined after a NUL, which keeps [""] apart from nil; the
+// rare list with a NUL in a name is encoded as JSON instead, which never
+// holds a raw NUL and so cannot meet a joined key.
+func removedKey(names []string) string {
+	if len(names) == 0 {
+		return ""
+	}
+	n := 0
+	for _, name := range names {
+		if strings.IndexByte(name, 0) >= 0 {
+			b, _ := json.Marshal(names) // cannot fail for a []string
+			return string(b)
+		}
+		n += 1 + len(name)
+	}
+	var b strings.Builder
+	b.Grow(n)
+	for _, name := range names {
+		b.WriteByte(0)
+		b.WriteString(name)
+	}
+	return b.String()
+}
+
+// group is one row of a folded batch: the entries with one foldKey.
+type group struct {
+	key   foldKey
+	same  int32     // the index of the previous group whose key has the same hash, or -1
+	first int       // the index in the batch of its first entry, whose fields the row takes
+	time  time.Time // the earliest of its entries' times
+	count int64     // the sum of its entries' counts
+	id    int64     // the row's, once inserted
+}
+
+// foldSeed seeds the hashes of foldKeys.
+var foldSeed = maphash.MakeSeed()
+
+// fold groups batch by foldKey, in the order of each group's first entry.
+// It returns the groups and, for each entry of batch, the index of its
+// group. The slices and the map behind them are the writer's, reused by
+// the next call.
+//
+// The map is keyed by the foldKey's hash, not by the foldKey itself: Go
+// stores a map key of more than 128 bytes out of line, one allocation per
+// key, and a foldKey has 232. Groups whose keys share a hash are chained
+// by group.same.
+func (l *Log) fold(batch []Entry) ([]group, []int32) {
+	if l.folds == nil {
+		l.folds = make(map[uint64]int32, maxBatch)
+	}
+	clear(l.folds)
+	groups, slots := l.groups[:0], l.slots[:0]
+	for i := range batch {
+		e := &batch[i]
+		k := keyOf(e)
+		h := maphash.Comparable(foldSeed, k)
+		g, ok := l.folds[h]
+		for ok && groups[g].key != k {
+			g = groups[g].same
+			ok = g >= 0
+		}
+		if !ok {
+			same, ok := l.folds[h]
+			if !ok {
+				same = -1
+			}
+			g = int32(len(groups))
+			l.folds[h] = g
+			groups = append(groups, group{key: k, same: same, first: i, time: e.Time})
+		}
+		if e.Time.Before(groups[g].time) {
+			groups[g].time = e.Time
+		}
+		groups[g].count += e.Count
+		slots = append(slots, g)
+	}
+	l.groups, l.slots = groups, slots
+	return groups, slots
 }
 
 // writeJSON writes batch to Options.JSON, one object per line.

@@ -71,12 +71,22 @@ func query(t *testing.T, l *Log, f Filter) []Entry {
 	return got
 }
 
-// countEntries counts the stored entries.
+// countEntries counts the stored rows.
 func countEntries(t *testing.T, l *Log) int64 {
 	t.Helper()
 	var n int64
 	if err := l.r.QueryRow("SELECT COUNT(*) FROM entries").Scan(&n); err != nil {
 		t.Fatalf("counting entries: %v", err)
+	}
+	return n
+}
+
+// countDecisions counts the decisions the stored rows stand for.
+func countDecisions(t *testing.T, l *Log) int64 {
+	t.Helper()
+	var n int64
+	if err := l.r.QueryRow("SELECT COALESCE(SUM(n), 0) FROM entries").Scan(&n); err != nil {
+		t.Fatalf("counting decisions: %v", err)
 	}
 	return n
 }
@@ -118,6 +128,7 @@ func TestRoundTrip(t *testing.T) {
 		t.Errorf("Time = %v, want %v", got[0].Time, want.Time)
 	}
 	want.ID, want.Time = got[0].ID, got[0].Time
+	want.Count = 1 // Add's default
 	if !reflect.DeepEqual(got[0], want) {
 		t.Errorf("round trip:\n got %+v\nwant %+v", got[0], want)
 	}
@@ -165,8 +176,8 @@ func TestCloseStoresQueued(t *testing.T) {
 	}
 
 	l = openTest(t, Options{Path: path})
-	if n := countEntries(t, l); n != 100 {
-		t.Errorf("%d entries after reopening, want 100", n)
+	if n := countDecisions(t, l); n != 100 {
+		t.Errorf("%d decisions after reopening, want 100", n)
 	}
 }
 
@@ -231,8 +242,16 @@ func TestManyWriters(t *testing.T) {
 	if d := l.Dropped(); d != 0 {
 		t.Errorf("Dropped() = %d, want 0 with a queue that holds everything", d)
 	}
-	if n := countEntries(t, l); n != writers*each {
-		t.Errorf("%d entries stored, want %d", n, writers*each)
+	// Redaction makes each writer's URLs the same, so its entries fold
+	// into one row per host; the decisions are all there.
+	if n := countDecisions(t, l); n != writers*each {
+		t.Errorf("%d decisions stored, want %d", n, writers*each)
+	}
+	if n := l.stored.Load(); n != writers*each {
+		t.Errorf("stored counter = %d, want %d", n, writers*each)
+	}
+	if n := countEntries(t, l); n < writers*50 || n >= writers*each {
+		t.Errorf("%d rows stored, want at least one per client and host (%d) and fewer than the %d entries", n, writers*50, writers*each)
 	}
 	top, err := l.Top(ctx, "clients", Filter{}, 100)
 	if err != nil {
@@ -257,10 +276,10 @@ func TestManyWriters(t *testing.T) {
 
 func TestTinyQueueNeverBlocks(t *testing.T) {
 	l := openTest(t, Options{QueueSize: 1})
-	const n = 10_000
+	const n = 10_000 // entries; every other one stands for 3 decisions
 	start := time.Now()
 	for i := range n {
-		l.Add(Entry{Layer: LayerHTTP, Kind: "blocked", Host: "t.test", URL: fmt.Sprintf("https://t.test/?i=%d", i)})
+		l.Add(Entry{Layer: LayerHTTP, Kind: "blocked", Host: "t.test", URL: fmt.Sprintf("https://t.test/?i=%d", i), Count: int64(1 + i%2*2)})
 	}
 	// A blocking Add would never return; the bound only has to be far
 	// above a loaded CI machine's worst case.
@@ -272,8 +291,12 @@ func TestTinyQueueNeverBlocks(t *testing.T) {
 	if dropped == 0 {
 		t.Error("Dropped() = 0, want drops with a queue of 1")
 	}
-	if stored := countEntries(t, l); stored+int64(dropped) != n {
-		t.Errorf("stored %d + dropped %d = %d, want %d", stored, dropped, stored+int64(dropped), n)
+	const decisions = 2 * n
+	if stored := countDecisions(t, l); stored+int64(dropped) != decisions {
+		t.Errorf("stored %d + dropped %d = %d decisions, want %d", stored, dropped, stored+int64(dropped), decisions)
+	}
+	if stored := l.stored.Load(); stored+dropped != decisions {
+		t.Errorf("stored counter %d + dropped %d = %d decisions, want %d", stored, dropped, stored+dropped, decisions)
 	}
 }
 
@@ -316,15 +339,17 @@ func TestRetentionAtOpen(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "blocks.db")
 	clk := newClock(base)
 	l := openTest(t, Options{Path: path, Now: clk.Now})
-	l.Add(Entry{Time: base.Add(-40 * 24 * time.Hour), Kind: "blocked"})
-	l.Add(Entry{Time: base, Kind: "blocked"})
+	// Different details: identical entries would fold into one row with
+	// the older time.
+	l.Add(Entry{Time: base.Add(-40 * 24 * time.Hour), Kind: "blocked", Detail: "old"})
+	l.Add(Entry{Time: base, Kind: "blocked", Detail: "new"})
 	if err := l.Close(); err != nil {
 		t.Fatal(err)
 	}
 	l = openTest(t, Options{Path: path, Now: clk.Now}) // default retention: 30 days
 	flush(t, l)                                        // runs after the writer's first cleanup
-	if n := countEntries(t, l); n != 1 {
-		t.Errorf("%d entries after reopening, want 1", n)
+	if got := details(query(t, l, Filter{})); !reflect.DeepEqual(got, []string{"new"}) {
+		t.Errorf("entries after reopening: %v, want [new]", got)
 	}
 }
 
@@ -357,7 +382,12 @@ func TestMaxBytes(t *testing.T) {
 	if used := (count - free) * l.pageSize; used > maxBytes {
 		t.Errorf("%d bytes in use, want <= %d", used, maxBytes)
 	}
-	stored := countEntries(t, l)
+	// Every URL differs, so nothing folds and the decisions kept are the
+	// newest rows.
+	stored := countDecisions(t, l)
+	if rows := countEntries(t, l); rows != stored {
+		t.Fatalf("%d rows for %d decisions: entries folded", rows, stored)
+	}
 	if stored == 0 || stored >= n {
 		t.Fatalf("%d entries stored, want some but fewer than %d", stored, n)
 	}
@@ -488,27 +518,31 @@ func TestReadOnly(t *testing.T) {
 func TestPurge(t *testing.T) {
 	l := openTest(t, Options{})
 	ctx := context.Background()
+	// Ten rows, an hour apart, each folded from two entries.
 	for i := range 10 {
-		l.Add(Entry{Time: base.Add(time.Duration(i) * time.Hour), Layer: LayerHTTP, Kind: "blocked"})
+		for range 2 {
+			l.Add(Entry{Time: base.Add(time.Duration(i) * time.Hour), Layer: LayerHTTP, Kind: "blocked", Detail: fmt.Sprint(i)})
+		}
 	}
 	l.Count(LayerHTTP, false)
 	n, err := l.Purge(ctx, base.Add(4*time.Hour))
 	if err != nil {
 		t.Fatalf("Purge: %v", err)
 	}
-	if n != 4 {
-		t.Errorf("Purge deleted %d entries, want 4", n)
+	if n != 8 {
+		t.Errorf("Purge reported %d decisions, want 8 (4 rows of 2)", n)
 	}
-	if got := countEntries(t, l); got != 6 {
-		t.Errorf("%d entries left, want 6", got)
+	if got, decisions := countEntries(t, l), countDecisions(t, l); got != 6 || decisions != 12 {
+		t.Errorf("%d rows (%d decisions) left, want 6 (12)", got, decisions)
 	}
 	last := query(t, l, Filter{Limit: 1})[0].ID
 
+	l.Add(Entry{Layer: LayerHTTP, Kind: "blocked", Count: 5})
 	if n, err = l.Purge(ctx, time.Time{}); err != nil {
 		t.Fatalf("Purge everything: %v", err)
 	}
-	if n != 6 {
-		t.Errorf("Purge everything deleted %d entries, want 6", n)
+	if n != 17 {
+		t.Errorf("Purge everything reported %d decisions, want 17 (12 + 5 Added just before)", n)
 	}
 	var counts int64
 	if err := l.r.QueryRow("SELECT COUNT(*) FROM counts").Scan(&counts); err != nil {

@@ -142,7 +142,7 @@ func TestCrash(t *testing.T) {
 	if check != "ok" {
 		t.Errorf("integrity_check = %q", check)
 	}
-	got := countEntries(t, l)
+	got := countDecisions(t, l)
 	t.Logf("%d entries in the file; %d Added a second before the kill; %d reported stored", got, want, stored)
 	if got < want {
 		t.Errorf("%d entries survived, want at least the %d Added a second before the kill", got, want)

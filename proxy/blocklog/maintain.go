@@ -31,29 +31,47 @@ func (l *Log) cleanup(ctx context.Context) error {
 }
 
 // deleteBefore deletes the entries older than before, in chunks, and the
-// counts of the minutes that ended before it.
+// counts of the minutes that ended before it. It reports how many
+// decisions the deleted entries stood for.
 func (l *Log) deleteBefore(ctx context.Context, before time.Time) (int64, error) {
-	var total int64
+	var decisions int64
 	for {
-		res, err := l.w.ExecContext(ctx,
-			"DELETE FROM entries WHERE id IN (SELECT id FROM entries WHERE time < ? LIMIT ?)",
-			before.UnixNano(), deleteChunk)
+		rows, n, err := l.deleteChunk(ctx, before)
+		decisions += n
 		if err != nil {
-			return total, fmt.Errorf("deleting entries before %v: %w", before, err)
+			return decisions, fmt.Errorf("deleting entries before %v: %w", before, err)
 		}
-		n, err := res.RowsAffected()
-		if err != nil {
-			return total, fmt.Errorf("deleting entries before %v: %w", before, err)
-		}
-		total += n
-		if n < deleteChunk {
+		if rows < deleteChunk {
 			break
 		}
 	}
 	if _, err := l.w.ExecContext(ctx, "DELETE FROM counts WHERE minute < ?", minuteOf(before)); err != nil {
-		return total, fmt.Errorf("deleting counts before %v: %w", before, err)
+		return decisions, fmt.Errorf("deleting counts before %v: %w", before, err)
 	}
-	return total, nil
+	return decisions, nil
+}
+
+// deleteChunk deletes up to deleteChunk entries older than before and
+// reports how many rows it deleted and how many decisions they stood for.
+// RETURNING gives the counts of exactly the rows deleted, in the same
+// statement; SQLite deletes them all at the first step.
+func (l *Log) deleteChunk(ctx context.Context, before time.Time) (rows, decisions int64, err error) {
+	res, err := l.w.QueryContext(ctx,
+		"DELETE FROM entries WHERE id IN (SELECT id FROM entries WHERE time < ? LIMIT ?) RETURNING n",
+		before.UnixNano(), deleteChunk)
+	if err != nil {
+		return 0, 0, err
+	}
+	defer res.Close()
+	for res.Next() {
+		var n int64
+		if err := res.Scan(&n); err != nil {
+			return rows, decisions, err
+		}
+		rows++
+		decisions += n
+	}
+	return rows, decisions, res.Err()
 }
 
 // pages reports the database's size and free list, in pages.

@@ -110,8 +110,10 @@ func querySQL(f Filter) (string, []any) {
 }
 
 // Query returns the entries f selects, newest first, or oldest first when
-// f.AfterID is set. It is safe to call concurrently with writes; entries
-// still queued are not seen (see Flush).
+// f.AfterID is set. Each is a stored row, which may stand for several
+// identical decisions (see Entry.Count); f.Limit counts rows. It is safe
+// to call concurrently with writes; entries still queued are not seen
+// (see Flush).
 func (l *Log) Query(ctx context.Context, f Filter) ([]Entry, error) {
 	q, args := querySQL(f)
 	rows, err := l.r.QueryContext(ctx, q, args...)
@@ -133,7 +135,8 @@ func (l *Log) Query(ctx context.Context, f Filter) ([]Entry, error) {
 	return entries, nil
 }
 
-// Count is one row of Top: a key and how many entries have it.
+// Count is one row of Top: a key and how many decisions have it (the sum
+// of the Counts of the entries that have it).
 type Count struct {
 	Key string
 	N   int64
@@ -159,13 +162,13 @@ func topColumn(by string) (string, bool) {
 // topSQL is Top's statement.
 func topSQL(col string, f Filter, n int) (string, []any) {
 	where, args := f.where()
-	q := "SELECT " + col + ", COUNT(*) FROM entries WHERE " + where + " AND " + col + " <> ''" +
+	q := "SELECT " + col + ", SUM(n) FROM entries WHERE " + where + " AND " + col + " <> ''" +
 		" GROUP BY " + col + " ORDER BY 2 DESC, 1 LIMIT ?"
 	return q, append(args, n)
 }
 
-// Top returns the n (default 10) most frequent values among the entries f
-// selects, most frequent first (ties by key), by "hosts", "rules",
+// Top returns the n (default 10) most frequent values among the decisions
+// f selects, most frequent first (ties by key), by "hosts", "rules",
 // "lists", "clients" or "kinds". Empty values are not counted; f.Limit is
 // ignored. It is safe to call concurrently with writes.
 func (l *Log) Top(ctx context.Context, by string, f Filter, n int) ([]Count, error) {
@@ -212,9 +215,11 @@ const maxPoints = 100_000
 // Series returns the decisions per bucket from since (rounded down to the
 // minute; zero means from the oldest count) to now, for one layer or all
 // ("") of them, with a Point for every bucket, empty or not. Buckets are
-// whole minutes (at least one). Totals count stored entries and decisions
-// passed to Count; Blocked counts entries of kind blocked, heuristic,
-// connect-refused and unwrapped, and decisions counted as blocked. What
+// whole minutes (at least one). Totals count the decisions of stored
+// entries (each in the minute of its own time, though folded into a row
+// of an earlier minute) and decisions passed to Count; Blocked counts
+// decisions of kind blocked, heuristic, connect-refused and unwrapped,
+// and decisions counted as blocked. What
 // is not yet flushed is not seen. It is safe to call concurrently with
 // writes.
 func (l *Log) Series(ctx context.Context, since time.Time, bucket time.Duration, layer string) ([]Point, error) {
@@ -275,9 +280,11 @@ func (l *Log) Series(ctx context.Context, since time.Time, bucket time.Duration,
 }
 
 // Purge deletes the entries, and the counts, older than before, and
-// reports how many entries it deleted. A zero before deletes everything
-// and then compacts the file (VACUUM). What was Added before the call is
-// stored first, so it is purged too. It fails on a read-only Log.
+// reports how many decisions the deleted entries stood for (the sum of
+// their Counts, which is more than the rows deleted when some were
+// folded). A zero before deletes everything and then compacts the file
+// (VACUUM). What was Added before the call is stored first, so it is
+// purged too. It fails on a read-only Log.
 func (l *Log) Purge(ctx context.Context, before time.Time) (int64, error) {
 	if l.readOnly {
 		return 0, errors.New("blocklog: purge: the log is read-only")
@@ -298,19 +305,44 @@ func (l *Log) Purge(ctx context.Context, before time.Time) (int64, error) {
 		}
 		return n, nil
 	}
-	res, err := l.w.ExecContext(ctx, "DELETE FROM entries")
+	n, err := l.deleteAll(ctx)
 	if err != nil {
-		return 0, fmt.Errorf("blocklog: purge: deleting entries: %w", err)
-	}
-	n, err := res.RowsAffected()
-	if err != nil {
-		return 0, fmt.Errorf("blocklog: purge: counting deleted entries: %w", err)
-	}
-	if _, err := l.w.ExecContext(ctx, "DELETE FROM counts"); err != nil {
-		return n, fmt.Errorf("blocklog: purge: deleting counts: %w", err)
+		return 0, fmt.Errorf("blocklog: purge: %w", err)
 	}
 	if _, err := l.w.ExecContext(ctx, "VACUUM"); err != nil {
 		return n, fmt.Errorf("blocklog: purge: vacuum: %w", err)
+	}
+	return n, nil
+}
+
+// deleteAll deletes every entry and count and reports how many decisions
+// the entries stood for. It sums and deletes in one transaction, so that
+// another process writing the log (`pixelwall run` while `pixelwall logs
+// purge` runs) cannot add rows in between. Deleting the counts first takes
+// the write lock before the sum is read: a transaction that read first
+// could fail to upgrade its snapshot to a write after another process
+// committed.
+func (l *Log) deleteAll(ctx context.Context) (int64, error) {
+	tx, err := l.w.BeginTx(ctx, nil)
+	if err != nil {
+		return 0, fmt.Errorf("deleting everything: %w", err)
+	}
+	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
+	if _, err := tx.ExecContext(ctx, "DELETE FROM counts"); err != nil {
+		return 0, fmt.Errorf("deleting counts: %w", err)
+	}
+	var n int64
+	if err := tx.QueryRowContext(ctx, "SELECT COALESCE(SUM(n), 0) FROM entries").Scan(&n); err != nil {
+		return 0, fmt.Errorf("counting decisions: %w", err)
+	}
+	// Not DELETE … RETURNING n as in deleteChunk: with neither RETURNING
+	// nor WHERE, SQLite drops the table's pages wholesale instead of
+	// deleting row by row.
+	if _, err := tx.ExecContext(ctx, "DELETE FROM entries"); err != nil {
+		return 0, fmt.Errorf("deleting entries: %w", err)
+	}
+	if err := tx.Commit(); err != nil {
+		return 0, fmt.Errorf("deleting everything: committing: %w", err)
 	}
 	return n, nil
 }

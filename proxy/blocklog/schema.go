@@ -16,7 +16,7 @@ import (
 const driverName = "sqlite"
 
 // schemaVersion is the schema's version, kept in PRAGMA user_version.
-const schemaVersion = 2
+const schemaVersion = 3
 
 // schemaV1 is the first schema.
 //
@@ -66,16 +66,35 @@ const schemaV1 = `CREATE TABLE entries (
 const schemaV2 = `DROP INDEX IF EXISTS entries_rule_time;
 	DROP INDEX IF EXISTS entries_list_time;`
 
+// schemaV3 adds n, how many identical decisions a row stands for (see
+// Entry.Count): the writer folds repeated decisions into one row. Rows
+// stored before it stand for one decision each; SQLite adds a column with
+// a constant default without rewriting the table.
+//
+// Top sums n where it used to count rows, and the host, client and kind
+// indexes served it alone (covering); without n they would send it to
+// the table for every row: 10x slower over a million entries (Top hosts
+// over 24h 0.1 s → 1 s). So they are rebuilt with n at their end, which
+// costs a few seconds per million entries, once, and an insert next to
+// nothing (n = 1 takes no bytes in a record).
+const schemaV3 = `ALTER TABLE entries ADD COLUMN n INTEGER NOT NULL DEFAULT 1;
+	DROP INDEX entries_rhost_time;
+	DROP INDEX entries_client_time;
+	DROP INDEX entries_kind_time;
+	CREATE INDEX entries_rhost_time ON entries (rhost, time, n);
+	CREATE INDEX entries_client_time ON entries (client, time, n);
+	CREATE INDEX entries_kind_time ON entries (kind, time, n);`
+
 // migrations()[i] brings the schema from version i to i+1.
-func migrations() []string { return []string{schemaV1, schemaV2} }
+func migrations() []string { return []string{schemaV1, schemaV2, schemaV3} }
 
 // entryColumns are the stored columns of an entry, in entryArgs' order.
 const entryColumns = `time, layer, kind, client, method, host, rhost, url, type, source,
-	rule, list, response, removed, cloaked_by, detail, bytes`
+	rule, list, response, removed, cloaked_by, detail, bytes, n`
 
 const (
 	insertSQL = `INSERT INTO entries (` + entryColumns + `)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 	upsertSQL = `INSERT INTO counts (minute, layer, total, blocked) VALUES (?, ?, ?, ?)
 		ON CONFLICT (minute, layer) DO UPDATE SET
 			total = total + excluded.total, blocked = blocked + excluded.blocked`
@@ -188,6 +207,7 @@ func entryArgs(e *Entry) []any {
 	return []any{
 		e.Time.UnixNano(), e.Layer, e.Kind, e.Client, e.Method, e.Host, reverseHost(e.Host),
 		e.URL, e.Type, e.Source, e.Rule, e.List, e.Response, removed, e.CloakedBy, e.Detail, e.Bytes,
+		max(e.Count, 1),
 	}
 }
 
@@ -199,7 +219,7 @@ func scanEntry(rows *sql.Rows) (Entry, error) {
 		rhost, removed string
 	)
 	err := rows.Scan(&e.ID, &nanos, &e.Layer, &e.Kind, &e.Client, &e.Method, &e.Host, &rhost,
-		&e.URL, &e.Type, &e.Source, &e.Rule, &e.List, &e.Response, &removed, &e.CloakedBy, &e.Detail, &e.Bytes)
+		&e.URL, &e.Type, &e.Source, &e.Rule, &e.List, &e.Response, &removed, &e.CloakedBy, &e.Detail, &e.Bytes, &e.Count)
 	if err != nil {
 		return Entry{}, err
 	}

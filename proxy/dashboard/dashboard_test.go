@@ -270,6 +270,23 @@ func TestLogSearch(t *testing.T) {
 	}
 }
 
+// TestLogCount: an entry that stands for many identical decisions (the
+// block log folds repeats) shows how many.
+func TestLogCount(t *testing.T) {
+	l := newLog(t)
+	add(t, l,
+		blocklog.Entry{Layer: "dns", Kind: "blocked", Client: "192.168.1.12", Host: "many.dns.test", Type: "A", Count: 1234},
+		blocklog.Entry{Layer: "dns", Kind: "blocked", Client: "192.168.1.12", Host: "once.dns.test", Type: "A"},
+	)
+	s := newServer(t, Options{Log: l})
+	for _, target := range []string{"/", "/log"} {
+		body := get(t, s, target)
+		if n := strings.Count(body, "×"); n != 1 || !strings.Contains(body, ">×1,234</small>") {
+			t.Errorf("%s: %d counts shown, want one, ×1,234", target, n)
+		}
+	}
+}
+
 func TestLogPagination(t *testing.T) {
 	l := newLog(t)
 	// Entries sharing one time must not be lost between pages.

@@ -1,0 +1,347 @@
+package blocklog
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"path/filepath"
+	"reflect"
+	"testing"
+	"time"
+)
+
+// openBatch opens a log whose writer stores only on Flush, so that what
+// a test Adds before a Flush is one batch.
+func openBatch(t *testing.T, opts Options) *Log {
+	t.Helper()
+	opts.FlushInterval = time.Hour
+	return openTest(t, opts)
+}
+
+func TestFoldRepeated(t *testing.T) {
+	clk := newClock(base.Add(30 * time.Second))
+	l := openBatch(t, Options{Now: clk.Now})
+	ctx := context.Background()
+	px := Entry{Layer: LayerHTTP, Kind: "blocked", Client: "192.0.2.1", Method: "GET", Host: "px.tracker.test",
+		URL: "https://px.tracker.test/p.gif?uid=42", Type: "image", Rule: "||tracker.test^", List: "easyprivacy"}
+	for i := range 1000 {
+		e := px
+		e.Time = base.Add(time.Duration(i) * time.Millisecond)
+		e.URL = fmt.Sprintf("https://px.tracker.test/p.gif?uid=%d", i) // the same once redacted
+		l.Add(e)
+		if i%100 == 0 {
+			l.Add(Entry{Time: base, Layer: LayerDNS, Kind: "blocked", Host: fmt.Sprintf("d%d.test", i/100), Type: "A"})
+		}
+	}
+	flush(t, l)
+
+	if n := countEntries(t, l); n != 11 {
+		t.Errorf("%d rows, want 11", n)
+	}
+	got := query(t, l, Filter{Host: "px.tracker.test"})
+	if len(got) != 1 {
+		t.Fatalf("Query(px.tracker.test) = %d rows, want 1", len(got))
+	}
+	if got[0].Count != 1000 {
+		t.Errorf("folded row Count = %d, want 1000", got[0].Count)
+	}
+	if !got[0].Time.Equal(base) {
+		t.Errorf("folded row Time = %v, want the earliest, %v", got[0].Time, base)
+	}
+	for _, e := range query(t, l, Filter{Layer: LayerDNS}) {
+		if e.Count != 1 {
+			t.Errorf("%s: Count = %d, want 1", e.Host, e.Count)
+		}
+	}
+	top, err := l.Top(ctx, "hosts", Filter{}, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []Count{{"px.tracker.test", 1000}}; !reflect.DeepEqual(top, want) {
+		t.Errorf("Top hosts = %v, want %v", top, want)
+	}
+	points, err := l.Series(ctx, base, time.Minute, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(points) != 1 || points[0].Total != 1010 || points[0].Blocked != 1010 {
+		t.Errorf("Series = %+v, want one minute of 1010 decisions, all blocked", points)
+	}
+	if n := l.stored.Load(); n != 1010 {
+		t.Errorf("stored counter = %d, want 1010 decisions", n)
+	}
+}
+
+// TestFoldAcrossMinutes: a row may stand for decisions of several minutes;
+// the counts table still puts each decision in its own minute.
+func TestFoldAcrossMinutes(t *testing.T) {
+	clk := newClock(base.Add(2 * time.Minute))
+	l := openBatch(t, Options{Now: clk.Now})
+	ctx := context.Background()
+	e := Entry{Layer: LayerDNS, Kind: "blocked", Client: "192.0.2.1", Host: "t.test", Type: "A"}
+	for _, at := range []time.Duration{61 * time.Second, 59 * time.Second, 30 * time.Second} {
+		e.Time = base.Add(at)
+		l.Add(e)
+	}
+	e.Time, e.Count = base.Add(90*time.Second), 5 // a caller's own count
+	l.Add(e)
+	flush(t, l)
+
+	got := query(t, l, Filter{})
+	if len(got) != 1 {
+		t.Fatalf("%d rows, want 1", len(got))
+	}
+	if got[0].Count != 8 || !got[0].Time.Equal(base.Add(30*time.Second)) {
+		t.Errorf("row: Count %d at %v, want 8 at %v", got[0].Count, got[0].Time, base.Add(30*time.Second))
+	}
+	points, err := l.Series(ctx, base, time.Minute, LayerDNS)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var totals, blocked []int64
+	for _, p := range points {
+		totals = append(totals, p.Total)
+		blocked = append(blocked, p.Blocked)
+	}
+	if want := []int64{2, 6, 0}; !reflect.DeepEqual(totals, want) || !reflect.DeepEqual(blocked, want) {
+		t.Errorf("per minute: totals %v, blocked %v, want %v for both", totals, blocked, want)
+	}
+}
+
+// TestFoldOnlyIdentical: entries that differ in any stored field but the
+// time are stored apart.
+func TestFoldOnlyIdentical(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		change func(first, second *Entry) // makes second from a copy of first
+		rows   int64
+	}{
+		{"time only", func(_, e *Entry) { e.Time = e.Time.Add(time.Second) }, 1},
+		{"query value only (redacted)", func(_, e *Entry) { e.URL = "https://px.tracker.test/p.gif?x=2" }, 1},
+		{"host case (normalised)", func(_, e *Entry) { e.Host = "PX.Tracker.TEST." }, 1},
+		{"removed nil and empty (both stored as none)", func(a, b *Entry) { a.Removed, b.Removed = nil, []string{} }, 1},
+		{"layer", func(_, e *Entry) { e.Layer = LayerDNS }, 2},
+		{"kind", func(_, e *Entry) { e.Kind = "heuristic" }, 2},
+		{"client", func(_, e *Entry) { e.Client = "192.0.2.2" }, 2},
+		{"method", func(_, e *Entry) { e.Method = "POST" }, 2},
+		{"host", func(_, e *Entry) { e.Host = "px2.tracker.test" }, 2},
+		{"url", func(_, e *Entry) { e.URL = "https://px.tracker.test/q.gif?x=1" }, 2},
+		{"type", func(_, e *Entry) { e.Type = "script" }, 2},
+		{"source", func(_, e *Entry) { e.Source = "other.test" }, 2},
+		{"rule", func(_, e *Entry) { e.Rule = "||px.tracker.test^" }, 2},
+		{"list", func(_, e *Entry) { e.List = "easylist" }, 2},
+		{"response", func(_, e *Entry) { e.Response = "204" }, 2},
+		{"removed one more", func(_, e *Entry) { e.Removed = append(e.Removed, "b") }, 2},
+		{"removed one less", func(_, e *Entry) { e.Removed = nil }, 2},
+		{"removed, a name with a NUL", func(a, b *Entry) { a.Removed, b.Removed = []string{"a", "b"}, []string{"a\x00b"} }, 2},
+		{"cloaked by", func(_, e *Entry) { e.CloakedBy = "cdn.test" }, 2},
+		{"detail", func(_, e *Entry) { e.Detail = "other" }, 2},
+		{"bytes", func(_, e *Entry) { e.Bytes = 44 }, 2},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			l := openBatch(t, Options{})
+			e := Entry{Time: base, Layer: LayerHTTP, Kind: "blocked", Client: "192.0.2.1", Method: "GET",
+				Host: "px.tracker.test", URL: "https://px.tracker.test/p.gif?x=1", Type: "image", Source: "news.test",
+				Rule: "||tracker.test^", List: "easyprivacy", Response: "gif", Removed: []string{"a"}, Bytes: 43}
+			other := e
+			other.Removed = append([]string(nil), e.Removed...)
+			tc.change(&e, &other)
+			l.Add(e)
+			l.Add(other)
+			flush(t, l)
+			if n := countEntries(t, l); n != tc.rows {
+				t.Errorf("%d rows, want %d", n, tc.rows)
+			}
+			if n := countDecisions(t, l); n != 2 {
+				t.Errorf("%d decisions, want 2", n)
+			}
+		})
+	}
+}
+
+func TestRemovedKey(t *testing.T) {
+	lists := [][]string{nil, {""}, {"", ""}, {"a"}, {"a", "b"}, {"a\x00b"}, {"ab"}, {"a", ""}, {"", "a"}, {`["a"]`}, {"\x00"}}
+	seen := make(map[string][]string)
+	for _, names := range lists {
+		k := removedKey(names)
+		if prev, ok := seen[k]; ok {
+			t.Errorf("removedKey(%q) = removedKey(%q) = %q", names, prev, k)
+		}
+		seen[k] = names
+	}
+	if k := removedKey([]string{}); k != removedKey(nil) {
+		t.Errorf("removedKey([]) = %q, want removedKey(nil) = %q: both are stored as \"\"", k, removedKey(nil))
+	}
+}
+
+// TestMigrateFromV2 opens a log written by the schema before folding.
+func TestMigrateFromV2(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "blocks.db")
+	db, err := sql.Open(driverName, dsn(path, false))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Schema versions 1 and 2, as they were released.
+	for _, stmt := range []string{
+		`PRAGMA auto_vacuum = INCREMENTAL`,
+		`PRAGMA journal_mode = WAL`,
+		`CREATE TABLE entries (
+			id         INTEGER PRIMARY KEY AUTOINCREMENT,
+			time       INTEGER NOT NULL,
+			layer      TEXT NOT NULL DEFAULT '',
+			kind       TEXT NOT NULL DEFAULT '',
+			client     TEXT NOT NULL DEFAULT '',
+			method     TEXT NOT NULL DEFAULT '',
+			host       TEXT NOT NULL DEFAULT '',
+			rhost      TEXT NOT NULL DEFAULT '',
+			url        TEXT NOT NULL DEFAULT '',
+			type       TEXT NOT NULL DEFAULT '',
+			source     TEXT NOT NULL DEFAULT '',
+			rule       TEXT NOT NULL DEFAULT '',
+			list       TEXT NOT NULL DEFAULT '',
+			response   TEXT NOT NULL DEFAULT '',
+			removed    TEXT NOT NULL DEFAULT '',
+			cloaked_by TEXT NOT NULL DEFAULT '',
+			detail     TEXT NOT NULL DEFAULT '',
+			bytes      INTEGER NOT NULL DEFAULT 0
+		);
+		CREATE INDEX entries_time ON entries (time);
+		CREATE INDEX entries_rhost_time ON entries (rhost, time);
+		CREATE INDEX entries_client_time ON entries (client, time);
+		CREATE INDEX entries_kind_time ON entries (kind, time);
+		CREATE INDEX entries_rule_time ON entries (rule, time);
+		CREATE INDEX entries_list_time ON entries (list, time);
+		CREATE TABLE counts (
+			minute  INTEGER NOT NULL,
+			layer   TEXT NOT NULL,
+			total   INTEGER NOT NULL,
+			blocked INTEGER NOT NULL,
+			PRIMARY KEY (minute, layer)
+		) WITHOUT ROWID;`,
+		`PRAGMA user_version = 1`,
+		`DROP INDEX IF EXISTS entries_rule_time;
+		DROP INDEX IF EXISTS entries_list_time;`,
+		`PRAGMA user_version = 2`,
+	} {
+		if _, err := db.Exec(stmt); err != nil {
+			t.Fatalf("%s: %v", stmt, err)
+		}
+	}
+	if _, err := db.Exec(`INSERT INTO entries (time, layer, kind, client, host, rhost, type, rule, list)
+		VALUES (?, 'dns', 'blocked', '192.0.2.1', 'ads.old.test', 'test.old.ads', 'A', '||old.test^', 'easylist')`,
+		base.UnixNano()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Exec(`INSERT INTO counts VALUES (?, 'dns', 1, 1)`, minuteOf(base)); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if l, err := OpenReadOnly(path); err == nil {
+		l.Close()
+		t.Fatal("OpenReadOnly of a version 2 log succeeded: it cannot read Count")
+	}
+
+	l := openBatch(t, Options{Path: path, Now: newClock(base.Add(time.Minute)).Now})
+	var version int
+	if err := l.r.QueryRow("PRAGMA user_version").Scan(&version); err != nil {
+		t.Fatal(err)
+	}
+	if version != schemaVersion {
+		t.Errorf("schema version %d after Open, want %d", version, schemaVersion)
+	}
+	old := query(t, l, Filter{})
+	if len(old) != 1 || old[0].Host != "ads.old.test" || old[0].Count != 1 || old[0].ID != 1 || !old[0].Time.Equal(base) {
+		t.Fatalf("old row read back as %+v, want ads.old.test, Count 1, ID 1", old)
+	}
+
+	ctx := context.Background()
+	for range 3 {
+		l.Add(Entry{Time: base.Add(time.Minute), Layer: LayerDNS, Kind: "blocked", Client: "192.0.2.1",
+			Host: "ads.old.test", Type: "A", Rule: "||old.test^", List: "easylist"})
+	}
+	flush(t, l)
+	got := query(t, l, Filter{})
+	if len(got) != 2 || got[0].Count != 3 || got[0].ID <= old[0].ID {
+		t.Errorf("after three Adds: %+v, want a new row of Count 3 above the old one", got)
+	}
+	top, err := l.Top(ctx, "hosts", Filter{}, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []Count{{"ads.old.test", 4}}; !reflect.DeepEqual(top, want) {
+		t.Errorf("Top hosts = %v, want %v", top, want)
+	}
+	points, err := l.Series(ctx, base, time.Minute, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(points) != 2 || points[0].Total != 1 || points[1].Total != 3 {
+		t.Errorf("Series = %+v, want 1 then 3", points)
+	}
+	if n, err := l.Purge(ctx, time.Time{}); err != nil || n != 4 {
+		t.Errorf("Purge = %d, %v; want 4 decisions", n, err)
+	}
+}
+
+// TestJSONLinesUnfolded: a log shipper gets one line per Add, each with its
+// own time and count, while the database gets one row.
+func TestJSONLinesUnfolded(t *testing.T) {
+	var buf bytes.Buffer
+	l := openBatch(t, Options{JSON: &buf})
+	e := Entry{Layer: LayerDNS, Kind: "blocked", Client: "192.0.2.1", Host: "t.test", Type: "A"}
+	for i := range 5 {
+		e.Time = base.Add(time.Duration(i) * time.Second)
+		l.Add(e)
+	}
+	e.Time, e.Count = base.Add(5*time.Second), 3
+	l.Add(e)
+	l.Add(Entry{Time: base, Layer: LayerDNS, Kind: "blocked", Host: "other.test"})
+	flush(t, l)
+
+	if n := countEntries(t, l); n != 2 {
+		t.Errorf("%d rows, want 2", n)
+	}
+	var lines []Entry
+	sc := bufio.NewScanner(&buf)
+	for sc.Scan() {
+		var got Entry
+		if err := json.Unmarshal(sc.Bytes(), &got); err != nil {
+			t.Fatalf("line %d: %v: %s", len(lines)+1, err, sc.Bytes())
+		}
+		lines = append(lines, got)
+	}
+	if len(lines) != 7 {
+		t.Fatalf("%d JSON lines, want 7 (one per Add)", len(lines))
+	}
+	row := query(t, l, Filter{Host: "t.test"})[0].ID
+	for i, got := range lines[:6] {
+		want := int64(1)
+		if i == 5 {
+			want = 3
+		}
+		if got.Count != want || got.ID != row || !got.Time.Equal(base.Add(time.Duration(i)*time.Second)) {
+			t.Errorf("line %d: count %d, id %d, time %v; want count %d, id %d (the row's), time %v",
+				i+1, got.Count, got.ID, got.Time, want, row, base.Add(time.Duration(i)*time.Second))
+		}
+	}
+	if last := lines[6]; last.Host != "other.test" || last.Count != 1 || last.ID == row || last.ID == 0 {
+		t.Errorf("line 7: %+v, want other.test with count 1 and its own id", last)
+	}
+}
+
+// TestDroppedCountsDecisions: an entry dropped by a full queue loses all
+// the decisions it stands for.
+func TestDroppedCountsDecisions(t *testing.T) {
+	l := newLog(Options{QueueSize: 1, Now: time.Now}) // no writer: the queue stays full
+	l.Add(Entry{Kind: "blocked"})
+	l.Add(Entry{Kind: "blocked", Count: 7})
+	l.Add(Entry{Kind: "blocked", Count: -2})
+	if d := l.Dropped(); d != 8 {
+		t.Errorf("Dropped() = %d, want 8 (7, and 1 for a Count below 1)", d)
+	}
+}
