@@ -126,9 +126,11 @@ const (
 )
 
 const (
-	// maxBatch is how many queued entries the writer stores at most in
-	// one transaction before it stores them without waiting for the tick.
-	maxBatch = 4096
+	// maxBatch is how many rows (entries, once folded) the writer stores
+	// at most in one transaction before it stores them without waiting
+	// for the tick. It is as large as it is so that a flood of distinct
+	// names (a resolver under load) still folds over a flush interval.
+	maxBatch = 16384
 	// cleanupPeriod is how often retention and the size cap are enforced
 	// by the writer (the cap is also checked after every flush).
 	cleanupPeriod = time.Hour
@@ -405,31 +407,24 @@ func (l *Log) run() {
 	clean := time.NewTicker(cleanupPeriod)
 	defer clean.Stop()
 
-	batch := make([]Entry, 0, maxBatch)
+	var b batcher
 	for {
 		select {
 		case e := <-l.queue:
-			batch = append(batch, e)
-			if len(batch) >= maxBatch {
-				l.note(l.flush(ctx, batch))
-				batch = batch[:0]
-			}
+			l.take(ctx, &b, e)
 		case <-tick.C:
-			l.note(l.flush(ctx, batch))
-			batch = batch[:0]
+			l.note(l.flush(ctx, b.take()))
 		case reply := <-l.flushReq:
-			batch = l.drain(ctx, batch)
-			l.note(l.flush(ctx, batch))
-			batch = batch[:0]
+			l.drain(ctx, &b)
+			l.note(l.flush(ctx, b.take()))
 			reply <- l.err
 			l.err = nil
 		case <-clean.C:
-			l.note(l.flush(ctx, batch))
-			batch = batch[:0]
+			l.note(l.flush(ctx, b.take()))
 			l.note(l.cleanup(ctx))
 		case <-l.done:
-			batch = l.drain(ctx, batch)
-			l.note(l.flush(ctx, batch))
+			l.drain(ctx, &b)
+			l.note(l.flush(ctx, b.take()))
 			l.note(l.optimize(ctx))
 			l.closeStmts()
 			return
@@ -437,18 +432,77 @@ func (l *Log) run() {
 	}
 }
 
-// drain moves what is queued now into batch, storing full batches on the
-// way. It takes no more than was queued when it started, so that Adds
-// outpacing the writer cannot keep a Flush waiting forever.
-func (l *Log) drain(ctx context.Context, batch []Entry) []Entry {
-	for range len(l.queue) { // only the writer receives: they are there
-		batch = append(batch, <-l.queue)
-		if len(batch) >= maxBatch {
-			l.note(l.flush(ctx, batch))
-			batch = batch[:0]
+// batcher collects the writer's next batch. Without JSON lines to write
+// (which are one per entry) it folds an entry into an earlier one of the
+// batch with the same foldKey in the same minute as it arrives: the batch
+// is then bounded by distinct rows, not by decisions, so a flood of a few
+// thousand names repeated for a whole flush interval (a resolver under
+// load) costs one row per name and minute. The minute is kept apart so that
+// the counts table still puts every decision in its own minute.
+type batcher struct {
+	entries []Entry
+	index   map[uint64]int32 // hash of foldKey and minute → index in entries of the last entry with it
+	same    []int32          // for each entry, the previous one whose hash is equal, or -1
+}
+
+// add folds e into the batch, or appends it, and reports the batch's size.
+func (b *batcher) add(e Entry, fold bool) int {
+	if !fold {
+		b.entries = append(b.entries, e)
+		return len(b.entries)
+	}
+	if b.index == nil {
+		b.index = make(map[uint64]int32)
+	}
+	k := keyOf(&e)
+	minute := minuteOf(e.Time)
+	h := maphash.Comparable(foldSeed, struct {
+		k foldKey
+		m int64
+	}{k, minute})
+	first, ok := b.index[h]
+	for i := first; ok && i >= 0; i = b.same[i] {
+		old := &b.entries[i]
+		if minuteOf(old.Time) == minute && keyOf(old) == k {
+			old.Count += e.Count
+			if e.Time.Before(old.Time) {
+				old.Time = e.Time
+			}
+			return len(b.entries)
 		}
 	}
-	return batch
+	if !ok {
+		first = -1
+	}
+	b.index[h] = int32(len(b.entries))
+	b.same = append(b.same, first)
+	b.entries = append(b.entries, e)
+	return len(b.entries)
+}
+
+// take hands over the batch and starts the next one.
+func (b *batcher) take() []Entry {
+	out := b.entries
+	b.entries = b.entries[:0] // reused once out is stored, which the caller does first
+	b.same = b.same[:0]
+	clear(b.index)
+	return out
+}
+
+// take adds e to the batch, storing the batch when it is full.
+func (l *Log) take(ctx context.Context, b *batcher, e Entry) {
+	if b.add(e, l.opts.JSON == nil) >= maxBatch {
+		l.note(l.flush(ctx, b.take()))
+	}
+}
+
+// drain moves what is queued now into the batch, storing full batches on
+// the way. It takes no more than was queued when it started, so that Adds
+// outpacing the writer cannot keep a Flush waiting forever.
+func (l *Log) drain(ctx context.Context, b *batcher) {
+	for range len(l.queue) { // only the writer receives: they are there
+		l.take(ctx, b, <-l.queue)
+	}
 }
 
 // note keeps the first background error for Flush or Close to report.

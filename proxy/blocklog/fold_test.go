@@ -345,3 +345,34 @@ func TestDroppedCountsDecisions(t *testing.T) {
 		t.Errorf("Dropped() = %d, want 8 (7, and 1 for a Count below 1)", d)
 	}
 }
+
+// TestFoldFloodOfDistinctNames: a resolver under load answers thousands
+// of blocked names over and over, more distinct ones than fit the old
+// 4,096-entry batches, one after another. Folding as entries arrive keeps
+// one row per name for the whole flush interval, however many times each
+// came, without dropping any.
+func TestFoldFloodOfDistinctNames(t *testing.T) {
+	clk := newClock(base.Add(50 * time.Second))
+	l := openTest(t, Options{Now: clk.Now, FlushInterval: time.Hour, QueueSize: 1 << 16})
+	const names, rounds = 6000, 5
+	for r := range rounds {
+		for i := range names {
+			l.Add(Entry{Time: base.Add(time.Duration(r) * time.Second), Layer: LayerDNS, Kind: "blocked",
+				Client: "127.0.0.1", Host: fmt.Sprintf("t%d.tracker.test", i), Type: "A", Rule: "||tracker.test^", List: "l"})
+		}
+	}
+	flush(t, l)
+	if n := countEntries(t, l); n != names {
+		t.Errorf("%d rows, want %d (one per name)", n, names)
+	}
+	if d := l.Dropped(); d != 0 {
+		t.Errorf("%d decisions dropped", d)
+	}
+	if n := l.stored.Load(); n != names*rounds {
+		t.Errorf("stored %d decisions, want %d", n, names*rounds)
+	}
+	got := query(t, l, Filter{Host: "t42.tracker.test"})
+	if len(got) != 1 || got[0].Count != rounds || !got[0].Time.Equal(base) {
+		t.Errorf("t42: %+v, want one row counting %d from %v", got, rounds, base)
+	}
+}
