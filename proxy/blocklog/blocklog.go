@@ -3,9 +3,9 @@
 // cgo) for review, statistics and charts.
 //
 // Add is the hot path: it redacts the entry and hands it to a bounded queue
-// without ever blocking. A single writer goroutine stores the queue in
-// batches, one transaction per flush, at least every FlushInterval, so a
-// crash loses at most about a second of entries. Retention and a size cap
+// without ever blocking. A writer goroutine collects the queue into
+// batches and a storer goroutine writes each in one transaction, at least
+// every FlushInterval, so a crash loses at most about a second of entries. Retention and a size cap
 // keep the database bounded.
 //
 // Repeated decisions are folded: the entries of one batch that differ only
@@ -163,7 +163,7 @@ type Log struct {
 	countMu sync.Mutex
 	counts  map[countKey]counter // decisions counted since the last flush
 
-	// Owned by the writer goroutine.
+	// Owned by the storer goroutine (see run).
 	insert   *sql.Stmt
 	upsert   *sql.Stmt
 	enc      *json.Encoder // on Options.JSON
@@ -396,11 +396,24 @@ func (l *Log) Close() error {
 	return l.closeErr
 }
 
-// run is the writer goroutine: the only one to store entries.
+// run is the writer goroutine. It collects (and folds) what Add queues
+// into batches, and hands each batch to the storer goroutine, which writes
+// it to SQLite while the next one is collected: a batch of thousands of
+// rows takes long enough to store that a single goroutine would leave the
+// queue unread meanwhile, and it would overflow under load.
 func (l *Log) run() {
 	defer close(l.stopped)
-	ctx := context.Background()
-	l.note(l.cleanup(ctx))
+	jobs := make(chan job) // unbuffered: a send succeeds when the storer is free
+	free := make(chan []Entry, 1)
+	storing := make(chan struct{})
+	go func() {
+		defer close(storing)
+		l.storeJobs(jobs, free)
+	}()
+	defer func() {
+		close(jobs)
+		<-storing
+	}()
 
 	tick := time.NewTicker(l.opts.FlushInterval)
 	defer tick.Stop()
@@ -408,28 +421,82 @@ func (l *Log) run() {
 	defer clean.Stop()
 
 	var b batcher
+	// hand gives the batch (with j's other work) to the storer, waiting
+	// for it to be free if wait, else only if it is free now.
+	hand := func(j job, wait bool) {
+		j.batch = b.entries
+		if wait {
+			jobs <- j
+		} else {
+			select {
+			case jobs <- j:
+			default:
+				return // still storing the last one: keep collecting
+			}
+		}
+		b.reset(free)
+	}
+	add := func(e Entry) {
+		if b.add(e, l.opts.JSON == nil) >= maxBatch {
+			hand(job{}, true)
+		}
+	}
+	// drain takes what is queued now, and no more, so that Adds outpacing
+	// the writer cannot keep a Flush waiting forever.
+	drain := func() {
+		for range len(l.queue) { // only the writer receives: they are there
+			add(<-l.queue)
+		}
+	}
 	for {
 		select {
 		case e := <-l.queue:
-			l.take(ctx, &b, e)
+			add(e)
 		case <-tick.C:
-			l.note(l.flush(ctx, b.take()))
+			hand(job{}, false)
 		case reply := <-l.flushReq:
-			l.drain(ctx, &b)
-			l.note(l.flush(ctx, b.take()))
-			reply <- l.err
-			l.err = nil
+			drain()
+			hand(job{reply: reply}, true)
 		case <-clean.C:
-			l.note(l.flush(ctx, b.take()))
-			l.note(l.cleanup(ctx))
+			hand(job{cleanup: true}, true)
 		case <-l.done:
-			l.drain(ctx, &b)
-			l.note(l.flush(ctx, b.take()))
-			l.note(l.optimize(ctx))
-			l.closeStmts()
+			drain()
+			hand(job{}, true)
 			return
 		}
 	}
+}
+
+// job is work for the storer: a batch to store (maybe empty: the counts
+// are stored too), then maybe a cleanup, then maybe a Flush to answer.
+type job struct {
+	batch   []Entry
+	cleanup bool
+	reply   chan error
+}
+
+// storeJobs is the storer goroutine: the only one to use the writing
+// connection. It gives batches back through free once stored, for reuse.
+func (l *Log) storeJobs(jobs <-chan job, free chan<- []Entry) {
+	ctx := context.Background()
+	l.note(l.cleanup(ctx))
+	for j := range jobs {
+		l.note(l.flush(ctx, j.batch))
+		if j.cleanup {
+			l.note(l.cleanup(ctx))
+		}
+		if j.reply != nil {
+			j.reply <- l.err
+			l.err = nil
+		}
+		clear(j.batch) // let go of the entries' strings
+		select {
+		case free <- j.batch[:0]:
+		default:
+		}
+	}
+	l.note(l.optimize(ctx))
+	l.closeStmts()
 }
 
 // batcher collects the writer's next batch. Without JSON lines to write
@@ -480,29 +547,17 @@ func (b *batcher) add(e Entry, fold bool) int {
 	return len(b.entries)
 }
 
-// take hands over the batch and starts the next one.
-func (b *batcher) take() []Entry {
-	out := b.entries
-	b.entries = b.entries[:0] // reused once out is stored, which the caller does first
+// reset starts the next batch, in a stored batch's array when free has
+// one: the last one is the storer's now.
+func (b *batcher) reset(free <-chan []Entry) {
+	select {
+	case e := <-free:
+		b.entries = e
+	default:
+		b.entries = nil
+	}
 	b.same = b.same[:0]
 	clear(b.index)
-	return out
-}
-
-// take adds e to the batch, storing the batch when it is full.
-func (l *Log) take(ctx context.Context, b *batcher, e Entry) {
-	if b.add(e, l.opts.JSON == nil) >= maxBatch {
-		l.note(l.flush(ctx, b.take()))
-	}
-}
-
-// drain moves what is queued now into the batch, storing full batches on
-// the way. It takes no more than was queued when it started, so that Adds
-// outpacing the writer cannot keep a Flush waiting forever.
-func (l *Log) drain(ctx context.Context, b *batcher) {
-	for range len(l.queue) { // only the writer receives: they are there
-		l.take(ctx, b, <-l.queue)
-	}
 }
 
 // note keeps the first background error for Flush or Close to report.
