@@ -469,3 +469,28 @@ func TestUDPWorkerWithPacketInfo(t *testing.T) {
 		t.Errorf("stats %+v, want one block and one cache hit", st)
 	}
 }
+
+// TestFastPathEventsOwnTheirNames: the worker reuses one buffer for every
+// query's name; the names in events must not change with it.
+func TestFastPathEventsOwnTheirNames(t *testing.T) {
+	w := newFastWorld(t, testRules, nil)
+	cached := fastQuery{name: "www.example.test.", qtype: dns.TypeA, edns: 1232}
+	w.slow(t, cached.pack(t, 1))
+	scratch := make([]byte, 0, 256)
+	var cn clientName
+	for i, name := range []string{"a.tracker.test.", "www.example.test.", "zzzzzzzzzzzzzzzz.ads.test.", "www.example.test."} {
+		q := fastQuery{name: name, qtype: dns.TypeA, edns: 1232}
+		if _, res := w.answerFast(nil, q.pack(t, uint16(i)), scratch, fastClient, &cn, w.now()); res != fastAnswered {
+			t.Fatalf("%s: result %d", name, res)
+		}
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	var got []string
+	for _, e := range w.events[len(w.events)-4:] {
+		got = append(got, e.Name)
+	}
+	if want := []string{"a.tracker.test", "www.example.test", "zzzzzzzzzzzzzzzz.ads.test", "www.example.test"}; fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("event names %q, want %q", got, want)
+	}
+}

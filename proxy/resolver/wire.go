@@ -250,7 +250,8 @@ func (s *Server) answerFast(dst, pkt, name []byte, client netip.Addr, cn *client
 		return dst, fastDropped
 	}
 	// The host aliases the scratch buffer: the matcher and the overrides
-	// only read it; events get a copy.
+	// only read it; events get a copy (strings.Clone: converting a string
+	// to a string copies nothing).
 	host := unsafe.String(&q.name[0], len(q.name)-1)
 	if _, overridden := s.opts.Overrides.Allowed(client, host, ""); overridden {
 		return dst, fastChecked
@@ -263,7 +264,7 @@ func (s *Server) answerFast(dst, pkt, name []byte, client netip.Addr, cn *client
 			return dst[:start], fastChecked // the slow path truncates
 		}
 		s.blocked.Add(1)
-		s.emit(Event{Time: now, Kind: "blocked", Client: cn.of(client), Name: string(host),
+		s.emit(Event{Time: now, Kind: "blocked", Client: cn.of(client), Name: strings.Clone(host),
 			Type: dns.TypeToString[q.qtype], Rule: d.Rule, List: d.List})
 		return dst, fastAnswered
 	}
@@ -280,7 +281,7 @@ func (s *Server) answerFast(dst, pkt, name []byte, client netip.Addr, cn *client
 	binary.BigEndian.PutUint16(out, q.id)
 	out[2] = out[2]&^byte(flagRD>>8) | byte(q.flags>>8)&byte(flagRD>>8)
 	s.cacheHits.Add(1)
-	s.emit(Event{Time: now, Kind: "passed", Client: cn.of(client), Name: string(host), Type: dns.TypeToString[q.qtype]})
+	s.emit(Event{Time: now, Kind: "passed", Client: cn.of(client), Name: strings.Clone(host), Type: dns.TypeToString[q.qtype]})
 	return dst, fastAnswered
 }
 
