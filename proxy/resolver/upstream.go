@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/miekg/dns"
@@ -101,18 +102,36 @@ func withPort(hostport, port string) (string, error) {
 
 // plainUpstream is classic DNS: UDP, retried over TCP when the answer is
 // truncated.
+//
+// UDP sockets are kept connected in a small pool: a fresh socket per query
+// costs more system calls than the query itself. Each is used for at most
+// maxSocketUses queries, so that the source port an off-path attacker has to
+// guess still changes often (RFC 5452), and one that saw an error or a
+// timeout is closed rather than reused.
 type plainUpstream struct {
 	addr    string
 	tcpOnly bool
 	timeout time.Duration
+
+	mu   sync.Mutex
+	idle []*upstreamSocket
 }
+
+type upstreamSocket struct {
+	conn *dns.Conn
+	uses int
+}
+
+const (
+	maxIdleSockets = 16
+	maxSocketUses  = 100
+)
 
 func (u *plainUpstream) String() string { return u.addr }
 
 func (u *plainUpstream) Exchange(ctx context.Context, m *dns.Msg) (*dns.Msg, error) {
 	if !u.tcpOnly {
-		c := &dns.Client{Net: "udp", Timeout: u.timeout, UDPSize: ednsSize}
-		resp, _, err := c.ExchangeContext(ctx, m, u.addr)
+		resp, err := u.exchangeUDP(ctx, m)
 		var ne net.Error
 		switch {
 		case err == nil && !resp.Truncated:
@@ -125,6 +144,82 @@ func (u *plainUpstream) Exchange(ctx context.Context, m *dns.Msg) (*dns.Msg, err
 	c := &dns.Client{Net: "tcp", Timeout: u.timeout}
 	resp, _, err := c.ExchangeContext(ctx, m, u.addr)
 	return resp, err
+}
+
+// exchangeUDP asks m over a pooled UDP socket. Answers with another ID or
+// to another question (late answers to an earlier query on the socket, or
+// spoofing attempts) are skipped.
+func (u *plainUpstream) exchangeUDP(ctx context.Context, m *dns.Msg) (*dns.Msg, error) {
+	sock, err := u.socket(ctx)
+	if err != nil {
+		return nil, err
+	}
+	deadline := time.Now().Add(u.timeout)
+	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
+		deadline = d
+	}
+	sock.conn.SetDeadline(deadline)
+	if err := sock.conn.WriteMsg(m); err != nil {
+		sock.conn.Close()
+		return nil, err
+	}
+	for {
+		resp, err := sock.conn.ReadMsg()
+		if err != nil {
+			sock.conn.Close()
+			return resp, err
+		}
+		if resp.Id == m.Id && sameQuestion(resp, m) {
+			u.release(sock)
+			return resp, nil
+		}
+	}
+}
+
+// socket takes an idle socket, or connects a new one.
+func (u *plainUpstream) socket(ctx context.Context) (*upstreamSocket, error) {
+	u.mu.Lock()
+	if n := len(u.idle); n > 0 {
+		sock := u.idle[n-1]
+		u.idle = u.idle[:n-1]
+		u.mu.Unlock()
+		return sock, nil
+	}
+	u.mu.Unlock()
+	d := net.Dialer{Timeout: u.timeout}
+	conn, err := d.DialContext(ctx, "udp", u.addr)
+	if err != nil {
+		return nil, err
+	}
+	return &upstreamSocket{conn: &dns.Conn{Conn: conn, UDPSize: ednsSize}}, nil
+}
+
+// release puts a socket that answered back in the pool, unless it has
+// served its share of queries or the pool is full.
+func (u *plainUpstream) release(sock *upstreamSocket) {
+	sock.uses++
+	u.mu.Lock()
+	if sock.uses < maxSocketUses && len(u.idle) < maxIdleSockets {
+		u.idle = append(u.idle, sock)
+		sock = nil
+	}
+	u.mu.Unlock()
+	if sock != nil {
+		sock.conn.Close()
+	}
+}
+
+// sameQuestion says whether answer a is to question b. An answer without a
+// question (some servers' errors) is taken on its ID alone.
+func sameQuestion(a, b *dns.Msg) bool {
+	if len(a.Question) == 0 {
+		return true
+	}
+	if len(a.Question) != 1 || len(b.Question) != 1 {
+		return false
+	}
+	qa, qb := a.Question[0], b.Question[0]
+	return qa.Qtype == qb.Qtype && qa.Qclass == qb.Qclass && strings.EqualFold(qa.Name, qb.Name)
 }
 
 // dotUpstream is DNS over TLS.
