@@ -80,8 +80,10 @@ func (r *Request) Reset(rawURL, sourceURL string, t Type) error {
 	r.hostStart, r.hostEnd = hs, he
 	r.Host = lowerHost(rawURL[hs:he])
 
-	if shs, she, err := splitHost(sourceURL); err == nil {
-		r.SourceHost = lowerHost(sourceURL[shs:she])
+	if sourceURL != "" { // (no error to build for the common case of none)
+		if shs, she, err := splitHost(sourceURL); err == nil {
+			r.SourceHost = lowerHost(sourceURL[shs:she])
+		}
 	}
 	r.ThirdParty = thirdParty(r.Host, r.SourceHost)
 

@@ -34,14 +34,15 @@ func (s *Server) onRequest(r *http.Request, ctx *goproxy.ProxyCtx) (*http.Reques
 	st.mail = isMailClient(r)
 
 	var breq blocklist.Request
-	if err := breq.Reset(r.URL.String(), source, st.typ); err != nil {
+	rawURL := r.URL.String()
+	if err := breq.Reset(rawURL, source, st.typ); err != nil {
 		return r, nil // not a URL the lists can speak about
 	}
 	if site := r.Header.Get("Sec-Fetch-Site"); site != "" {
 		breq.ThirdParty = site == "cross-site"
 	}
 	st.third, st.source = breq.ThirdParty, breq.SourceHost
-	ev := Event{Client: client, Method: r.Method, Host: breq.Host, URL: r.URL.String(), Type: typeName(st.typ), Source: breq.SourceHost}
+	ev := Event{Client: client, Method: r.Method, Host: breq.Host, URL: rawURL, Type: typeName(st.typ), Source: breq.SourceHost}
 
 	m := s.match()
 	if !s.allowed(clientIP(r.RemoteAddr), breq.Host, breq.SourceHost) {
@@ -71,13 +72,13 @@ func (s *Server) onRequest(r *http.Request, ctx *goproxy.ProxyCtx) (*http.Reques
 			return r, redirectResponse(r, clean)
 		}
 		if u, err := url.Parse(clean); err == nil {
-			r.URL = u
+			r.URL, rawURL = u, clean
 		}
 	}
 
 	s.privacyHeaders(r, &breq, ev)
 	removeHopByHop(r.Header)
-	ev.Kind, ev.Removed, ev.URL = KindPassed, nil, r.URL.String()
+	ev.Kind, ev.Removed, ev.URL = KindPassed, nil, rawURL
 	s.emit(ev)
 	return r, nil
 }

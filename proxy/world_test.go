@@ -24,7 +24,7 @@ import (
 // name with 127.0.0.1, an origin serving any name over HTTP and HTTPS (with
 // certificates from its own CA), and pixelwall in front of it.
 type world struct {
-	t        *testing.T
+	t        testing.TB
 	dnsAddr  string
 	origin   *origin
 	httpPort string // the origin's plain HTTP port
@@ -44,7 +44,7 @@ type worldOptions struct {
 	tweak func(*Options)
 }
 
-func newWorld(t *testing.T, wo worldOptions) *world {
+func newWorld(t testing.TB, wo worldOptions) *world {
 	t.Helper()
 	w := &world{t: t}
 	w.dnsAddr = startDNSStub(t)
@@ -102,7 +102,7 @@ func newWorld(t *testing.T, wo worldOptions) *world {
 	return w
 }
 
-func listen(t *testing.T) net.Listener {
+func listen(t testing.TB) net.Listener {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -116,7 +116,7 @@ func port(l net.Listener) string { return strconv.Itoa(l.Addr().(*net.TCPAddr).P
 
 // startDNSStub answers every A query with 127.0.0.1 (and AAAA with nothing),
 // over UDP and TCP.
-func startDNSStub(t *testing.T) string {
+func startDNSStub(t testing.TB) string {
 	t.Helper()
 	handler := dns.HandlerFunc(func(rw dns.ResponseWriter, q *dns.Msg) {
 		m := new(dns.Msg)
