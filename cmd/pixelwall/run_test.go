@@ -6,11 +6,13 @@ import (
 	"crypto/x509"
 	"encoding/pem"
 	"io"
+	"math"
 	"net"
 	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"syscall"
@@ -253,5 +255,25 @@ func TestCACommands(t *testing.T) {
 	}
 	if code, _, errOut := runCmd(t, "", "ca", "-data", data, "frobnicate"); code != 2 || !strings.Contains(errOut, "unknown ca command") {
 		t.Errorf("ca frobnicate: %d %q", code, errOut)
+	}
+}
+
+// TestLimitMemory: after a compile the runtime's soft memory limit is what
+// the process holds plus the headroom; GOMEMLIMIT in the environment wins.
+func TestLimitMemory(t *testing.T) {
+	defer debug.SetMemoryLimit(math.MaxInt64)
+	debug.SetMemoryLimit(math.MaxInt64)
+	t.Setenv("GOMEMLIMIT", "")
+	os.Unsetenv("GOMEMLIMIT")
+	limitMemory()
+	got := debug.SetMemoryLimit(-1)
+	if got == math.MaxInt64 || got < memoryHeadroom || got > memoryHeadroom+1<<30 {
+		t.Errorf("limit %d after limitMemory, want what the process holds plus %d", got, memoryHeadroom)
+	}
+	debug.SetMemoryLimit(math.MaxInt64)
+	t.Setenv("GOMEMLIMIT", "1GiB")
+	limitMemory()
+	if got := debug.SetMemoryLimit(-1); got != math.MaxInt64 {
+		t.Errorf("limit %d with GOMEMLIMIT set, want it left alone", got)
 	}
 }

@@ -93,7 +93,8 @@ type Options struct {
 	// oldest entries are deleted until it is 10% below the cap.
 	MaxBytes int64
 	// QueueSize is how many entries may wait for the writer; default
-	// 8192. When the queue is full, Add drops the entry and counts its
+	// 4096 (the writer only folds them into its batch; storing happens
+	// on another goroutine, so the queue need only cover short stalls). When the queue is full, Add drops the entry and counts its
 	// decisions (see Dropped).
 	QueueSize int
 	// FlushInterval is the longest an entry waits in the queue; default
@@ -121,7 +122,7 @@ type Options struct {
 const (
 	DefaultRetention     = 30 * 24 * time.Hour
 	DefaultMaxBytes      = 1 << 30
-	DefaultQueueSize     = 8192
+	DefaultQueueSize     = 4096
 	DefaultFlushInterval = 500 * time.Millisecond
 )
 
