@@ -70,6 +70,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	}
 	ctx, stop := context.WithCancel(ctx)
 	defer stop()
+	go governMemory(ctx)
 	serveErr := make(chan error, 3)
 
 	blog, jsonCloser, err := openLog(cfg, data, stdout)
@@ -235,9 +236,12 @@ func warnIfWide(logger *slog.Logger, service, addr string, allow []string) {
 // garbage collector works harder to stay under it. GOGC alone lets the heap
 // double: under 200 proxy connections that was 66 MiB of RSS. A lower GOGC
 // would cap it too, but costs CPU at every load; the limit only bites when
-// memory actually grows. It scales with the lists (the base), so a 1M-domain
-// list does not make the collector run without end.
+// memory actually grows. (20 MiB made the collector run nearly without end
+// under 200 connections.)
 const memoryHeadroom = 30 << 20
+
+// memoryFloor is the limit limitMemory computed after the last compile.
+var memoryFloor atomic.Int64
 
 // limitMemory sets the runtime's soft memory limit to what it holds now
 // plus memoryHeadroom, unless GOMEMLIMIT is set. Called after each compile.
@@ -247,8 +251,39 @@ func limitMemory() {
 	}
 	s := []rtmetrics.Sample{{Name: "/memory/classes/total:bytes"}, {Name: "/memory/classes/heap/released:bytes"}}
 	rtmetrics.Read(s)
-	base := s[0].Value.Uint64() - s[1].Value.Uint64()
-	debug.SetMemoryLimit(int64(base) + memoryHeadroom)
+	memoryFloor.Store(int64(s[0].Value.Uint64()-s[1].Value.Uint64()) + memoryHeadroom)
+	adjustMemoryLimit()
+}
+
+// adjustMemoryLimit keeps the limit at the floor, or higher when the live
+// heap has grown (a DNS cache filling up, thousands of connections): the
+// collector then runs as with GOGC=50 at worst, never without end, which a
+// fixed limit under a grown live heap would make it do.
+func adjustMemoryLimit() {
+	s := []rtmetrics.Sample{{Name: "/gc/heap/live:bytes"}}
+	rtmetrics.Read(s)
+	live := int64(s[0].Value.Uint64())
+	debug.SetMemoryLimit(max(memoryFloor.Load(), live+live/2+16<<20))
+}
+
+// governMemory re-adjusts the memory limit every few seconds until ctx is
+// done (see adjustMemoryLimit).
+func governMemory(ctx context.Context) {
+	if os.Getenv("GOMEMLIMIT") != "" {
+		return
+	}
+	t := time.NewTicker(2 * time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if memoryFloor.Load() > 0 {
+				adjustMemoryLimit()
+			}
+		}
+	}
 }
 
 func loadConfigOrDefault(path string) (*Config, error) {

@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"runtime"
 	"runtime/debug"
 	"strings"
 	"sync"
@@ -270,6 +271,18 @@ func TestLimitMemory(t *testing.T) {
 	if got == math.MaxInt64 || got < memoryHeadroom || got > memoryHeadroom+1<<30 {
 		t.Errorf("limit %d after limitMemory, want what the process holds plus %d", got, memoryHeadroom)
 	}
+	// A live heap grown past the floor raises the limit to 1.5 times it:
+	// a fixed limit under it would make the collector run without end.
+	grown := make([][]byte, 0, 64)
+	for range 64 {
+		grown = append(grown, make([]byte, 2<<20))
+	}
+	runtime.GC()
+	adjustMemoryLimit()
+	if raised := debug.SetMemoryLimit(-1); raised < 3*128<<20/2 {
+		t.Errorf("limit %d with 128 MiB live, want at least 1.5 times that", raised)
+	}
+	runtime.KeepAlive(grown)
 	debug.SetMemoryLimit(math.MaxInt64)
 	t.Setenv("GOMEMLIMIT", "1GiB")
 	limitMemory()
