@@ -188,42 +188,9 @@ func TestMigrateFromV2(t *testing.T) {
 	for _, stmt := range []string{
 		`PRAGMA auto_vacuum = INCREMENTAL`,
 		`PRAGMA journal_mode = WAL`,
-		`CREATE TABLE entries (
-			id         INTEGER PRIMARY KEY AUTOINCREMENT,
-			time       INTEGER NOT NULL,
-			layer      TEXT NOT NULL DEFAULT '',
-			kind       TEXT NOT NULL DEFAULT '',
-			client     TEXT NOT NULL DEFAULT '',
-			method     TEXT NOT NULL DEFAULT '',
-			host       TEXT NOT NULL DEFAULT '',
-			rhost      TEXT NOT NULL DEFAULT '',
-			url        TEXT NOT NULL DEFAULT '',
-			type       TEXT NOT NULL DEFAULT '',
-			source     TEXT NOT NULL DEFAULT '',
-			rule       TEXT NOT NULL DEFAULT '',
-			list       TEXT NOT NULL DEFAULT '',
-			response   TEXT NOT NULL DEFAULT '',
-			removed    TEXT NOT NULL DEFAULT '',
-			cloaked_by TEXT NOT NULL DEFAULT '',
-			detail     TEXT NOT NULL DEFAULT '',
-			bytes      INTEGER NOT NULL DEFAULT 0
-		);
-		CREATE INDEX entries_time ON entries (time);
-		CREATE INDEX entries_rhost_time ON entries (rhost, time);
-		CREATE INDEX entries_client_time ON entries (client, time);
-		CREATE INDEX entries_kind_time ON entries (kind, time);
-		CREATE INDEX entries_rule_time ON entries (rule, time);
-		CREATE INDEX entries_list_time ON entries (list, time);
-		CREATE TABLE counts (
-			minute  INTEGER NOT NULL,
-			layer   TEXT NOT NULL,
-			total   INTEGER NOT NULL,
-			blocked INTEGER NOT NULL,
-			PRIMARY KEY (minute, layer)
-		) WITHOUT ROWID;`,
+		schemaV1, // released schemas are never edited: migrations depend on them
 		`PRAGMA user_version = 1`,
-		`DROP INDEX IF EXISTS entries_rule_time;
-		DROP INDEX IF EXISTS entries_list_time;`,
+		schemaV2,
 		`PRAGMA user_version = 2`,
 	} {
 		if _, err := db.Exec(stmt); err != nil {

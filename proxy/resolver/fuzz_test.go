@@ -44,25 +44,27 @@ func (r *recorder) TsigStatus() error           { return nil }
 func (r *recorder) TsigTimersOnly(bool)         {}
 func (r *recorder) Hijack()                     {}
 
+// seedQuery is a query packet for the fuzz corpora.
+func seedQuery(name string, t uint16, edns bool) []byte {
+	m := new(dns.Msg)
+	m.SetQuestion(name, t)
+	if edns {
+		m.SetEdns0(4096, true)
+	}
+	b, _ := m.Pack()
+	return b
+}
+
 // FuzzServeDNS feeds arbitrary packets to the handler: it must never panic,
 // and whatever it answers must pack.
 func FuzzServeDNS(f *testing.F) {
-	seed := func(name string, t uint16, edns bool) []byte {
-		m := new(dns.Msg)
-		m.SetQuestion(name, t)
-		if edns {
-			m.SetEdns0(4096, true)
-		}
-		b, _ := m.Pack()
-		return b
-	}
 	f.Add([]byte{})
 	f.Add([]byte("\n"))
-	f.Add(seed("tracker.test.", dns.TypeA, true))
-	f.Add(seed("news.test.", dns.TypeA, false))
-	f.Add(seed("pixelwall.internal.", dns.TypeAAAA, true))
-	f.Add(seed(".", dns.TypeANY, true))
-	f.Add(seed("1.0.0.127.in-addr.arpa.", dns.TypePTR, false))
+	f.Add(seedQuery("tracker.test.", dns.TypeA, true))
+	f.Add(seedQuery("news.test.", dns.TypeA, false))
+	f.Add(seedQuery("pixelwall.internal.", dns.TypeAAAA, true))
+	f.Add(seedQuery(".", dns.TypeANY, true))
+	f.Add(seedQuery("1.0.0.127.in-addr.arpa.", dns.TypePTR, false))
 	s, err := New(Options{
 		Matcher:    blocklist.Compile(blocklist.Source{Name: "f", Text: testRules}),
 		Upstreams:  []Upstream{localUpstream{}},
@@ -92,21 +94,12 @@ func FuzzServeDNS(f *testing.F) {
 // panic, and whenever it answers, the answer must read back exactly as the
 // slow path's answer to the same packet.
 func FuzzFastPath(f *testing.F) {
-	seed := func(name string, t uint16, edns bool) []byte {
-		m := new(dns.Msg)
-		m.SetQuestion(name, t)
-		if edns {
-			m.SetEdns0(4096, true)
-		}
-		b, _ := m.Pack()
-		return b
-	}
 	f.Add([]byte{})
-	f.Add(seed("tracker.test.", dns.TypeA, true))
-	f.Add(seed("x.ads.test.", dns.TypeHTTPS, false))
-	f.Add(seed("news.test.", dns.TypeAAAA, true))
-	f.Add(seed("News.test.", dns.TypeAAAA, false))
-	f.Add(seed("pixelwall.internal.", dns.TypeA, true))
+	f.Add(seedQuery("tracker.test.", dns.TypeA, true))
+	f.Add(seedQuery("x.ads.test.", dns.TypeHTTPS, false))
+	f.Add(seedQuery("news.test.", dns.TypeAAAA, true))
+	f.Add(seedQuery("News.test.", dns.TypeAAAA, false))
+	f.Add(seedQuery("pixelwall.internal.", dns.TypeA, true))
 	w := &fastWorld{clock: time.Unix(1_800_000_000, 0), up: &zoneUpstream{}}
 	s, err := New(Options{
 		Matcher:    blocklist.Compile(blocklist.Source{Name: "f", Text: testRules}),
@@ -124,7 +117,7 @@ func FuzzFastPath(f *testing.F) {
 	for _, name := range []string{"news.test.", "cname.news.test.", "nx.news.test."} {
 		for _, qt := range []uint16{dns.TypeA, dns.TypeAAAA} {
 			for _, edns := range []bool{false, true} {
-				w.slow(f, seed(name, qt, edns))
+				w.slow(f, seedQuery(name, qt, edns))
 			}
 		}
 	}
