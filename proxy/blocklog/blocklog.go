@@ -29,7 +29,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"hash/maphash"
 	"io"
 	"os"
 	"path/filepath"
@@ -177,11 +176,6 @@ type Log struct {
 	enc      *json.Encoder // on Options.JSON
 	pageSize int64
 	err      error // first background error not yet reported by Flush or Close
-	// Folding a batch (see fold). Kept from one flush to the next so that
-	// a busy writer does not allocate them afresh every time.
-	folds  map[uint64]int32 // foldKey's hash → index in groups of the last group with it
-	groups []group
-	slots  []int32 // the group of each entry of the batch
 }
 
 // countKey is one row of the counts table.
@@ -435,8 +429,8 @@ func (l *Log) Close() error {
 // queue unread meanwhile, and it would overflow under load.
 func (l *Log) run() {
 	defer close(l.stopped)
-	jobs := make(chan job) // unbuffered: a send succeeds when the storer is free
-	free := make(chan []Entry, 1)
+	jobs := make(chan job)       // unbuffered: a send succeeds when the storer is free
+	free := make(chan *batch, 1) // a stored batch, for reuse
 	storing := make(chan struct{})
 	go func() {
 		defer close(storing)
@@ -452,11 +446,11 @@ func (l *Log) run() {
 	clean := time.NewTicker(cleanupPeriod)
 	defer clean.Stop()
 
-	var b batcher
+	b := new(batch)
 	// hand gives the batch (with j's other work) to the storer, waiting
 	// for it to be free if wait, else only if it is free now.
 	hand := func(j job, wait bool) {
-		j.batch = b.entries
+		j.batch = b
 		if wait {
 			jobs <- j
 		} else {
@@ -466,10 +460,14 @@ func (l *Log) run() {
 				return // still storing the last one: keep collecting
 			}
 		}
-		b.reset(free)
+		select {
+		case b = <-free:
+		default:
+			b = new(batch)
+		}
 	}
 	add := func(e Entry) {
-		if b.add(e, l.opts.JSON == nil) >= maxBatch {
+		if b.add(e, l.opts.JSON != nil); b.size() >= maxBatch {
 			hand(job{}, true)
 		}
 	}
@@ -507,14 +505,14 @@ func (l *Log) run() {
 // job is work for the storer: a batch to store (maybe empty: the counts
 // are stored too), then maybe a cleanup, then maybe a Flush to answer.
 type job struct {
-	batch   []Entry
+	batch   *batch
 	cleanup bool
 	reply   chan error
 }
 
 // storeJobs is the storer goroutine: the only one to use the writing
 // connection. It gives batches back through free once stored, for reuse.
-func (l *Log) storeJobs(jobs <-chan job, free chan<- []Entry) {
+func (l *Log) storeJobs(jobs <-chan job, free chan<- *batch) {
 	ctx := context.Background()
 	l.note(l.cleanup(ctx))
 	for j := range jobs {
@@ -526,75 +524,14 @@ func (l *Log) storeJobs(jobs <-chan job, free chan<- []Entry) {
 			j.reply <- l.err
 			l.err = nil
 		}
-		clear(j.batch) // let go of the entries' strings
+		j.batch.reset()
 		select {
-		case free <- j.batch[:0]:
+		case free <- j.batch:
 		default:
 		}
 	}
 	l.note(l.optimize(ctx))
 	l.closeStmts()
-}
-
-// batcher collects the writer's next batch. Without JSON lines to write
-// (which are one per entry) it folds an entry into an earlier one of the
-// batch with the same foldKey in the same minute as it arrives: the batch
-// is then bounded by distinct rows, not by decisions, so a flood of a few
-// thousand names repeated for a whole flush interval (a resolver under
-// load) costs one row per name and minute. The minute is kept apart so that
-// the counts table still puts every decision in its own minute.
-type batcher struct {
-	entries []Entry
-	index   map[uint64]int32 // hash of foldKey and minute → index in entries of the last entry with it
-	same    []int32          // for each entry, the previous one whose hash is equal, or -1
-}
-
-// add folds e into the batch, or appends it, and reports the batch's size.
-func (b *batcher) add(e Entry, fold bool) int {
-	if !fold {
-		b.entries = append(b.entries, e)
-		return len(b.entries)
-	}
-	if b.index == nil {
-		b.index = make(map[uint64]int32)
-	}
-	k := keyOf(&e)
-	minute := minuteOf(e.Time)
-	h := maphash.Comparable(foldSeed, struct {
-		k foldKey
-		m int64
-	}{k, minute})
-	first, ok := b.index[h]
-	for i := first; ok && i >= 0; i = b.same[i] {
-		old := &b.entries[i]
-		if minuteOf(old.Time) == minute && keyOf(old) == k {
-			old.Count += e.Count
-			if e.Time.Before(old.Time) {
-				old.Time = e.Time
-			}
-			return len(b.entries)
-		}
-	}
-	if !ok {
-		first = -1
-	}
-	b.index[h] = int32(len(b.entries))
-	b.same = append(b.same, first)
-	b.entries = append(b.entries, e)
-	return len(b.entries)
-}
-
-// reset starts the next batch, in a stored batch's array when free has
-// one: the last one is the storer's now.
-func (b *batcher) reset(free <-chan []Entry) {
-	select {
-	case e := <-free:
-		b.entries = e
-	default:
-		b.entries = nil
-	}
-	b.same = b.same[:0]
-	clear(b.index)
 }
 
 // note keeps the first background error for Flush or Close to report.
@@ -604,194 +541,78 @@ func (l *Log) note(err error) {
 	}
 }
 
-// flush stores batch and the pending counts, writes the JSON lines and
+// flush stores b and the pending counts, writes the JSON lines and
 // enforces the size cap.
-func (l *Log) flush(ctx context.Context, batch []Entry) error {
-	var decisions uint64
-	for i := range batch {
-		// Add has done this already; benchmarks and tests that call
-		// flush directly have not.
-		if batch[i].Count < 1 {
-			batch[i].Count = 1
-		}
-		decisions += uint64(batch[i].Count)
-	}
+func (l *Log) flush(ctx context.Context, b *batch) error {
+	var counts map[countKey]counter // decisions passed to Count
 	l.countMu.Lock()
-	var counts map[countKey]counter
 	if len(l.counts) > 0 {
 		counts = l.counts
 		l.counts = make(map[countKey]counter)
 	}
 	l.countMu.Unlock()
-	if len(batch) == 0 && len(counts) == 0 {
+	if b.empty() && len(counts) == 0 {
 		return nil
 	}
-	err := l.store(ctx, batch, counts)
+	if counts == nil {
+		counts = make(map[countKey]counter, len(b.counts))
+	}
+	for k, c := range b.counts {
+		sum := counts[k]
+		sum.total += c.total
+		sum.blocked += c.blocked
+		counts[k] = sum
+	}
+	err := l.store(ctx, b.rows, counts)
 	if err != nil {
-		l.dropped.Add(decisions)
+		l.dropped.Add(b.decisions)
 	} else {
-		l.stored.Add(decisions)
+		l.stored.Add(b.decisions)
 	}
 	if l.opts.JSON != nil {
-		err = errors.Join(err, l.writeJSON(batch))
+		for i := range b.raw {
+			b.raw[i].ID = b.rows[b.rawRow[i]].ID
+		}
+		err = errors.Join(err, l.writeJSON(b.raw))
 	}
-	if len(batch) > 0 {
+	if !b.empty() {
 		err = errors.Join(err, l.enforceCap(ctx))
 	}
 	return err
 }
 
-// store inserts batch, folded (see fold), and adds its decisions and
-// counts to the counts table, in one transaction. Once it has committed,
-// it sets the ID of each entry of batch to its row's. It owns counts.
-// The entries' Counts must be at least 1.
-func (l *Log) store(ctx context.Context, batch []Entry, counts map[countKey]counter) error {
-	groups, slots := l.fold(batch)
+// store inserts rows and adds counts to the counts table, in one
+// transaction. Once it has committed, it sets the rows' IDs.
+func (l *Log) store(ctx context.Context, rows []Entry, counts map[countKey]counter) error {
 	tx, err := l.w.BeginTx(ctx, nil)
 	if err != nil {
-		return fmt.Errorf("blocklog: storing %d entries: beginning transaction: %w", len(batch), err)
+		return fmt.Errorf("blocklog: storing %d rows: beginning transaction: %w", len(rows), err)
 	}
 	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
-	if counts == nil {
-		counts = make(map[countKey]counter)
-	}
+	ids := make([]int64, len(rows))
 	insert := tx.StmtContext(ctx, l.insert)
-	for i := range groups {
-		g := &groups[i]
-		row := batch[g.first]
-		row.Time, row.Count = g.time, g.count
-		res, err := insert.ExecContext(ctx, entryArgs(&row)...)
+	for i := range rows {
+		res, err := insert.ExecContext(ctx, entryArgs(&rows[i])...)
 		if err != nil {
-			return fmt.Errorf("blocklog: storing %d entries: inserting: %w", len(batch), err)
+			return fmt.Errorf("blocklog: storing %d rows: inserting: %w", len(rows), err)
 		}
-		if g.id, err = res.LastInsertId(); err != nil {
-			return fmt.Errorf("blocklog: storing %d entries: reading id: %w", len(batch), err)
+		if ids[i], err = res.LastInsertId(); err != nil {
+			return fmt.Errorf("blocklog: storing %d rows: reading id: %w", len(rows), err)
 		}
-	}
-	// Each decision is counted in its own minute, not in its row's: a
-	// row may stand for decisions on both sides of a minute's end.
-	for i := range batch {
-		e := &batch[i]
-		k := countKey{minute: minuteOf(e.Time), layer: e.Layer}
-		c := counts[k]
-		c.total += e.Count
-		if blockedKind(e.Kind) {
-			c.blocked += e.Count
-		}
-		counts[k] = c
 	}
 	upsert := tx.StmtContext(ctx, l.upsert)
 	for k, c := range counts {
 		if _, err := upsert.ExecContext(ctx, k.minute, k.layer, c.total, c.blocked); err != nil {
-			return fmt.Errorf("blocklog: storing %d entries: counting: %w", len(batch), err)
+			return fmt.Errorf("blocklog: storing %d rows: counting: %w", len(rows), err)
 		}
 	}
 	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("blocklog: storing %d entries: committing: %w", len(batch), err)
+		return fmt.Errorf("blocklog: storing %d rows: committing: %w", len(rows), err)
 	}
-	for i := range batch {
-		batch[i].ID = groups[slots[i]].id
+	for i := range rows {
+		rows[i].ID = ids[i]
 	}
 	return nil
-}
-
-// foldKey is every stored field of an entry but its time (and its count):
-// the entries of a batch with equal keys are stored as one row.
-type foldKey struct {
-	layer, kind, client, method, host, url, typ, source string
-	rule, list, response, removed, cloakedBy, detail    string
-	bytes                                               int64
-}
-
-// keyOf is e's foldKey.
-func keyOf(e *Entry) foldKey {
-	return foldKey{
-		layer: e.Layer, kind: e.Kind, client: e.Client, method: e.Method, host: e.Host, url: e.URL,
-		typ: e.Type, source: e.Source, rule: e.Rule, list: e.List, response: e.Response,
-		removed: removedKey(e.Removed), cloakedBy: e.CloakedBy, detail: e.Detail, bytes: e.Bytes,
-	}
-}
-
-// removedKey encodes names for foldKey so that different lists have
-// different keys (nil and empty are the same list: both are stored as
-// ""). Names are joined after a NUL, which keeps [""] apart from nil; the
-// rare list with a NUL in a name is encoded as JSON instead, which never
-// holds a raw NUL and so cannot meet a joined key.
-func removedKey(names []string) string {
-	if len(names) == 0 {
-		return ""
-	}
-	n := 0
-	for _, name := range names {
-		if strings.IndexByte(name, 0) >= 0 {
-			b, _ := json.Marshal(names) // cannot fail for a []string
-			return string(b)
-		}
-		n += 1 + len(name)
-	}
-	var b strings.Builder
-	b.Grow(n)
-	for _, name := range names {
-		b.WriteByte(0)
-		b.WriteString(name)
-	}
-	return b.String()
-}
-
-// group is one row of a folded batch: the entries with one foldKey.
-type group struct {
-	key   foldKey
-	same  int32     // the index of the previous group whose key has the same hash, or -1
-	first int       // the index in the batch of its first entry, whose fields the row takes
-	time  time.Time // the earliest of its entries' times
-	count int64     // the sum of its entries' counts
-	id    int64     // the row's, once inserted
-}
-
-// foldSeed seeds the hashes of foldKeys.
-var foldSeed = maphash.MakeSeed()
-
-// fold groups batch by foldKey, in the order of each group's first entry.
-// It returns the groups and, for each entry of batch, the index of its
-// group. The slices and the map behind them are the writer's, reused by
-// the next call.
-//
-// The map is keyed by the foldKey's hash, not by the foldKey itself: Go
-// stores a map key of more than 128 bytes out of line, one allocation per
-// key, and a foldKey has 232. Groups whose keys share a hash are chained
-// by group.same.
-func (l *Log) fold(batch []Entry) ([]group, []int32) {
-	if l.folds == nil {
-		l.folds = make(map[uint64]int32, maxBatch)
-	}
-	clear(l.folds)
-	groups, slots := l.groups[:0], l.slots[:0]
-	for i := range batch {
-		e := &batch[i]
-		k := keyOf(e)
-		h := maphash.Comparable(foldSeed, k)
-		g, ok := l.folds[h]
-		for ok && groups[g].key != k {
-			g = groups[g].same
-			ok = g >= 0
-		}
-		if !ok {
-			same, ok := l.folds[h]
-			if !ok {
-				same = -1
-			}
-			g = int32(len(groups))
-			l.folds[h] = g
-			groups = append(groups, group{key: k, same: same, first: i, time: e.Time})
-		}
-		if e.Time.Before(groups[g].time) {
-			groups[g].time = e.Time
-		}
-		groups[g].count += e.Count
-		slots = append(slots, g)
-	}
-	l.groups, l.slots = groups, slots
-	return groups, slots
 }
 
 // writeJSON writes batch to Options.JSON, one object per line.
