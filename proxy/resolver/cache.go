@@ -122,6 +122,21 @@ func (c *cache) appendPacked(dst []byte, k cacheKey, edns bool, gen uint64, pref
 	return dst, true
 }
 
+// lacksPacked says whether k's entry still holds msg and has no packed
+// form made under matcher generation gen for clients with or without
+// EDNS0: whether packing one is worth it.
+func (c *cache) lacksPacked(k cacheKey, msg *dns.Msg, edns bool, gen uint64) bool {
+	sh := c.shard(k)
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	e, ok := sh.entries[k]
+	if !ok || e.msg != msg {
+		return false
+	}
+	p := e.packed[b2i(edns)]
+	return p == nil || p.gen != gen
+}
+
 // setPacked keeps p as the packed form of k's entry for clients with or
 // without EDNS0, if the entry still holds msg.
 func (c *cache) setPacked(k cacheKey, msg *dns.Msg, edns bool, p *packedReply) {

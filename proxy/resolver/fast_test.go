@@ -494,3 +494,35 @@ func TestFastPathEventsOwnTheirNames(t *testing.T) {
 		t.Errorf("event names %q, want %q", got, want)
 	}
 }
+
+// TestLearnPacksOnce: a query the fast path passes on (here, one in upper
+// case) is answered by the slow path from the cache; the packed reply
+// already kept is not packed again.
+func TestLearnPacksOnce(t *testing.T) {
+	w := newFastWorld(t, testRules, func(o *Options) { o.NoPrefetch = true })
+	q := fastQuery{name: "www.example.test.", qtype: dns.TypeA, edns: 1232}
+	w.slow(t, q.pack(t, 1))
+	packed := func() *packedReply {
+		k := cacheKey{name: q.name, qtype: q.qtype}
+		sh := w.cache.shard(k)
+		sh.mu.Lock()
+		defer sh.mu.Unlock()
+		return sh.entries[k].packed[1]
+	}
+	first := packed()
+	if first == nil {
+		t.Fatal("no packed reply after the slow path's answer")
+	}
+	upper := q
+	upper.name = "WWW.example.test."
+	w.slow(t, upper.pack(t, 2))
+	if packed() != first {
+		t.Error("the packed reply was made again for a query the fast path passed on")
+	}
+	// New lists: the packed reply is stale, and the next answer packs anew.
+	w.SetMatcher(blocklist.Compile(blocklist.Source{Name: "new", Text: testRules}))
+	w.slow(t, upper.pack(t, 3))
+	if p := packed(); p == first || p == nil {
+		t.Error("after new lists the packed reply was not made again")
+	}
+}

@@ -199,6 +199,10 @@ func ttlOffsets(b []byte) ([]uint16, bool) {
 // only where letter case agrees, so a question in another case would need
 // the answer packed again.
 func (s *Server) learn(req *dns.Msg, src source, gen uint64) {
+	edns := req.IsEdns0() != nil
+	if !s.cache.lacksPacked(src.key, src.msg, edns, gen) {
+		return // packed already (the query was one the fast path passes on)
+	}
 	m := reply(req, src.msg)
 	m.Question[0].Name = strings.ToLower(m.Question[0].Name)
 	b, err := m.Pack()
@@ -209,7 +213,7 @@ func (s *Server) learn(req *dns.Msg, src source, gen uint64) {
 	if !ok {
 		return
 	}
-	s.cache.setPacked(src.key, src.msg, req.IsEdns0() != nil, &packedReply{buf: b, ttls: ttls, gen: gen})
+	s.cache.setPacked(src.key, src.msg, edns, &packedReply{buf: b, ttls: ttls, gen: gen})
 }
 
 // clientName caches a worker's last client's address as a string: a
