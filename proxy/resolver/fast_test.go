@@ -68,31 +68,20 @@ func (z *zoneUpstream) Exchange(_ context.Context, q *dns.Msg) (*dns.Msg, error)
 // without sockets: the fast path and the slow path are called directly.
 type fastWorld struct {
 	*Server
-	mu     sync.Mutex
-	clock  time.Time
-	events []Event
-	up     *zoneUpstream
+	*record
+	up *zoneUpstream
 }
 
-func newFastWorld(t *testing.T, rules string, tweak func(*Options)) *fastWorld {
+func newFastWorld(t testing.TB, rules string, tweak func(*Options)) *fastWorld {
 	t.Helper()
-	w := &fastWorld{clock: time.Unix(1_800_000_000, 0), up: &zoneUpstream{}}
+	w := &fastWorld{record: newRecord(), up: &zoneUpstream{}}
 	opts := Options{
 		Matcher:    blocklist.Compile(blocklist.Source{Name: "test", Text: rules}),
 		Upstreams:  []Upstream{w.up},
 		RateLimit:  -1,
 		LocalAddrs: []netip.Addr{netip.MustParseAddr("127.0.0.1")},
-		Event: func(e Event) {
-			w.mu.Lock()
-			w.events = append(w.events, e)
-			w.mu.Unlock()
-		},
-		Now: func() time.Time {
-			w.mu.Lock()
-			defer w.mu.Unlock()
-			return w.clock
-		},
 	}
+	w.wire(&opts)
 	if tweak != nil {
 		tweak(&opts)
 	}
@@ -103,24 +92,6 @@ func newFastWorld(t *testing.T, rules string, tweak func(*Options)) *fastWorld {
 	s.fastUDP.Store(true)
 	w.Server = s
 	return w
-}
-
-func (w *fastWorld) advance(d time.Duration) {
-	w.mu.Lock()
-	w.clock = w.clock.Add(d)
-	w.mu.Unlock()
-}
-
-// lastEvent returns the last event, with its time cleared.
-func (w *fastWorld) lastEvent() Event {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if len(w.events) == 0 {
-		return Event{}
-	}
-	e := w.events[len(w.events)-1]
-	e.Time = time.Time{}
-	return e
 }
 
 var fastClient = netip.MustParseAddr("127.0.0.1")

@@ -125,34 +125,75 @@ func startStub(t *testing.T) *stub {
 // testServer runs pixelwall's resolver on loopback in front of upstreams.
 type testServer struct {
 	*Server
-	addr   string
+	*record
+	addr string
+}
+
+// record is a settable clock for a test Server and the events it emitted.
+type record struct {
 	mu     sync.Mutex
-	events []Event
 	clock  time.Time
+	events []Event
+}
+
+func newRecord() *record { return &record{clock: time.Unix(1_800_000_000, 0)} }
+
+// wire makes opts' clock and event sink r's.
+func (r *record) wire(opts *Options) {
+	opts.Event = func(e Event) {
+		r.mu.Lock()
+		r.events = append(r.events, e)
+		r.mu.Unlock()
+	}
+	opts.Now = func() time.Time {
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		return r.clock
+	}
+}
+
+func (r *record) advance(d time.Duration) {
+	r.mu.Lock()
+	r.clock = r.clock.Add(d)
+	r.mu.Unlock()
+}
+
+func (r *record) eventsOf(kind string) []Event {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out []Event
+	for _, e := range r.events {
+		if e.Kind == kind {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// lastEvent returns the last event, with its time cleared.
+func (r *record) lastEvent() Event {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if len(r.events) == 0 {
+		return Event{}
+	}
+	e := r.events[len(r.events)-1]
+	e.Time = time.Time{}
+	return e
 }
 
 const testRules = "||tracker.test^\n@@||good.tracker.test^\n0.0.0.0 ads.test\n||page-only.test^$third-party\n"
 
 func newTestServer(t *testing.T, rules string, ups []Upstream, tweak func(*Options)) *testServer {
 	t.Helper()
-	ts := &testServer{clock: time.Unix(1_800_000_000, 0)}
-	m := blocklist.Compile(blocklist.Source{Name: "test", Text: rules})
+	ts := &testServer{record: newRecord()}
 	opts := Options{
-		Matcher:    m,
+		Matcher:    blocklist.Compile(blocklist.Source{Name: "test", Text: rules}),
 		Upstreams:  ups,
 		Timeout:    300 * time.Millisecond,
 		LocalAddrs: []netip.Addr{netip.MustParseAddr("127.0.0.1")},
-		Event: func(e Event) {
-			ts.mu.Lock()
-			ts.events = append(ts.events, e)
-			ts.mu.Unlock()
-		},
-		Now: func() time.Time {
-			ts.mu.Lock()
-			defer ts.mu.Unlock()
-			return ts.clock
-		},
 	}
+	ts.wire(&opts)
 	if tweak != nil {
 		tweak(&opts)
 	}
@@ -171,24 +212,6 @@ func newTestServer(t *testing.T, rules string, ups []Upstream, tweak func(*Optio
 	t.Cleanup(func() { cancel(); <-done })
 	ts.addr = udp.LocalAddr().String()
 	return ts
-}
-
-func (ts *testServer) advance(d time.Duration) {
-	ts.mu.Lock()
-	ts.clock = ts.clock.Add(d)
-	ts.mu.Unlock()
-}
-
-func (ts *testServer) eventsOf(kind string) []Event {
-	ts.mu.Lock()
-	defer ts.mu.Unlock()
-	var out []Event
-	for _, e := range ts.events {
-		if e.Kind == kind {
-			out = append(out, e)
-		}
-	}
-	return out
 }
 
 func plain(t *testing.T, addr string) Upstream {
