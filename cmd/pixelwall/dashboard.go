@@ -16,7 +16,10 @@ func overridesPath(data string) string { return filepath.Join(data, "allow.jsonl
 
 // newDashboard wires the dashboard: the log to read, /metrics, list status,
 // and allow actions that take effect at once (and persist when "always").
-func newDashboard(cfg *Config, data string, blog *blocklog.Log, met *metrics, overrides *blocklist.Overrides, logger *slog.Logger) (*dashboard.Server, error) {
+// running says which config and lists are in use now (they change on
+// reloads).
+func newDashboard(cfg *Config, data string, running func() (*Config, *blocklist.Matcher), blog *blocklog.Log, met *metrics,
+	overrides *blocklist.Overrides, logger *slog.Logger) (*dashboard.Server, error) {
 	host, _, _ := net.SplitHostPort(cfg.Dashboard.Listen)
 	ip, err := netip.ParseAddr(host)
 	loopback := host == "localhost" || err == nil && ip.IsLoopback()
@@ -42,19 +45,21 @@ func newDashboard(cfg *Config, data string, blog *blocklog.Log, met *metrics, ov
 				ov.Until = time.Now().Add(a.For)
 			}
 			overrides.Add(ov)
-			logger.Info("allowed from the dashboard", "host", a.Host, "site", a.Site, "client", a.Client, "for", a.For)
 			if a.For == 0 {
 				return overrides.Save(overridesPath(data))
 			}
 			return nil
 		},
-		Lists: func() []dashboard.ListStatus { return listStatus(cfg, data) },
+		Lists: func() []dashboard.ListStatus {
+			cfg, m := running()
+			return listStatus(cfg, data, m)
+		},
 	})
 }
 
-// listStatus describes the configured lists for the dashboard.
-func listStatus(cfg *Config, data string) []dashboard.ListStatus {
-	infos, _ := listReport(cfg, data)
+// listStatus describes the lists in use for the dashboard.
+func listStatus(cfg *Config, data string, m *blocklist.Matcher) []dashboard.ListStatus {
+	infos := listReport(cfg, data, m)
 	out := make([]dashboard.ListStatus, 0, len(infos))
 	for _, li := range infos {
 		st := li.Stats

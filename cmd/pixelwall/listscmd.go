@@ -125,11 +125,9 @@ type listInfo struct {
 	Cached bool
 }
 
-// listReport compiles the configured lists and describes each, for
-// `lists show` and the dashboard; warnings name lists that could not be read.
-func listReport(cfg *Config, data string) ([]listInfo, []string) {
-	srcs, warnings := listSources(cfg, data, nil, false)
-	m := blocklist.Compile(srcs...)
+// listReport describes each list of m, compiled from cfg, for `lists show`
+// and the dashboard.
+func listReport(cfg *Config, data string, m *blocklist.Matcher) []listInfo {
 	f := listFetcher(data)
 	byName := map[string]ListConfig{}
 	for _, l := range cfg.Lists {
@@ -150,13 +148,14 @@ func listReport(cfg *Config, data string) ([]listInfo, []string) {
 		}
 		out = append(out, info)
 	}
-	return out, warnings
+	return out
 }
 
 // listsShow prints, per list, its source, rules by kind, bad lines, last
 // update and next refresh.
 func listsShow(cfg *Config, data string, w io.Writer) error {
-	infos, warnings := listReport(cfg, data)
+	srcs, warnings := listSources(cfg, data, nil, false)
+	infos := listReport(cfg, data, blocklist.Compile(srcs...))
 	for _, li := range infos {
 		st := li.Stats
 		fmt.Fprintf(w, "%s  (%s, %s)\n", st.Name, li.Source, st.Format)

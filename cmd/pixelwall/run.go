@@ -61,10 +61,13 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	}
 	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
 
-	m, err := compileLists(cfg, data, logger)
-	if err != nil {
-		return err
-	}
+	m := compileLists(cfg, data, logger)
+	// current is the config, inUse the config and lists the services run
+	// with: both change on reloads.
+	var current atomic.Pointer[Config]
+	current.Store(cfg)
+	var inUse atomic.Pointer[running]
+	inUse.Store(&running{cfg, m})
 	if cfg.HTTP.Listen == "off" && cfg.DNS.Listen == "off" {
 		return errors.New("every service is off: nothing to run")
 	}
@@ -138,7 +141,8 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 
 	var dashSrv *http.Server
 	if cfg.Dashboard.Listen != "off" {
-		dash, err := newDashboard(cfg, data, blog, met, overrides, logger)
+		inUseNow := func() (*Config, *blocklist.Matcher) { r := inUse.Load(); return r.cfg, r.m }
+		dash, err := newDashboard(cfg, data, inUseNow, blog, met, overrides, logger)
 		if err != nil {
 			closeHTTP()
 			return err
@@ -156,17 +160,13 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	// Lists change on SIGHUP (config edited, or `pixelwall lists update`)
 	// and when the refresher downloads a new copy: compile off the hot path,
 	// then swap the new matcher into every service.
-	var current atomic.Pointer[Config]
-	current.Store(cfg)
 	var reloadMu sync.Mutex
 	reload := func() {
 		reloadMu.Lock()
 		defer reloadMu.Unlock()
-		newM, err := compileLists(current.Load(), data, logger)
-		if err != nil {
-			logger.Error("reload: lists not reloaded", "err", err)
-			return
-		}
+		cfg := current.Load()
+		newM := compileLists(cfg, data, logger)
+		inUse.Store(&running{cfg, newM})
 		if p != nil {
 			p.SetMatcher(newM)
 		}
@@ -293,9 +293,15 @@ func loadConfigOrDefault(path string) (*Config, error) {
 	return loadConfig(path)
 }
 
+// running is a config and the lists compiled from it.
+type running struct {
+	cfg *Config
+	m   *blocklist.Matcher
+}
+
 // compileLists builds the matcher from the config's lists, reporting lists
 // that could not be read and bad lines.
-func compileLists(cfg *Config, data string, logger *slog.Logger) (*blocklist.Matcher, error) {
+func compileLists(cfg *Config, data string, logger *slog.Logger) *blocklist.Matcher {
 	// Compiling makes much short-lived garbage, and on a reload the new
 	// matcher is built beside the old one: collect often meanwhile, and
 	// give the memory back afterwards, so that neither start-up nor a
@@ -324,7 +330,7 @@ func compileLists(cfg *Config, data string, logger *slog.Logger) (*blocklist.Mat
 		}
 	}
 	logger.Info("lists compiled", "lists", len(m.Lists()), "rules", rules, "took", time.Since(start).Round(time.Millisecond))
-	return m, nil
+	return m
 }
 
 // newProxy sets up the CA and the proxy from the config.
