@@ -71,15 +71,6 @@ func dnsEntry(e resolver.Event) blocklog.Entry {
 	}
 }
 
-// blockingKind says whether an event kind counts as a block in totals.
-func blockingKind(kind string) bool {
-	switch kind {
-	case "blocked", "heuristic", "connect-refused":
-		return true
-	}
-	return false
-}
-
 // cmdLogs is `pixelwall logs [flags]` and `pixelwall logs purge`.
 func cmdLogs(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	purge := len(args) > 0 && args[0] == "purge"

@@ -2,16 +2,19 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/pixelwall/pixelwall/proxy/blocklog"
+	"github.com/pixelwall/pixelwall/proxy/resolver"
 )
 
 // runWorld starts `pixelwall run` with a config that blocks tracker.test
@@ -131,5 +134,43 @@ func TestPrintEntriesCount(t *testing.T) {
 	}
 	if len(counts) != 2 || counts[0] != 1 || counts[1] != 1000 {
 		t.Errorf("JSON counts %v, want [1 1000]:\n%s", counts, js.String())
+	}
+}
+
+// TestBlocksMetricMatchesLog: /metrics counts as blocks exactly what the
+// log's charts do (blocklog.Blocked): an unwrapped redirect tracker is one,
+// a client refused by the resolver's ACL is not.
+func TestBlocksMetricMatchesLog(t *testing.T) {
+	blog, err := blocklog.Open(blocklog.Options{Path: filepath.Join(t.TempDir(), "log.db")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer blog.Close()
+	m := newMetrics(blog, func() *resolver.Server { return nil })
+	for _, d := range []struct{ layer, kind string }{
+		{"http", "blocked"}, {"http", "unwrapped"}, {"http", "params-stripped"}, {"dns", "refused"}, {"dns", "blocked"},
+	} {
+		m.decision(d.layer, d.kind, "l")
+	}
+	families, err := m.reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, f := range families {
+		if f.GetName() != "pixelwall_blocks_total" {
+			continue
+		}
+		for _, s := range f.GetMetric() {
+			labels := map[string]string{}
+			for _, l := range s.GetLabel() {
+				labels[l.GetName()] = l.GetValue()
+			}
+			got = append(got, fmt.Sprintf("%s/%s=%v", labels["layer"], labels["reason"], s.GetCounter().GetValue()))
+		}
+	}
+	slices.Sort(got)
+	if want := []string{"dns/blocked=1", "http/blocked=1", "http/unwrapped=1"}; !slices.Equal(got, want) {
+		t.Errorf("pixelwall_blocks_total: %v, want %v", got, want)
 	}
 }

@@ -74,7 +74,7 @@ func (m *metrics) decision(layer, kind, list string) {
 	c, ok := m.counters.Load(key)
 	if !ok {
 		pair := [2]prometheus.Counter{m.decisions.WithLabelValues(layer, kind), nil}
-		if blockingKind(kind) || kind == "refused" && layer == "dns" {
+		if blocklog.Blocked(kind) {
 			pair[1] = m.blocks.WithLabelValues(layer, kind, list)
 		}
 		c, _ = m.counters.LoadOrStore(key, pair)

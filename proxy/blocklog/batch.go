@@ -44,7 +44,7 @@ func (b *batch) add(e Entry, keepRaw bool) {
 	ck := countKey{minute: minuteOf(e.Time), layer: e.Layer}
 	c := b.counts[ck]
 	c.total += e.Count
-	if blockedKind(e.Kind) {
+	if Blocked(e.Kind) {
 		c.blocked += e.Count
 	}
 	b.counts[ck] = c

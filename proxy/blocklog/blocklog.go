@@ -629,9 +629,10 @@ func (l *Log) writeJSON(batch []Entry) error {
 	return nil
 }
 
-// blockedKind reports whether an entry of this kind counts as blocked in
-// Series: the request (or the tracker hop) never reached the tracker.
-func blockedKind(kind string) bool {
+// Blocked reports whether a decision of this kind counts as a block (in
+// Series here, and in pixelwall's metrics): the request (or the tracker
+// hop) never reached the tracker.
+func Blocked(kind string) bool {
 	switch kind {
 	case "blocked", "heuristic", "connect-refused", "unwrapped":
 		return true
