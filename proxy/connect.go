@@ -116,7 +116,7 @@ func (s *Server) mitm(req *http.Request, conn net.Conn, host, hostport string) {
 		Handler:           s.innerHandler(scheme, hostport),
 		ReadHeaderTimeout: 30 * time.Second,
 		IdleTimeout:       2 * time.Minute,
-		ErrorLog:          discardLog,
+		ErrorLog:          ErrorLog(s.log),
 	}
 	l := newOneConnListener(c)
 	_ = srv.Serve(l)

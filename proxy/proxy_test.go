@@ -86,7 +86,8 @@ func TestHeuristicCatchesUnlistedPixel(t *testing.T) {
 		ours    bool
 	}{
 		{"third-party 1x1", w.httpsURL("mailer.test", "/open/pixel.gif?r=ab12cd34ef56"), []string{"Sec-Fetch-Dest", "image", "Sec-Fetch-Site", "cross-site"}, true},
-		{"mail client 1x1", w.httpURL("esp.test", "/o/pixel.gif"), []string{"User-Agent", "Mozilla/5.0 Thunderbird/128.0"}, true},
+		// Same-origin: only the mail client makes it a tracker.
+		{"mail client 1x1", w.httpURL("esp.test", "/o/pixel.gif"), []string{"User-Agent", "Mozilla/5.0 Thunderbird/128.0", "Sec-Fetch-Site", "same-origin"}, true},
 		{"same-site spacer", w.httpsURL("site.test", "/img/spacer.gif"), []string{"Sec-Fetch-Dest", "image", "Sec-Fetch-Site", "same-origin"}, false},
 		{"third-party real image", w.httpsURL("images.test", "/photo.png"), []string{"Sec-Fetch-Dest", "image", "Sec-Fetch-Site", "cross-site"}, false},
 		{"third-party favicon", w.httpsURL("icons.test", "/favicon.gif"), []string{"Sec-Fetch-Dest", "image", "Sec-Fetch-Site", "cross-site"}, false},
@@ -103,8 +104,14 @@ func TestHeuristicCatchesUnlistedPixel(t *testing.T) {
 			}
 		})
 	}
-	if ev := w.eventsOf(KindHeuristic); len(ev) != 2 {
-		t.Errorf("%d heuristic events, want 2: %+v", len(ev), ev)
+	ev := w.eventsOf(KindHeuristic)
+	if len(ev) != 2 {
+		t.Fatalf("%d heuristic events, want 2: %+v", len(ev), ev)
+	}
+	for _, e := range ev {
+		if e.Host == "esp.test" && !strings.Contains(e.Detail, "in a mail client") {
+			t.Errorf("esp.test heuristic event detail %q, want it to name the mail client", e.Detail)
+		}
 	}
 }
 
@@ -130,7 +137,10 @@ func TestCleaningAndHeaders(t *testing.T) {
 	}
 	// A same-site Referer is left alone.
 	_, body = w.get(c, w.httpsURL("www.site.test", "/echo"), "Sec-Fetch-Dest", "empty", "Referer", "https://site.test/a?b=c")
-	json.Unmarshal(body, &echo)
+	echo = nil
+	if err := json.Unmarshal(body, &echo); err != nil {
+		t.Fatalf("echo: %v: %s", err, body)
+	}
 	if echo["referer"] != "https://site.test/a?b=c" {
 		t.Errorf("same-site Referer became %q", echo["referer"])
 	}
@@ -154,9 +164,11 @@ func TestCleaningAndHeaders(t *testing.T) {
 
 func TestRefererStripPolicy(t *testing.T) {
 	w := newWorld(t, worldOptions{tweak: func(o *Options) { o.Referer = RefererStripCrossSite; o.NoGPC = true }})
-	_, body := w.get(w.client(nil), w.httpsURL("api.test", "/echo"), "Referer", "https://site.test/x")
+	resp, body := w.get(w.client(nil), w.httpsURL("api.test", "/echo"), "Referer", "https://site.test/x")
 	var echo map[string]string
-	json.Unmarshal(body, &echo)
+	if err := json.Unmarshal(body, &echo); resp.StatusCode != 200 || err != nil {
+		t.Fatalf("echo: status %d, %v: %s", resp.StatusCode, err, body)
+	}
 	if echo["referer"] != "" || echo["gpc"] != "" {
 		t.Errorf("origin saw Referer %q Sec-GPC %q, want neither", echo["referer"], echo["gpc"])
 	}

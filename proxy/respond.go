@@ -3,12 +3,12 @@ package proxy
 import (
 	"bytes"
 	"crypto/hmac"
-	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"html/template"
 	"io"
 	"log"
+	"log/slog"
 	"net/http"
 	"net/netip"
 	"net/url"
@@ -25,11 +25,23 @@ var transparentGIF = []byte{
 	'!', 0xf9, 4, 1, 0, 0, 0, 0, ',', 0, 0, 0, 0, 1, 0, 1, 0, 0, 2, 2, 'D', 1, 0, ';',
 }
 
-var discardLog = log.New(io.Discard, "", 0)
+// ErrorLog is an http.Server's ErrorLog for the proxy's servers: a panic
+// in a handler is logged as an error; the rest (clients that hang up, TLS
+// handshakes they abandon) is debug noise.
+func ErrorLog(l *slog.Logger) *log.Logger {
+	return log.New(errorLogWriter{l}, "", 0)
+}
 
-func randRead(b []byte) error {
-	_, err := rand.Read(b)
-	return err
+type errorLogWriter struct{ l *slog.Logger }
+
+func (w errorLogWriter) Write(p []byte) (int, error) {
+	msg := strings.TrimSpace(string(p))
+	if strings.Contains(msg, "panic serving") {
+		w.l.Error("proxy: " + msg)
+	} else {
+		w.l.Debug("proxy: " + msg)
+	}
+	return len(p), nil
 }
 
 // newResponse builds a complete response to r.

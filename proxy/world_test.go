@@ -5,6 +5,8 @@ import (
 	"crypto/x509"
 	"encoding/json"
 	"io"
+	"log"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/url"
@@ -86,6 +88,7 @@ func newWorld(t testing.TB, wo worldOptions) *world {
 			w.mu.Unlock()
 		},
 		Passthrough: []string{"bank.test"},
+		Logger:      panicWatch(t),
 	}
 	if wo.tweak != nil {
 		wo.tweak(&opts)
@@ -95,11 +98,27 @@ func newWorld(t testing.TB, wo worldOptions) *world {
 		t.Fatal(err)
 	}
 	pl := listen(t)
-	srv := &http.Server{Handler: w.proxy, ErrorLog: discardLog}
+	srv := &http.Server{Handler: w.proxy, ErrorLog: ErrorLog(opts.Logger)}
 	go srv.Serve(pl)
 	t.Cleanup(func() { srv.Close() })
 	w.proxyURL = &url.URL{Scheme: "http", Host: pl.Addr().String()}
 	return w
+}
+
+// discardLog silences the test origins' servers.
+var discardLog = log.New(io.Discard, "", 0)
+
+// panicWatch is a logger that fails the test on every error it is given:
+// the proxy logs a panic in a handler (outer or intercepted) as one.
+func panicWatch(t testing.TB) *slog.Logger {
+	return slog.New(slog.NewTextHandler(failWriter{t}, &slog.HandlerOptions{Level: slog.LevelError}))
+}
+
+type failWriter struct{ t testing.TB }
+
+func (w failWriter) Write(p []byte) (int, error) {
+	w.t.Errorf("proxy logged an error: %s", p)
+	return len(p), nil
 }
 
 func listen(t testing.TB) net.Listener {

@@ -104,7 +104,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 			Handler:           p,
 			ReadHeaderTimeout: 30 * time.Second,
 			IdleTimeout:       2 * time.Minute,
-			ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelDebug),
+			ErrorLog:          proxy.ErrorLog(logger),
 		}
 		fmt.Fprintf(stdout, "http proxy listening on %s\n", ln.Addr())
 		warnIfWide(logger, "http proxy", ln.Addr().String(), cfg.HTTP.AllowClients)
