@@ -31,7 +31,7 @@ const (
 // another site or by a mail client, is replaced by our own empty GIF.
 func (s *Server) onResponse(resp *http.Response, ctx *goproxy.ProxyCtx) *http.Response {
 	st, _ := ctx.UserData.(*reqState)
-	if resp == nil || st == nil || st.answered || s.opts.NoHeuristic || !(st.third || st.mail) {
+	if resp == nil || st == nil || st.answered || s.opts.NoHeuristic {
 		return resp
 	}
 	if resp.StatusCode != http.StatusOK || resp.ContentLength > pixelMaxLength || ctx.Req.Method != http.MethodGet {
@@ -45,6 +45,11 @@ func (s *Server) onResponse(resp *http.Response, ctx *goproxy.ProxyCtx) *http.Re
 		return resp
 	}
 	if isFavicon(ctx.Req.URL) {
+		return resp
+	}
+	// Only from another site, or in a mail client (asked only now: images
+	// are a small share of requests).
+	if !st.third && !isMailClient(ctx.Req) {
 		return resp
 	}
 	br := bufio.NewReaderSize(resp.Body, pixelPeek)
@@ -65,7 +70,7 @@ func (s *Server) onResponse(resp *http.Response, ctx *goproxy.ProxyCtx) *http.Re
 	}
 	resp.Body.Close()
 	who := "from another site"
-	if st.mail {
+	if isMailClient(ctx.Req) {
 		who = "in a mail client"
 	}
 	s.emit(Event{Kind: KindHeuristic, Client: clientIP(ctx.Req.RemoteAddr).String(), Method: ctx.Req.Method,

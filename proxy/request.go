@@ -5,6 +5,7 @@ import (
 	"net/url"
 	"path"
 	"strings"
+	"sync"
 
 	"github.com/elazarl/goproxy"
 
@@ -12,11 +13,13 @@ import (
 )
 
 // reqState travels from onRequest to onResponse in ctx.UserData.
+// requestPool recycles the filter engine's requests.
+var requestPool = sync.Pool{New: func() any { return new(blocklist.Request) }}
+
 type reqState struct {
 	answered bool // the response is ours: leave it alone
 	typ      blocklist.Type
 	third    bool
-	mail     bool
 	source   string
 }
 
@@ -28,12 +31,15 @@ type reqState struct {
 func (s *Server) onRequest(r *http.Request, ctx *goproxy.ProxyCtx) (*http.Request, *http.Response) {
 	st := &reqState{}
 	ctx.UserData = st
-	client := clientIP(r.RemoteAddr).String()
+	addr := clientIP(r.RemoteAddr)
+	client := addr.String()
 	st.typ = requestType(r)
 	source := sourceURL(r)
-	st.mail = isMailClient(r)
 
-	var breq blocklist.Request
+	// A Request is reused (its buffers with it); nothing keeps it, or
+	// points into it, past this call.
+	breq := requestPool.Get().(*blocklist.Request)
+	defer requestPool.Put(breq)
 	rawURL := r.URL.String()
 	if err := breq.Reset(rawURL, source, st.typ); err != nil {
 		return r, nil // not a URL the lists can speak about
@@ -45,13 +51,11 @@ func (s *Server) onRequest(r *http.Request, ctx *goproxy.ProxyCtx) (*http.Reques
 	ev := Event{Client: client, Method: r.Method, Host: breq.Host, URL: rawURL, Type: typeName(st.typ), Source: breq.SourceHost}
 
 	m := s.match()
-	if !s.allowed(clientIP(r.RemoteAddr), breq.Host, breq.SourceHost) {
-		if d := m.Match(&breq); d.Action == blocklist.Block {
-			st.answered = true
-			ev.Kind, ev.Rule, ev.List, ev.Response = KindBlocked, d.Rule, d.List, d.Response.String()
-			s.emit(ev)
-			return r, s.blockedResponse(r, d, breq.Host)
-		}
+	if d := m.Match(breq); d.Action == blocklist.Block && !s.allowed(addr, breq.Host, breq.SourceHost) {
+		st.answered = true
+		ev.Kind, ev.Rule, ev.List, ev.Response = KindBlocked, d.Rule, d.List, d.Response.String()
+		s.emit(ev)
+		return r, s.blockedResponse(r, d, breq.Host)
 	}
 
 	navigation := st.typ == blocklist.TypeDocument && (r.Method == http.MethodGet || r.Method == http.MethodHead)
@@ -63,7 +67,7 @@ func (s *Server) onRequest(r *http.Request, ctx *goproxy.ProxyCtx) (*http.Reques
 			return r, redirectResponse(r, target)
 		}
 	}
-	if clean, removed := m.Clean(&breq); removed != nil {
+	if clean, removed := m.Clean(breq); removed != nil {
 		ev.Kind, ev.Removed = KindParamsStripped, removed
 		s.emit(ev)
 		if navigation {
@@ -76,7 +80,7 @@ func (s *Server) onRequest(r *http.Request, ctx *goproxy.ProxyCtx) (*http.Reques
 		}
 	}
 
-	s.privacyHeaders(r, &breq, ev)
+	s.privacyHeaders(r, breq, ev)
 	removeHopByHop(r.Header)
 	ev.Kind, ev.Removed, ev.URL = KindPassed, nil, rawURL
 	s.emit(ev)
@@ -93,14 +97,14 @@ func (s *Server) privacyHeaders(r *http.Request, breq *blocklist.Request, ev Eve
 	if ref == "" || s.opts.Referer == RefererKeep {
 		return
 	}
-	ru, err := url.Parse(ref)
-	if err != nil || ru.Host == "" {
-		return
-	}
 	// The Referer is the request's source (sourceURL), so breq already
 	// says whether it is another site, Sec-Fetch-Site taken into account.
 	if !breq.ThirdParty {
 		return // same site: nothing leaks
+	}
+	ru, err := url.Parse(ref)
+	if err != nil || ru.Host == "" {
+		return
 	}
 	origin := ru.Scheme + "://" + ru.Host + "/"
 	switch {
