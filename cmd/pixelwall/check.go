@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -69,12 +70,9 @@ func cmdCheck(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 		defType = t
 	}
 
-	cfg := defaultConfig()
-	if common.config != "" {
-		var err error
-		if cfg, err = loadConfig(common.config); err != nil {
-			return err
-		}
+	cfg, err := loadConfigOrDefault(common.config)
+	if err != nil {
+		return err
 	}
 	srcs, warnings := listSources(cfg, dataDir(common.data, cfg), lists, *noDefaults)
 	for _, w := range warnings {
@@ -131,7 +129,7 @@ func cmdCheck(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 // a checkError.
 func decide(m *blocklist.Matcher, req *blocklist.Request, in checkInput, defType blocklist.Type) any {
 	res := checkResult{URL: in.URL}
-	src := firstNonEmpty(in.Source, in.SourceURL, in.FrameURL)
+	src := cmp.Or(in.Source, in.SourceURL, in.FrameURL)
 	t, err := inputType(in, defType)
 	if err != nil {
 		return checkError{URL: in.URL, Error: err.Error()}
@@ -191,13 +189,4 @@ func typeFromExtension(rawURL string) blocklist.Type {
 		return t
 	}
 	return blocklist.TypeOther
-}
-
-func firstNonEmpty(ss ...string) string {
-	for _, s := range ss {
-		if s != "" {
-			return s
-		}
-	}
-	return ""
 }

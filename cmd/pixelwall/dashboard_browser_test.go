@@ -56,17 +56,7 @@ func TestDashboardAllowInBrowser(t *testing.T) {
 		t.Fatal("the tracker was not blocked to begin with")
 	}
 
-	var dash string
-	for deadline := time.Now().Add(5 * time.Second); dash == "" && time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
-		for _, l := range strings.Split(out.String(), "\n") {
-			if a, ok := strings.CutPrefix(l, "dashboard listening on "); ok {
-				dash = strings.TrimSuffix(a, "/")
-			}
-		}
-	}
-	if dash == "" {
-		t.Fatal("no dashboard listener")
-	}
+	dash := strings.TrimSuffix(waitLine(t, out, "dashboard listening on "), "/")
 
 	opts := []chromedp.ExecAllocatorOption{
 		chromedp.ExecPath(exe), chromedp.Flag("headless", "new"), chromedp.Flag("no-sandbox", true),

@@ -17,15 +17,15 @@ import (
 // resolvConf is where the system's resolvers are read from.
 var resolvConf = "/etc/resolv.conf"
 
-// newResolver sets up the DNS server from the config. listen is the
-// address it will serve on, so that it never forwards to itself.
-func newResolver(cfg *Config, m *blocklist.Matcher, listen string, logger *slog.Logger, overrides *blocklist.Overrides,
+// newResolver sets up the DNS server from the config. It never forwards to
+// its own listen address.
+func newResolver(cfg *Config, m *blocklist.Matcher, logger *slog.Logger, overrides *blocklist.Overrides,
 	event func(resolver.Event), observe func(string, time.Duration, error)) (*resolver.Server, error) {
 	d := cfg.DNS
 	ups := d.Upstreams
 	if len(ups) == 0 {
 		var err error
-		if ups, err = systemResolvers(listen); err != nil {
+		if ups, err = systemResolvers(d.Listen); err != nil {
 			return nil, err
 		}
 	}
@@ -38,7 +38,7 @@ func newResolver(cfg *Config, m *blocklist.Matcher, listen string, logger *slog.
 		RateLimit:       d.RateLimit,
 		CacheSize:       d.CacheSize,
 		NoPrefetch:      d.Prefetch != nil && !*d.Prefetch,
-		LocalAddrs:      localAddrs(listen),
+		LocalAddrs:      localAddrs(d.Listen),
 		Logger:          logger,
 		Event:           event,
 		ObserveUpstream: observe,

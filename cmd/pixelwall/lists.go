@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -75,7 +76,7 @@ func readList(name string, format blocklist.Format, path string) (blocklist.Sour
 
 // reportBadLines writes one line per list that had unusable lines, with the
 // first few of them.
-func reportBadLines(w interface{ Write([]byte) (int, error) }, m *blocklist.Matcher) {
+func reportBadLines(w io.Writer, m *blocklist.Matcher) {
 	for _, st := range m.Lists() {
 		if st.BadCount == 0 {
 			continue

@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -165,9 +166,7 @@ func cmdLogs(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return err
 	}
 	// Oldest first reads naturally, and -follow continues downwards.
-	for i, j := 0, len(entries)-1; i < j; i, j = i+1, j-1 {
-		entries[i], entries[j] = entries[j], entries[i]
-	}
+	slices.Reverse(entries)
 	printEntries(stdout, entries, *asJSON, !*follow || len(entries) > 0)
 	if !*follow {
 		return nil

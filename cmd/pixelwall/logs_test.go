@@ -63,12 +63,7 @@ func TestLogsWhileRunning(t *testing.T) {
 		t.Errorf("query values were not redacted:\n%s", out)
 	}
 	// /metrics on the dashboard counts the same blocks.
-	var dash string
-	for _, l := range strings.Split(runOut.String(), "\n") {
-		if a, ok := strings.CutPrefix(l, "dashboard listening on "); ok {
-			dash = a
-		}
-	}
+	dash := waitLine(t, runOut, "dashboard listening on ")
 	resp, err := http.Get(dash + "metrics")
 	if err != nil {
 		t.Fatal(err)

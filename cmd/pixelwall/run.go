@@ -118,7 +118,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	}
 	dnsDone := make(chan struct{})
 	if cfg.DNS.Listen != "off" {
-		if dnsSrv, err = newResolver(cfg, m, cfg.DNS.Listen, logger, overrides, record.dns, met.observeUpstream); err != nil {
+		if dnsSrv, err = newResolver(cfg, m, logger, overrides, record.dns, met.observeUpstream); err != nil {
 			closeHTTP()
 			return err
 		}
@@ -348,11 +348,7 @@ func newProxy(cfg *Config, data string, m *blocklist.Matcher, logger *slog.Logge
 		Overrides:      overrides,
 	}
 	for _, c := range h.AllowClients {
-		p, err := netip.ParsePrefix(c)
-		if err != nil {
-			a, _ := netip.ParseAddr(c) // validated with the config
-			p = netip.PrefixFrom(a, a.BitLen())
-		}
+		p, _ := parseNetwork(c) // checked with the config
 		opts.AllowClients = append(opts.AllowClients, p)
 	}
 	opts.Passthrough = append([]string(nil), h.Passthrough...)

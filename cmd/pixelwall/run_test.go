@@ -115,6 +115,21 @@ func startRun(t *testing.T, args ...string) (addr string, stop func() int, out *
 	return addr, stop, out
 }
 
+// waitLine waits for run to print a line starting with prefix and returns
+// the rest of it.
+func waitLine(t *testing.T, out *lockedBuffer, prefix string) string {
+	t.Helper()
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+		for _, l := range strings.Split(out.String(), "\n") {
+			if rest, ok := strings.CutPrefix(l, prefix); ok {
+				return rest
+			}
+		}
+	}
+	t.Fatalf("run never printed %q; it printed:\n%s", prefix, out.String())
+	return ""
+}
+
 func TestRunProxiesAndReloads(t *testing.T) {
 	origin := http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		io.WriteString(w, "origin:"+r.Host)
@@ -138,14 +153,7 @@ func TestRunProxiesAndReloads(t *testing.T) {
 	}
 	writeCfg("first.test")
 	addr, stop, out := startRun(t, "-config", cfgPath, "-data", filepath.Join(dir, "data"))
-	dnsAddr := ""
-	for deadline := time.Now().Add(5 * time.Second); dnsAddr == "" && time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
-		for _, l := range strings.Split(out.String(), "\n") {
-			if a, ok := strings.CutPrefix(l, "dns listening on "); ok {
-				dnsAddr = strings.TrimSuffix(a, " (udp, tcp)")
-			}
-		}
-	}
+	dnsAddr := strings.TrimSuffix(waitLine(t, out, "dns listening on "), " (udp, tcp)")
 	resolve := func(name string) string {
 		t.Helper()
 		m := new(dns.Msg)

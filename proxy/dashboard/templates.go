@@ -53,7 +53,7 @@ func kindClass(kind string) string {
 		return "k-heur"
 	case "params-stripped", "referer", "unwrapped":
 		return "k-mod"
-	case "passed", "allowed":
+	case "passed":
 		return "k-pass"
 	}
 	return "k-other"
