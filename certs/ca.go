@@ -237,10 +237,7 @@ func newCA(opts Options, certPath, keyPath string) (*CA, error) {
 	if err != nil {
 		return nil, fmt.Errorf("certs: generating CA key for %s: %w", keyPath, err)
 	}
-	serial, err := randomSerial()
-	if err != nil {
-		return nil, fmt.Errorf("certs: generating CA serial for %s: %w", certPath, err)
-	}
+	serial := randomSerial()
 	now := opts.Now()
 	tmpl := &x509.Certificate{
 		SerialNumber: serial,
@@ -286,17 +283,15 @@ func keyPEM(ca *CA) []byte {
 }
 
 // randomSerial returns a random positive 128-bit serial number.
-func randomSerial() (*big.Int, error) {
+func randomSerial() *big.Int {
 	var b [16]byte
-	if _, err := rand.Read(b[:]); err != nil {
-		return nil, err
-	}
-	b[0] &= 0x7f // keep it positive in DER without a leading zero byte
+	rand.Read(b[:]) // never fails (Go 1.24)
+	b[0] &= 0x7f    // keep it positive in DER without a leading zero byte
 	n := new(big.Int).SetBytes(b[:])
 	if n.Sign() == 0 {
 		n.SetInt64(1)
 	}
-	return n, nil
+	return n
 }
 
 // load reads and checks an existing CA.

@@ -196,10 +196,7 @@ func (s *Signer) sign(key string, ip net.IP) (*tls.Certificate, error) {
 	if err != nil {
 		return nil, fmt.Errorf("certs: generating key for %s: %w", key, err)
 	}
-	serial, err := randomSerial()
-	if err != nil {
-		return nil, fmt.Errorf("certs: generating serial for %s: %w", key, err)
-	}
+	serial := randomSerial()
 	tmpl := &x509.Certificate{
 		SerialNumber:          serial,
 		Subject:               pkix.Name{CommonName: key},

@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
-	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -91,7 +90,6 @@ func (s *Server) mitm(req *http.Request, conn net.Conn, host, hostport string) {
 			sentCert = true
 			return getCert(hello)
 		}
-		cfg.NextProtos = []string{"http/1.1"}
 		tc := tls.Server(c, cfg)
 		hctx, cancel := context.WithTimeout(context.Background(), handshakeTimeout)
 		err := tc.HandshakeContext(hctx)
@@ -265,5 +263,3 @@ func (p *pinTracker) pinned(host string, now time.Time) bool {
 func textResponse(r *http.Request, code int, body string) *http.Response {
 	return goproxy.NewResponse(r, "text/plain; charset=utf-8", code, body)
 }
-
-func sprintf(format string, v ...any) string { return fmt.Sprintf(format, v...) }

@@ -74,7 +74,7 @@ func (s *Server) onResponse(resp *http.Response, ctx *goproxy.ProxyCtx) *http.Re
 		who = "in a mail client"
 	}
 	s.emit(Event{Kind: KindHeuristic, Client: clientIP(ctx.Req.RemoteAddr).String(), Method: ctx.Req.Method,
-		Host: strings.ToLower(ctx.Req.URL.Hostname()), URL: ctx.Req.URL.String(), Type: typeName(st.typ), Source: st.source,
+		Host: strings.ToLower(ctx.Req.URL.Hostname()), URL: ctx.Req.URL.String(), Type: st.typ.String(), Source: st.source,
 		Response: blocklist.ResponseGIF.String(), Detail: reason + ", loaded " + who, Bytes: int64(len(head))})
 	out := newResponse(ctx.Req, http.StatusOK, "image/gif", transparentGIF)
 	out.Header.Set("Cache-Control", "no-store")

@@ -9,6 +9,7 @@ import (
 	"context"
 	"crypto/rand"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
@@ -253,6 +254,6 @@ type goproxyLogger struct{ l *slog.Logger }
 
 func (g goproxyLogger) Printf(format string, v ...any) {
 	if g.l.Enabled(context.Background(), slog.LevelDebug) {
-		g.l.Debug("goproxy", "msg", strings.TrimSpace(sprintf(format, v...)))
+		g.l.Debug("goproxy", "msg", strings.TrimSpace(fmt.Sprintf(format, v...)))
 	}
 }

@@ -48,7 +48,7 @@ func (s *Server) onRequest(r *http.Request, ctx *goproxy.ProxyCtx) (*http.Reques
 		breq.ThirdParty = site == "cross-site"
 	}
 	st.third, st.source = breq.ThirdParty, breq.SourceHost
-	ev := Event{Client: client, Method: r.Method, Host: breq.Host, URL: rawURL, Type: typeName(st.typ), Source: breq.SourceHost}
+	ev := Event{Client: client, Method: r.Method, Host: breq.Host, URL: rawURL, Type: st.typ.String(), Source: breq.SourceHost}
 
 	m := s.match()
 	if d := m.Match(breq); d.Action == blocklist.Block && !s.allowed(addr, breq.Host, breq.SourceHost) {
@@ -225,5 +225,3 @@ func isMailClient(r *http.Request) bool {
 		strings.Contains(ua, "ms-office") || strings.Contains(ua, "Evolution/") || strings.Contains(ua, "KMail") ||
 		strings.Contains(ua, "Mail/") && !strings.Contains(ua, "Safari/")
 }
-
-func typeName(t blocklist.Type) string { return t.String() }
