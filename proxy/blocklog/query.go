@@ -18,8 +18,10 @@ type Filter struct {
 	Client string
 	// Host matches the host and its subdomains: "example.com" matches
 	// "example.com" and "ads.example.com", not "badexample.com".
-	Host  string
-	Kind  string
+	Host string
+	Kind string
+	// Kinds, when not empty, selects entries of any of these kinds.
+	Kinds []string
 	Layer string
 	List  string
 	Rule  string
@@ -65,6 +67,14 @@ func (f Filter) where() (string, []any) {
 	}
 	if f.Kind != "" {
 		add("kind = ?", f.Kind)
+	}
+	if len(f.Kinds) > 0 {
+		marks := strings.Repeat(", ?", len(f.Kinds))[2:]
+		a := make([]any, len(f.Kinds))
+		for i, k := range f.Kinds {
+			a[i] = k
+		}
+		add("kind IN ("+marks+")", a...)
 	}
 	if f.Layer != "" {
 		add("layer = ?", f.Layer)

@@ -2,7 +2,6 @@ package dashboard
 
 import (
 	"bytes"
-	"cmp"
 	"context"
 	"net/http"
 	"net/netip"
@@ -73,11 +72,7 @@ type entryView struct {
 // allowable reports whether an allow would let e's request through
 // next time: it was blocked and has a host.
 func allowable(e blocklog.Entry) bool {
-	switch e.Kind {
-	case "blocked", "heuristic", "connect-refused":
-		return e.Host != ""
-	}
-	return false
+	return e.Host != "" && slices.Contains(trackerKinds, e.Kind)
 }
 
 // entryViews prepares entries for a table.
@@ -196,31 +191,12 @@ func (s *Server) overview(w http.ResponseWriter, r *http.Request) {
 	s.render(w, r, http.StatusOK, "overview", v)
 }
 
-// topTrackers merges the top hosts of the tracker kinds.
+// topTrackers is the top hosts among the tracker kinds.
 func (s *Server) topTrackers(ctx context.Context, f blocklog.Filter, n int) ([]topRow, error) {
-	sum := make(map[string]int64)
-	for _, kind := range trackerKinds {
-		f.Kind = kind
-		counts, err := s.opts.Log.Top(ctx, "hosts", f, 2*n)
-		if err != nil {
-			return nil, err
-		}
-		for _, c := range counts {
-			sum[c.Key] += c.N
-		}
-	}
-	counts := make([]blocklog.Count, 0, len(sum))
-	for k, n := range sum {
-		counts = append(counts, blocklog.Count{Key: k, N: n})
-	}
-	slices.SortFunc(counts, func(a, b blocklog.Count) int {
-		if c := cmp.Compare(b.N, a.N); c != 0 {
-			return c
-		}
-		return strings.Compare(a.Key, b.Key)
-	})
-	if len(counts) > n {
-		counts = counts[:n]
+	f.Kinds = trackerKinds
+	counts, err := s.opts.Log.Top(ctx, "hosts", f, n)
+	if err != nil {
+		return nil, err
 	}
 	return topRows(counts, "host"), nil
 }
