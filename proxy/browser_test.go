@@ -161,7 +161,7 @@ func newBrowserWorld(t *testing.T) *browserWorld {
 
 // serveForTest serves h on l until the test ends, then closes every connection, so
 // no socket outlives the test to squat on a port the next test wants.
-func serveForTest(t *testing.T, h http.Handler, l net.Listener) {
+func serveForTest(t testing.TB, h http.Handler, l net.Listener) {
 	t.Helper()
 	hs := &http.Server{Handler: h, ErrorLog: discardLog}
 	go hs.Serve(l)

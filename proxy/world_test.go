@@ -60,11 +60,11 @@ func newWorld(t testing.TB, wo worldOptions) *world {
 	w.origin = newOrigin()
 	hl := listen(t)
 	w.httpPort = port(hl)
-	go (&http.Server{Handler: w.origin, ErrorLog: discardLog}).Serve(hl)
+	serveForTest(t, w.origin, hl)
 	tl := listen(t)
 	w.tlsPort = port(tl)
 	originSigner := certs.NewSigner(w.originCA, certs.SignerOptions{})
-	go (&http.Server{Handler: w.origin, ErrorLog: discardLog}).Serve(tls.NewListener(tl, originSigner.TLSConfig("origin.test")))
+	serveForTest(t, w.origin, tls.NewListener(tl, originSigner.TLSConfig("origin.test")))
 
 	// pixelwall.
 	w.ca, _, err = certs.LoadOrCreate(certs.Options{Dir: t.TempDir()})
@@ -101,6 +101,7 @@ func newWorld(t testing.TB, wo worldOptions) *world {
 	srv := &http.Server{Handler: w.proxy, ErrorLog: ErrorLog(opts.Logger)}
 	go srv.Serve(pl)
 	t.Cleanup(func() { srv.Close() })
+	t.Cleanup(opts.Transport.CloseIdleConnections) // no upstream connection outlives the test
 	w.proxyURL = &url.URL{Scheme: "http", Host: pl.Addr().String()}
 	return w
 }
