@@ -152,25 +152,22 @@ func (s *Server) serveUDP(u *udpConn, slow *sync.WaitGroup) error {
 }
 
 // serveRaw answers a query packet the fast path passed on, as dns.Server
-// would: responses are ignored, queries it would reject get FORMERR or
-// NOTIMP with just the header (and only when the client is served).
+// would (with its DefaultMsgAcceptFunc): responses are ignored, queries it
+// would reject get FORMERR or NOTIMP with just the header (and only when
+// the client is served).
 func (s *Server) serveRaw(w *udpWriter, pkt []byte, client netip.Addr, checked bool) {
 	if len(pkt) < 12 {
 		return // too short to answer; any reply could be used to amplify
 	}
-	flags := binary.BigEndian.Uint16(pkt[2:])
-	if flags&flagQR != 0 {
-		return
-	}
-	opcode := int(flags>>11) & 0xF
-	qd, an, ns, ar := binary.BigEndian.Uint16(pkt[4:]), binary.BigEndian.Uint16(pkt[6:]),
-		binary.BigEndian.Uint16(pkt[8:]), binary.BigEndian.Uint16(pkt[10:])
+	u16 := func(i int) uint16 { return binary.BigEndian.Uint16(pkt[i:]) }
+	dh := dns.Header{Id: u16(0), Bits: u16(2), Qdcount: u16(4), Ancount: u16(6), Nscount: u16(8), Arcount: u16(10)}
 	rcode := dns.RcodeFormatError
-	switch {
-	case opcode != dns.OpcodeQuery && opcode != dns.OpcodeNotify:
+	switch dns.DefaultMsgAcceptFunc(dh) {
+	case dns.MsgIgnore:
+		return
+	case dns.MsgRejectNotImplemented:
 		rcode = dns.RcodeNotImplemented
-	case qd != 1 || an > 1 || ns > 1 || ar > 2:
-	default:
+	case dns.MsgAccept:
 		req := new(dns.Msg)
 		if req.Unpack(pkt) == nil {
 			s.serve(w, req, client, true, checked)
@@ -182,7 +179,7 @@ func (s *Server) serveRaw(w *udpWriter, pkt []byte, client netip.Addr, checked b
 	}
 	hdr := make([]byte, 12)
 	copy(hdr, pkt[:2])
-	binary.BigEndian.PutUint16(hdr[2:], flagQR|uint16(opcode)<<11|uint16(rcode))
+	binary.BigEndian.PutUint16(hdr[2:], flagQR|dh.Bits&flagOpcode|uint16(rcode))
 	_, _ = w.Write(hdr)
 }
 
