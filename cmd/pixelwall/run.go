@@ -61,6 +61,13 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	}
 	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
 
+	// SIGHUP is taken from the start: its default action ends the process,
+	// and one may come as soon as a listener is announced (a reload, or
+	// `pixelwall lists update`); it is acted on once everything runs.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+
 	m := compileLists(cfg, data, logger)
 	// current is the config, inUse the config and lists the services run
 	// with: both change on reloads.
@@ -185,9 +192,6 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		}
 	}
 
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
-	defer signal.Stop(hup)
 	for {
 		select {
 		case err := <-serveErr:
