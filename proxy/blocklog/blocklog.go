@@ -96,8 +96,14 @@ type Options struct {
 	// on another goroutine, so the queue need only cover short stalls). When the queue is full, Add drops the entry and counts its
 	// decisions (see Dropped).
 	QueueSize int
-	// FlushInterval is the longest an entry waits in the queue; default
-	// 500ms, so a kill -9 loses at most about a second.
+	// FlushInterval is the longest an entry waits before it is stored;
+	// default 500ms, so a kill -9 loses at most about a second. Under a
+	// flood of repeated decisions (a resolver asked for the same few
+	// thousand names over and over), when a store takes long and its
+	// batch folded at least two decisions a row, the writer waits longer
+	// between stores: ten times the last store's time, at most
+	// MaxStoreSpacing. Storing then takes about a tenth of the time and
+	// the longer wait folds more decisions into each row.
 	FlushInterval time.Duration
 	// KeepQueryValues stores URLs as they are. By default every query
 	// value is replaced by "…" and only parameter names are kept.
@@ -131,6 +137,16 @@ const (
 	// for the tick. It is as large as it is so that a flood of distinct
 	// names (a resolver under load) still folds over a flush interval.
 	maxBatch = 16384
+	// MaxStoreSpacing bounds how long the writer waits between two stores
+	// when storing is slow (see Options.FlushInterval).
+	MaxStoreSpacing = 5 * time.Second
+	// storeShare is the inverse of the share of time the writer lets
+	// storing take: after a store that took d, it waits storeShare·d.
+	storeShare = 10
+	// foldGain is how many decisions a row the last batch must have
+	// folded for the writer to wait longer: distinct entries (URLs with
+	// their own paths) cost a row each however long it waits.
+	foldGain = 2
 	// cleanupPeriod is how often retention and the size cap are enforced
 	// by the writer (the cap is also checked after every flush).
 	cleanupPeriod = time.Hour
@@ -164,8 +180,12 @@ type Log struct {
 	closed   atomic.Bool
 	dropped  atomic.Uint64 // decisions lost (see Dropped)
 	stored   atomic.Uint64 // decisions committed by this Log (for tests)
-	closeErr error
-	once     sync.Once
+	// lastStore is how long the storer took over the last batch that had
+	// rows, in nanoseconds, or 0 if that batch folded fewer than foldGain
+	// decisions a row (see spacing).
+	lastStore atomic.Int64
+	closeErr  error
+	once      sync.Once
 
 	countMu sync.Mutex
 	counts  map[countKey]counter // decisions counted since the last flush
@@ -447,6 +467,7 @@ func (l *Log) run() {
 	defer clean.Stop()
 
 	b := new(batch)
+	handed := time.Now() // when the last batch went to the storer
 	// hand gives the batch (with j's other work) to the storer, waiting
 	// for it to be free if wait, else only if it is free now.
 	hand := func(j job, wait bool) {
@@ -460,6 +481,7 @@ func (l *Log) run() {
 				return // still storing the last one: keep collecting
 			}
 		}
+		handed = time.Now()
 		select {
 		case b = <-free:
 		default:
@@ -488,7 +510,11 @@ func (l *Log) run() {
 			time.Sleep(gather)
 			drain()
 		case <-tick.C:
-			hand(job{}, false)
+			// Half a tick of slack: a tick may come a little under an
+			// interval after the last hand-off.
+			if time.Since(handed)+l.opts.FlushInterval/2 >= spacing(l.opts.FlushInterval, time.Duration(l.lastStore.Load())) {
+				hand(job{}, false)
+			}
 		case reply := <-l.flushReq:
 			drain()
 			hand(job{reply: reply}, true)
@@ -500,6 +526,17 @@ func (l *Log) run() {
 			return
 		}
 	}
+}
+
+// spacing is how long the writer waits between two stores on its own
+// (Flush, Close and a full batch do not wait): the flush interval, or
+// storeShare times as long as the last store took (lastStore, 0 when it
+// did not fold) when that is longer, up to MaxStoreSpacing. Under a flood
+// of a few thousand names a store of one row per name takes a tenth of a
+// second or more; waiting ten times that folds ten times as many
+// decisions into each row and keeps storing to about a tenth of a core.
+func spacing(interval, lastStore time.Duration) time.Duration {
+	return max(interval, min(storeShare*lastStore, MaxStoreSpacing))
 }
 
 // job is work for the storer: a batch to store (maybe empty: the counts
@@ -516,7 +553,15 @@ func (l *Log) storeJobs(jobs <-chan job, free chan<- *batch) {
 	ctx := context.Background()
 	l.note(l.cleanup(ctx))
 	for j := range jobs {
+		start := time.Now()
 		l.note(l.flush(ctx, j.batch))
+		if b := j.batch; !b.empty() {
+			took := time.Since(start)
+			if b.decisions < foldGain*uint64(len(b.rows)) {
+				took = 0 // waiting longer would not fold more
+			}
+			l.lastStore.Store(int64(took))
+		}
 		if j.cleanup {
 			l.note(l.cleanup(ctx))
 		}

@@ -343,3 +343,55 @@ func TestFoldFloodOfDistinctNames(t *testing.T) {
 		t.Errorf("t42: %+v, want one row counting %d from %v", got, rounds, base)
 	}
 }
+
+func TestSpacing(t *testing.T) {
+	ms := time.Millisecond
+	for _, c := range []struct{ interval, last, want time.Duration }{
+		{500 * ms, 0, 500 * ms},               // nothing stored yet
+		{500 * ms, 20 * ms, 500 * ms},         // quick stores: the interval
+		{500 * ms, 200 * ms, 2 * time.Second}, // a slow store: ten times it
+		{500 * ms, time.Second, MaxStoreSpacing},
+		{10 * time.Second, time.Second, 10 * time.Second}, // never below the interval
+	} {
+		if got := spacing(c.interval, c.last); got != c.want {
+			t.Errorf("spacing(%v, %v) = %v, want %v", c.interval, c.last, got, c.want)
+		}
+	}
+}
+
+// A slow store that folded makes the writer wait longer before the next
+// one (Flush does not wait); a quick one, or one that folded nothing, lets
+// entries through within the interval.
+func TestSlowStoreSpacesStores(t *testing.T) {
+	l := openTest(t, Options{FlushInterval: 20 * time.Millisecond})
+	l.lastStore.Store(int64(time.Second)) // as if the last store took 1s: wait 5s
+	l.Add(Entry{Layer: LayerDNS, Kind: "blocked", Host: "a.example"})
+	time.Sleep(300 * time.Millisecond) // 15 flush intervals
+	if n := l.stored.Load(); n != 0 {
+		t.Fatalf("stored %d decisions within 300ms of a 1s store; want the writer to wait %v", n, MaxStoreSpacing)
+	}
+	flush(t, l)
+	if n := l.stored.Load(); n != 1 {
+		t.Fatalf("Flush stored %d decisions, want 1", n)
+	}
+	if d := time.Duration(l.lastStore.Load()); d != 0 {
+		t.Fatalf("lastStore = %v after a batch that folded nothing, want 0: waiting would not fold more", d)
+	}
+	// A batch that folds keeps its store's time.
+	for range foldGain {
+		l.Add(Entry{Layer: LayerDNS, Kind: "blocked", Host: "folded.example"})
+	}
+	flush(t, l)
+	if d := time.Duration(l.lastStore.Load()); d <= 0 || d >= time.Second {
+		t.Fatalf("lastStore = %v after a folding one-row store, want its own (short) time", d)
+	}
+	// The quick store sets the spacing back to the interval.
+	l.Add(Entry{Layer: LayerDNS, Kind: "blocked", Host: "b.example"})
+	deadline := time.Now().Add(10 * time.Second)
+	for l.stored.Load() != 2+foldGain {
+		if time.Now().After(deadline) {
+			t.Fatalf("an entry after a quick store was not stored within 10s (stored %d)", l.stored.Load())
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
