@@ -497,3 +497,69 @@ func TestLearnPacksOnce(t *testing.T) {
 		t.Error("after new lists the packed reply was not made again")
 	}
 }
+
+// TestUDPBurstOfMisses sends a burst of distinct uncached names from one
+// socket without waiting, so that the worker reads several of them in one
+// batch and hands each to the slow path: every query must get its own
+// answer, exactly once, and each name must go upstream once.
+func TestUDPBurstOfMisses(t *testing.T) {
+	st := startStub(t)
+	ts := newTestServer(t, testRules, []Upstream{plain(t, st.addr)}, nil)
+	c, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	to, err := net.ResolveUDPAddr("udp", ts.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 200
+	names := make(map[uint16]string, n)
+	for i := range n {
+		m := new(dns.Msg)
+		m.SetQuestion(fmt.Sprintf("burst-%d.example.test.", i), dns.TypeA)
+		m.Id = uint16(1000 + i)
+		names[m.Id] = m.Question[0].Name
+		b, err := m.Pack()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := c.WriteTo(b, to); err != nil {
+			t.Fatal(err)
+		}
+	}
+	answered := make(map[uint16]int, n)
+	buf := make([]byte, 2048)
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	for len(answered) < n {
+		k, _, err := c.ReadFrom(buf)
+		if err != nil {
+			t.Fatalf("%d of %d queries answered: %v", len(answered), n, err)
+		}
+		r := new(dns.Msg)
+		if err := r.Unpack(buf[:k]); err != nil {
+			t.Fatalf("unreadable answer: %v", err)
+		}
+		name, ok := names[r.Id]
+		if !ok || len(r.Question) != 1 || r.Question[0].Name != name {
+			t.Fatalf("answer with ID %d is to %v, want %q", r.Id, r.Question, name)
+		}
+		if len(r.Answer) != 1 {
+			t.Fatalf("%s: %d answers, want 1: %v", name, len(r.Answer), r)
+		}
+		answered[r.Id]++
+	}
+	// Nothing more should come: a second answer to any query is a bug.
+	c.SetReadDeadline(time.Now().Add(200 * time.Millisecond))
+	if k, _, err := c.ReadFrom(buf); err == nil {
+		r := new(dns.Msg)
+		_ = r.Unpack(buf[:k])
+		t.Fatalf("an extra answer after all %d: ID %d %v", n, r.Id, r.Question)
+	}
+	for id, name := range names {
+		if got := st.count(name, "A", "udp"); got != 1 {
+			t.Errorf("%s (ID %d) went upstream %d times, want 1", name, id, got)
+		}
+	}
+}
