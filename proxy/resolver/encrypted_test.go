@@ -1,8 +1,10 @@
 package resolver
 
 import (
+	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -122,5 +124,103 @@ func TestParseUpstream(t *testing.T) {
 		case tc.err == "" && (err != nil || u.String() != tc.want):
 			t.Errorf("ParseUpstream(%q) = %v, %v; want %s", tc.in, u, err, tc.want)
 		}
+	}
+}
+
+// countingListener counts the connections it accepts.
+type countingListener struct {
+	net.Listener
+	accepted atomic.Int32
+}
+
+func (l *countingListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err == nil {
+		l.accepted.Add(1)
+	}
+	return c, err
+}
+
+// DoT connections are kept for the next queries: five cache misses in a
+// row take one TLS connection, not five handshakes.
+func TestDoTReusesConnections(t *testing.T) {
+	st := &stub{queries: make(map[string]int)}
+	cfg, pool := testTLS(t, "dot.test")
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cl := &countingListener{Listener: l}
+	srv := &dns.Server{Listener: tls.NewListener(cl, cfg), Net: "tcp-tls", Handler: st,
+		IdleTimeout: func() time.Duration { return time.Minute }}
+	go srv.ActivateAndServe()
+	t.Cleanup(func() { srv.Shutdown() })
+	u, err := ParseUpstream("tls://"+l.Addr().String()+"#dot.test", UpstreamOptions{RootCAs: pool, Timeout: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := newTestServer(t, "", []Upstream{u}, nil)
+	for i := range 5 {
+		name := fmt.Sprintf("reuse-%d.test", i)
+		if r := query(t, s.addr, "udp", name, dns.TypeA); len(r.Answer) != 1 {
+			t.Fatalf("%s: %v", name, r)
+		}
+	}
+	if n := st.total(); n != 5 {
+		t.Errorf("the DoT server answered %d queries, want 5", n)
+	}
+	if n := cl.accepted.Load(); n != 1 {
+		t.Errorf("%d TLS connections for 5 queries in a row, want 1", n)
+	}
+}
+
+// A server that closes each connection after one answer (as servers may
+// when idle) costs a new connection per query, never a failed query.
+func TestTCPUpstreamClosedConnectionRetried(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	var accepted atomic.Int32
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			accepted.Add(1)
+			go func() {
+				defer c.Close() // after one answer
+				dc := &dns.Conn{Conn: c}
+				q, err := dc.ReadMsg()
+				if err != nil {
+					return
+				}
+				m := new(dns.Msg)
+				m.SetReply(q)
+				m.Answer = []dns.RR{&dns.A{Hdr: dns.RR_Header{Name: q.Question[0].Name, Rrtype: dns.TypeA, Class: dns.ClassINET, Ttl: 60}, A: net.IPv4(192, 0, 2, 9)}}
+				dc.WriteMsg(m)
+			}()
+		}
+	}()
+	u, err := ParseUpstream("tcp://"+l.Addr().String(), UpstreamOptions{Timeout: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 3 {
+		m := new(dns.Msg)
+		m.SetQuestion(fmt.Sprintf("closed-%d.test.", i), dns.TypeA)
+		r, err := u.Exchange(context.Background(), m)
+		if err != nil {
+			t.Fatalf("query %d: %v", i, err)
+		}
+		if len(r.Answer) != 1 {
+			t.Fatalf("query %d: %v", i, r)
+		}
+		time.Sleep(20 * time.Millisecond) // let the server's close arrive
+	}
+	if n := accepted.Load(); n < 3 {
+		t.Errorf("%d connections for 3 queries to a server that closes each, want 3", n)
 	}
 }

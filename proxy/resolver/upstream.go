@@ -60,7 +60,8 @@ func ParseUpstream(s string, o UpstreamOptions) (Upstream, error) {
 		if err != nil {
 			return nil, fmt.Errorf("upstream %q: %w", s, err)
 		}
-		return &plainUpstream{addr: addr, tcpOnly: scheme == "tcp", timeout: o.Timeout}, nil
+		return &plainUpstream{addr: addr, tcpOnly: scheme == "tcp", timeout: o.Timeout,
+			tcp: newStreamPool(addr, o.Timeout, nil)}, nil
 	case "tls":
 		hostport, name, _ := strings.Cut(rest, "#")
 		addr, err := withPort(hostport, "853")
@@ -70,7 +71,7 @@ func ParseUpstream(s string, o UpstreamOptions) (Upstream, error) {
 		if name == "" {
 			name, _, _ = net.SplitHostPort(addr)
 		}
-		return &dotUpstream{addr: addr, client: &dns.Client{Net: "tcp-tls", Timeout: o.Timeout, TLSConfig: tlsConfig(name)}}, nil
+		return &dotUpstream{addr: addr, pool: newStreamPool(addr, o.Timeout, tlsConfig(name))}, nil
 	case "https":
 		u, err := url.Parse(s)
 		if err != nil || u.Host == "" {
@@ -112,6 +113,7 @@ type plainUpstream struct {
 	addr    string
 	tcpOnly bool
 	timeout time.Duration
+	tcp     *streamPool // for tcp:// and answers truncated over UDP
 
 	mu   sync.Mutex
 	idle []*upstreamSocket
@@ -141,9 +143,7 @@ func (u *plainUpstream) Exchange(ctx context.Context, m *dns.Msg) (*dns.Msg, err
 		}
 		// Truncated, or an answer too big or garbled to read: ask over TCP.
 	}
-	c := &dns.Client{Net: "tcp", Timeout: u.timeout}
-	resp, _, err := c.ExchangeContext(ctx, m, u.addr)
-	return resp, err
+	return u.tcp.exchange(ctx, m)
 }
 
 // exchangeUDP asks m over a pooled UDP socket. Answers with another ID or
@@ -222,17 +222,145 @@ func sameQuestion(a, b *dns.Msg) bool {
 	return qa.Qtype == qb.Qtype && qa.Qclass == qb.Qclass && strings.EqualFold(qa.Name, qb.Name)
 }
 
-// dotUpstream is DNS over TLS.
+// dotUpstream is DNS over TLS (RFC 7858).
 type dotUpstream struct {
-	addr   string
-	client *dns.Client
+	addr string
+	pool *streamPool
 }
 
 func (u *dotUpstream) String() string { return "tls://" + u.addr }
 
 func (u *dotUpstream) Exchange(ctx context.Context, m *dns.Msg) (*dns.Msg, error) {
-	resp, _, err := u.client.ExchangeContext(ctx, m, u.addr)
-	return resp, err
+	return u.pool.exchange(ctx, m)
+}
+
+// streamPool keeps connections to a DNS server over TCP or TLS open for
+// the next queries (RFC 7766 section 6.2.1, RFC 7858 section 3.4), one
+// query at a time on each: a new connection costs a round trip for TCP
+// and two more for TLS, plus the handshake's CPU, on every forwarded
+// query otherwise. Servers close idle connections when they like; a query
+// that meets a closed reused connection is asked again once on a new one.
+type streamPool struct {
+	addr    string
+	timeout time.Duration
+	tls     *tls.Config // nil for plain TCP
+
+	mu   sync.Mutex
+	idle []*streamConn // the most recently used last
+}
+
+type streamConn struct {
+	conn *dns.Conn
+	used time.Time
+}
+
+const (
+	// maxIdleStreams bounds the idle connections kept per upstream.
+	maxIdleStreams = 4
+	// streamIdleTimeout is how long an idle connection is kept. Servers
+	// close theirs after a few seconds to a few minutes; past this one, a
+	// reused connection is more likely closed than not.
+	streamIdleTimeout = 30 * time.Second
+)
+
+func newStreamPool(addr string, timeout time.Duration, tlsConfig *tls.Config) *streamPool {
+	return &streamPool{addr: addr, timeout: timeout, tls: tlsConfig}
+}
+
+// exchange asks m over a pooled connection, or a new one.
+func (p *streamPool) exchange(ctx context.Context, m *dns.Msg) (*dns.Msg, error) {
+	for {
+		c, reused := p.take()
+		if c == nil {
+			var err error
+			if c, err = p.dial(ctx); err != nil {
+				return nil, err
+			}
+		}
+		resp, err := p.ask(ctx, c, m)
+		if err == nil {
+			p.put(c)
+			return resp, nil
+		}
+		c.conn.Close()
+		var ne net.Error
+		if !reused || ctx.Err() != nil || errors.As(err, &ne) && ne.Timeout() {
+			return nil, err
+		}
+		// The server had closed the reused connection: ask on another.
+	}
+}
+
+// ask writes m on c and reads its answer. Answers with another ID (or to
+// another question) mean the connection is out of step: an error.
+func (p *streamPool) ask(ctx context.Context, c *streamConn, m *dns.Msg) (*dns.Msg, error) {
+	deadline := time.Now().Add(p.timeout)
+	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
+		deadline = d
+	}
+	c.conn.SetDeadline(deadline)
+	if err := c.conn.WriteMsg(m); err != nil {
+		return nil, err
+	}
+	resp, err := c.conn.ReadMsg()
+	if err != nil {
+		return nil, err
+	}
+	if resp.Id != m.Id || !sameQuestion(resp, m) {
+		return nil, fmt.Errorf("%s: answer to another query", p.addr)
+	}
+	return resp, nil
+}
+
+// take returns the most recently used idle connection that has not been
+// idle too long (closing those that have), and whether there was one.
+func (p *streamPool) take() (*streamConn, bool) {
+	now := time.Now()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for n := len(p.idle); n > 0; n = len(p.idle) {
+		c := p.idle[n-1]
+		p.idle = p.idle[:n-1]
+		if now.Sub(c.used) < streamIdleTimeout {
+			return c, true
+		}
+		c.conn.Close()
+	}
+	return nil, false
+}
+
+// put keeps c for the next query, unless the pool is full.
+func (p *streamPool) put(c *streamConn) {
+	c.used = time.Now()
+	p.mu.Lock()
+	if len(p.idle) < maxIdleStreams {
+		p.idle = append(p.idle, c)
+		c = nil
+	}
+	p.mu.Unlock()
+	if c != nil {
+		c.conn.Close()
+	}
+}
+
+// dial opens a new connection, TLS-verified for DoT.
+func (p *streamPool) dial(ctx context.Context) (*streamConn, error) {
+	ctx, cancel := context.WithTimeout(ctx, p.timeout)
+	defer cancel()
+	var (
+		conn net.Conn
+		err  error
+	)
+	d := &net.Dialer{}
+	if p.tls != nil {
+		conn, err = (&tls.Dialer{NetDialer: d, Config: p.tls}).DialContext(ctx, "tcp", p.addr)
+	} else {
+		conn, err = d.DialContext(ctx, "tcp", p.addr)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &streamConn{conn: &dns.Conn{Conn: conn}}, nil
 }
 
 // dohUpstream is DNS over HTTPS (RFC 8484), POSTing wire-format messages.
