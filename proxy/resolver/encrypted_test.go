@@ -33,30 +33,53 @@ func testTLS(t *testing.T, host string) (*tls.Config, *x509.CertPool) {
 	return cfg, pool
 }
 
-func TestDoTUpstream(t *testing.T) {
-	st := &stub{queries: make(map[string]int)}
+// dotServer is a DNS-over-TLS server for the name dot.test on loopback,
+// answering as the stub does, with a pool that trusts its certificate and
+// a count of the connections it accepted.
+type dotServer struct {
+	*stub
+	addr     string
+	pool     *x509.CertPool
+	accepted atomic.Int32
+}
+
+func startDoT(t *testing.T) *dotServer {
+	t.Helper()
+	d := &dotServer{stub: &stub{queries: make(map[string]int)}}
 	cfg, pool := testTLS(t, "dot.test")
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := &dns.Server{Listener: tls.NewListener(l, cfg), Net: "tcp-tls", Handler: st}
+	d.addr, d.pool = l.Addr().String(), pool
+	srv := &dns.Server{Listener: tls.NewListener(&countingListener{Listener: l, accepted: &d.accepted}, cfg),
+		Net: "tcp-tls", Handler: d.stub, IdleTimeout: func() time.Duration { return time.Minute }}
 	go srv.ActivateAndServe()
 	t.Cleanup(func() { srv.Shutdown() })
+	return d
+}
 
-	u, err := ParseUpstream("tls://"+l.Addr().String()+"#dot.test", UpstreamOptions{RootCAs: pool, Timeout: time.Second})
+// upstream is a tls:// upstream for d, trusting pool (nil: the system's).
+func (d *dotServer) upstream(t *testing.T, pool *x509.CertPool) Upstream {
+	t.Helper()
+	u, err := ParseUpstream("tls://"+d.addr+"#dot.test", UpstreamOptions{RootCAs: pool, Timeout: time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := newTestServer(t, "", []Upstream{u}, nil)
+	return u
+}
+
+func TestDoTUpstream(t *testing.T) {
+	d := startDoT(t)
+	st := d.stub
+	s := newTestServer(t, "", []Upstream{d.upstream(t, d.pool)}, nil)
 	r := query(t, s.addr, "udp", "secure.test", dns.TypeA)
 	if len(r.Answer) != 1 || st.count("secure.test.", "A", "tcp") != 1 {
 		t.Errorf("answer %v, DoT queries %d", r.Answer, st.count("secure.test.", "A", "tcp"))
 	}
 
 	// A server whose certificate is not trusted is not used.
-	untrusted, _ := ParseUpstream("tls://"+l.Addr().String()+"#dot.test", UpstreamOptions{Timeout: time.Second})
-	s2 := newTestServer(t, "", []Upstream{untrusted}, nil)
+	s2 := newTestServer(t, "", []Upstream{d.upstream(t, nil)}, nil)
 	if r := query(t, s2.addr, "udp", "secure2.test", dns.TypeA); r.Rcode != dns.RcodeServerFailure {
 		t.Errorf("untrusted DoT server: %s, want SERVFAIL", dns.RcodeToString[r.Rcode])
 	}
@@ -130,7 +153,7 @@ func TestParseUpstream(t *testing.T) {
 // countingListener counts the connections it accepts.
 type countingListener struct {
 	net.Listener
-	accepted atomic.Int32
+	accepted *atomic.Int32
 }
 
 func (l *countingListener) Accept() (net.Conn, error) {
@@ -144,32 +167,18 @@ func (l *countingListener) Accept() (net.Conn, error) {
 // DoT connections are kept for the next queries: five cache misses in a
 // row take one TLS connection, not five handshakes.
 func TestDoTReusesConnections(t *testing.T) {
-	st := &stub{queries: make(map[string]int)}
-	cfg, pool := testTLS(t, "dot.test")
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	cl := &countingListener{Listener: l}
-	srv := &dns.Server{Listener: tls.NewListener(cl, cfg), Net: "tcp-tls", Handler: st,
-		IdleTimeout: func() time.Duration { return time.Minute }}
-	go srv.ActivateAndServe()
-	t.Cleanup(func() { srv.Shutdown() })
-	u, err := ParseUpstream("tls://"+l.Addr().String()+"#dot.test", UpstreamOptions{RootCAs: pool, Timeout: time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := newTestServer(t, "", []Upstream{u}, nil)
+	d := startDoT(t)
+	s := newTestServer(t, "", []Upstream{d.upstream(t, d.pool)}, nil)
 	for i := range 5 {
 		name := fmt.Sprintf("reuse-%d.test", i)
 		if r := query(t, s.addr, "udp", name, dns.TypeA); len(r.Answer) != 1 {
 			t.Fatalf("%s: %v", name, r)
 		}
 	}
-	if n := st.total(); n != 5 {
+	if n := d.total(); n != 5 {
 		t.Errorf("the DoT server answered %d queries, want 5", n)
 	}
-	if n := cl.accepted.Load(); n != 1 {
+	if n := d.accepted.Load(); n != 1 {
 		t.Errorf("%d TLS connections for 5 queries in a row, want 1", n)
 	}
 }
@@ -183,13 +192,13 @@ func TestTCPUpstreamClosedConnectionRetried(t *testing.T) {
 	}
 	t.Cleanup(func() { l.Close() })
 	var accepted atomic.Int32
+	cl := &countingListener{Listener: l, accepted: &accepted}
 	go func() {
 		for {
-			c, err := l.Accept()
+			c, err := cl.Accept()
 			if err != nil {
 				return
 			}
-			accepted.Add(1)
 			go func() {
 				defer c.Close() // after one answer
 				dc := &dns.Conn{Conn: c}
