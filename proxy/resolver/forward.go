@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/miekg/dns"
@@ -81,15 +82,23 @@ func (s *Server) forward(ctx context.Context, q *dns.Msg) (*dns.Msg, error) {
 	defer cancel()
 	ups := s.opts.Upstreams
 	if s.opts.Strategy == StrategyFailover || len(ups) == 1 {
+		// Upstreams resting after failures come last, in their order:
+		// a dead first upstream then costs one timeout, not one a query.
 		var errs []error
-		for _, u := range ups {
-			m, err := s.exchange(ctx, u, q)
-			if err == nil {
-				return m, nil
-			}
-			errs = append(errs, err)
-			if ctx.Err() != nil {
-				break
+		for pass := range 2 {
+			for i, u := range ups {
+				if s.health[i].resting(s.now()) != (pass == 1) {
+					continue
+				}
+				m, err := s.exchange(ctx, u, q)
+				s.health[i].note(s, u, err)
+				if err == nil {
+					return m, nil
+				}
+				errs = append(errs, err)
+				if ctx.Err() != nil {
+					return nil, errors.Join(errs...)
+				}
 			}
 		}
 		return nil, errors.Join(errs...)
@@ -135,4 +144,57 @@ func (s *Server) exchange(ctx context.Context, u Upstream, q *dns.Msg) (*dns.Msg
 		return nil, fmt.Errorf("%s: answer ID does not match", u)
 	}
 	return m, nil
+}
+
+// health is what failover remembers of one upstream: after a failed
+// exchange it rests, and queries try it only after the others, for
+// restFor(failures): 5 s, doubling with each further failure, up to 2
+// minutes. A query that reaches it and gets an answer ends its rest. The
+// parallel strategy asks every upstream anyway.
+type health struct {
+	mu       sync.Mutex
+	failures int
+	until    time.Time
+}
+
+const (
+	minRest = 5 * time.Second
+	maxRest = 2 * time.Minute
+)
+
+// restFor is how long an upstream rests after n failures in a row.
+func restFor(n int) time.Duration {
+	d := minRest
+	for range n - 1 {
+		if d *= 2; d >= maxRest {
+			return maxRest
+		}
+	}
+	return d
+}
+
+func (h *health) resting(now time.Time) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return now.Before(h.until)
+}
+
+// note records an exchange's outcome, and logs when u starts or stops
+// resting.
+func (h *health) note(s *Server, u Upstream, err error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if err == nil {
+		if h.failures > 0 {
+			s.log.Info("resolver: upstream answers again", "upstream", u.String(), "after_failures", h.failures)
+		}
+		h.failures, h.until = 0, time.Time{}
+		return
+	}
+	h.failures++
+	rest := restFor(h.failures)
+	h.until = s.now().Add(rest)
+	if h.failures == 1 {
+		s.log.Warn("resolver: upstream failed", "upstream", u.String(), "asked_last_for", rest, "err", err)
+	}
 }

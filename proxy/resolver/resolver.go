@@ -44,7 +44,9 @@ type Strategy string
 const (
 	// StrategyParallel asks every upstream at once and takes the first answer.
 	StrategyParallel Strategy = "parallel"
-	// StrategyFailover asks them in order, moving on when one fails.
+	// StrategyFailover asks them in order, moving on when one fails. One
+	// that failed is asked after the others for a while (5 s, doubling
+	// with each further failure, up to 2 minutes).
 	StrategyFailover Strategy = "failover"
 )
 
@@ -114,6 +116,8 @@ type Server struct {
 	flightMu sync.Mutex
 	flights  map[cacheKey]*call
 
+	health []health // one per upstream, for failover (see forward)
+
 	// gen counts matcher swaps: packed answers made under another matcher
 	// are not served (their CNAME chain was checked against old lists).
 	gen atomic.Uint64
@@ -163,7 +167,8 @@ func New(opts Options) (*Server, error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	s := &Server{opts: opts, log: opts.Logger, now: opts.Now, flights: make(map[cacheKey]*call)}
+	s := &Server{opts: opts, log: opts.Logger, now: opts.Now, flights: make(map[cacheKey]*call),
+		health: make([]health, len(opts.Upstreams))}
 	s.SetMatcher(opts.Matcher)
 	if opts.CacheSize > 0 {
 		s.cache = newCache(opts.CacheSize)

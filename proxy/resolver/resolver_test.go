@@ -2,10 +2,12 @@ package resolver
 
 import (
 	"context"
+	"fmt"
 	"net"
 	"net/netip"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -520,6 +522,76 @@ func TestStrategies(t *testing.T) {
 			t.Errorf("answer %v; broken %d fast %d", r.Answer, broken.count("f.test.", "A", "udp"), fast.count("f.test.", "A", "udp"))
 		}
 	})
+}
+
+// With failover, an upstream that failed is asked after the others for a
+// while: a dead first upstream costs one timeout, not one per query.
+func TestFailoverRestsFailingUpstream(t *testing.T) {
+	// A dead upstream: it reads queries and never answers.
+	dead, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { dead.Close() })
+	var deadAsked atomic.Int32
+	go func() {
+		buf := make([]byte, 2048)
+		for {
+			if _, _, err := dead.ReadFrom(buf); err != nil {
+				return
+			}
+			deadAsked.Add(1)
+		}
+	}()
+	flaky, good := startStub(t), startStub(t)
+	flaky.set(func(st *stub) { st.rcode = dns.RcodeServerFailure })
+	s := newTestServer(t, "", []Upstream{plain(t, dead.LocalAddr().String()), plain(t, flaky.addr), plain(t, good.addr)},
+		func(o *Options) { o.Strategy = StrategyFailover })
+
+	ask := func(name string) {
+		t.Helper()
+		if r := query(t, s.addr, "udp", name, dns.TypeA); len(r.Answer) != 1 {
+			t.Fatalf("%s: %v", name, r)
+		}
+	}
+	ask("q0.test") // dead times out, flaky fails, good answers: both rest 5s
+	for i := 1; i <= 5; i++ {
+		ask(fmt.Sprintf("q%d.test", i))
+	}
+	if n := deadAsked.Load(); n != 1 {
+		t.Errorf("the dead upstream was asked %d times in 6 queries, want 1 (then it rests)", n)
+	}
+	if n := flaky.total(); n != 1 {
+		t.Errorf("the failing upstream was asked %d times in 6 queries, want 1", n)
+	}
+	if n := good.total(); n != 6 {
+		t.Errorf("the good upstream answered %d of 6 queries", n)
+	}
+
+	// After 5s both are asked again first; the dead one fails again and now
+	// rests 10s, the flaky one answers and rests no more.
+	flaky.set(func(st *stub) { st.rcode = dns.RcodeSuccess })
+	s.advance(6 * time.Second)
+	ask("q6.test")
+	if n, f := deadAsked.Load(), flaky.count("q6.test.", "A", "udp"); n != 2 || f != 1 {
+		t.Errorf("after the rest: dead asked %d times in all (want 2), flaky asked for q6 %d times (want 1)", n, f)
+	}
+	s.advance(6 * time.Second)
+	ask("q7.test")
+	if n, f := deadAsked.Load(), flaky.count("q7.test.", "A", "udp"); n != 2 || f != 1 {
+		t.Errorf("6s into a 10s rest: dead asked %d times in all (want 2), flaky for q7 %d times (want 1: it answers again)", n, f)
+	}
+	if n := good.count("q7.test.", "A", "udp"); n != 0 {
+		t.Errorf("the last upstream was asked for q7 %d times; the flaky one answered first", n)
+	}
+}
+
+func TestRestFor(t *testing.T) {
+	for n, want := range map[int]time.Duration{1: 5 * time.Second, 2: 10 * time.Second, 3: 20 * time.Second, 5: 80 * time.Second, 6: 2 * time.Minute, 60: 2 * time.Minute} {
+		if got := restFor(n); got != want {
+			t.Errorf("restFor(%d) = %v, want %v", n, got, want)
+		}
+	}
 }
 
 func TestReloadUnderLoadLosesNoQuery(t *testing.T) {
