@@ -152,6 +152,11 @@ func TestConfigErrors(t *testing.T) {
 		{"bad format", "lists:\n  - name: a\n    path: /x\n    format: csv\n", "pixelwall.yaml:4: lists[0].format: unknown list format"},
 		{"bad host", "deny:\n  - ok.test\n  - 'http://x/'\n", "pixelwall.yaml:3: deny[1]"},
 		{"syntax", "lists: [\n", "pixelwall.yaml: yaml:"},
+		{"bad local_names", "dns:\n  local_names: sometimes\n", "pixelwall.yaml:2: dns.local_names: \"sometimes\": want auto, answer or forward"},
+		{"domain upstream", "dns:\n  domain_upstreams:\n    lan:\n      - 192.168.1.1\n      - 'quic://x'\n", "pixelwall.yaml:5: dns.domain_upstreams.lan[1]: upstream \"quic://x\""},
+		{"domain without upstreams", "dns:\n  domain_upstreams:\n    lan: []\n", "pixelwall.yaml:3: dns.domain_upstreams.lan: no upstreams"},
+		{"bad domain", "dns:\n  domain_upstreams:\n    'a..b': [192.168.1.1]\n", "pixelwall.yaml:3: dns.domain_upstreams.a..b: \"a..b\" is not a domain name"},
+		{"domain upstreams shape", "dns:\n  domain_upstreams: [lan]\n", "pixelwall.yaml:2: dns.domain_upstreams: want a mapping"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -5,14 +5,17 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/netip"
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"time"
 
+	"github.com/miekg/dns"
 	"gopkg.in/yaml.v3"
 
 	"github.com/pixelwall/pixelwall/blocklist"
@@ -93,6 +96,11 @@ type DNSConfig struct {
 	// ones also resolve the proxy's upstream hosts. Default: the system's
 	// resolvers from /etc/resolv.conf.
 	Upstreams []string `yaml:"upstreams"`
+	// DomainUpstreams send names at or under a domain to their own
+	// upstreams (conditional forwarding); the longest domain wins.
+	DomainUpstreams map[string][]string `yaml:"domain_upstreams"`
+	// LocalNames: auto, answer or forward (see resolver.LocalNames).
+	LocalNames string `yaml:"local_names"`
 	// Strategy is parallel (fastest answer) or failover (in order).
 	Strategy string `yaml:"strategy"`
 	// BlockMode is null, nxdomain or refused.
@@ -171,6 +179,7 @@ func defaultConfig() *Config {
 			Listen:       "127.0.0.1:5353",
 			AllowClients: []string{"127.0.0.0/8", "::1/128"},
 			Strategy:     "parallel",
+			LocalNames:   "auto",
 			BlockMode:    "null",
 			BlockTTL:     duration(10 * time.Second),
 			Timeout:      duration(2 * time.Second),
@@ -266,6 +275,18 @@ func checkKeys(file string, n *yaml.Node, t reflect.Type, path string) error {
 		}
 		for i, item := range n.Content {
 			if err := checkKeys(file, item, t.Elem(), fmt.Sprintf("%s[%d]", path, i)); err != nil {
+				return err
+			}
+		}
+	case reflect.Map: // free-form keys (dns.domain_upstreams)
+		if n.Kind == yaml.ScalarNode && n.Tag == "!!null" {
+			return nil
+		}
+		if n.Kind != yaml.MappingNode {
+			return &configError{file, n.Line, path, "want a mapping of keys"}
+		}
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			if err := checkKeys(file, n.Content[i+1], t.Elem(), joinKey(path, n.Content[i].Value)); err != nil {
 				return err
 			}
 		}
@@ -377,6 +398,40 @@ func (c *Config) validate(file string, root *yaml.Node) error {
 	case "parallel", "failover":
 	default:
 		return at("dns.strategy", -1, fmt.Sprintf("%q: want parallel or failover", c.DNS.Strategy))
+	}
+	switch c.DNS.LocalNames {
+	case "auto", "answer", "forward":
+	default:
+		return at("dns.local_names", -1, fmt.Sprintf("%q: want auto, answer or forward", c.DNS.LocalNames))
+	}
+	for _, d := range slices.Sorted(maps.Keys(c.DNS.DomainUpstreams)) {
+		// The line of the domain's entry, or of its upstream.
+		line := func(i int) int {
+			m := mapValue(mapValue(root, "dns"), "domain_upstreams")
+			n := mapValue(m, d)
+			switch {
+			case n == nil && m == nil:
+				return root.Line
+			case n == nil:
+				return m.Line
+			case i >= 0 && i < len(n.Content):
+				return n.Content[i].Line
+			}
+			return n.Line
+		}
+		key := "dns.domain_upstreams." + d
+		if _, ok := dns.IsDomainName(d); !ok || strings.Trim(d, ".") == "" {
+			return &configError{file, line(-1), key, fmt.Sprintf("%q is not a domain name", d)}
+		}
+		ups := c.DNS.DomainUpstreams[d]
+		if len(ups) == 0 {
+			return &configError{file, line(-1), key, "no upstreams for this domain"}
+		}
+		for i, u := range ups {
+			if _, err := resolver.ParseUpstream(u, resolver.UpstreamOptions{}); err != nil {
+				return &configError{file, line(i), fmt.Sprintf("%s[%d]", key, i), err.Error()}
+			}
+		}
 	}
 	switch c.DNS.BlockMode {
 	case "null", "nxdomain", "refused":

@@ -38,6 +38,7 @@ func newResolver(cfg *Config, m *blocklist.Matcher, logger *slog.Logger, overrid
 		RateLimit:       d.RateLimit,
 		CacheSize:       d.CacheSize,
 		NoPrefetch:      d.Prefetch != nil && !*d.Prefetch,
+		LocalNames:      resolver.LocalNames(d.LocalNames),
 		LocalAddrs:      localAddrs(d.Listen),
 		Logger:          logger,
 		Event:           event,
@@ -48,12 +49,28 @@ func newResolver(cfg *Config, m *blocklist.Matcher, logger *slog.Logger, overrid
 		p, _ := parseNetwork(c) // checked with the config
 		opts.AllowClients = append(opts.AllowClients, p)
 	}
-	for _, u := range ups {
-		up, err := resolver.ParseUpstream(u, resolver.UpstreamOptions{Timeout: opts.Timeout})
-		if err != nil {
-			return nil, fmt.Errorf("dns.upstreams: %w", err)
+	parse := func(key string, list []string) ([]resolver.Upstream, error) {
+		var out []resolver.Upstream
+		for _, u := range list {
+			up, err := resolver.ParseUpstream(u, resolver.UpstreamOptions{Timeout: opts.Timeout})
+			if err != nil {
+				return nil, fmt.Errorf("%s: %w", key, err)
+			}
+			out = append(out, up)
 		}
-		opts.Upstreams = append(opts.Upstreams, up)
+		return out, nil
+	}
+	var err error
+	if opts.Upstreams, err = parse("dns.upstreams", ups); err != nil {
+		return nil, err
+	}
+	for domain, list := range d.DomainUpstreams {
+		if opts.DomainUpstreams == nil {
+			opts.DomainUpstreams = make(map[string][]resolver.Upstream)
+		}
+		if opts.DomainUpstreams[domain], err = parse("dns.domain_upstreams."+domain, list); err != nil {
+			return nil, err
+		}
 	}
 	return resolver.New(opts)
 }

@@ -18,7 +18,8 @@ func TestConfigExampleParses(t *testing.T) {
 	if err != nil {
 		t.Fatalf("config.example.yaml: %v", err)
 	}
-	if cfg.HTTP.Listen != "0.0.0.0:8080" || len(cfg.Lists) != 2 || cfg.HTTP.Referer != "origin" {
+	if cfg.HTTP.Listen != "0.0.0.0:8080" || len(cfg.Lists) != 2 || cfg.HTTP.Referer != "origin" ||
+		len(cfg.DNS.DomainUpstreams["168.192.in-addr.arpa"]) != 1 || cfg.DNS.LocalNames != "auto" {
 		t.Errorf("example parsed to %+v", cfg)
 	}
 }

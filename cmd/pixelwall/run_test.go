@@ -26,6 +26,12 @@ import (
 // dnsStub answers every A query with 127.0.0.1.
 func dnsStub(t *testing.T) string {
 	t.Helper()
+	return dnsStubAnswering(t, net.IPv4(127, 0, 0, 1))
+}
+
+// dnsStubAnswering is dnsStub answering every A query with ip.
+func dnsStubAnswering(t *testing.T, ip net.IP) string {
+	t.Helper()
 	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -34,7 +40,7 @@ func dnsStub(t *testing.T) string {
 		m := new(dns.Msg)
 		m.SetReply(q)
 		if q.Question[0].Qtype == dns.TypeA {
-			m.Answer = append(m.Answer, &dns.A{Hdr: dns.RR_Header{Name: q.Question[0].Name, Rrtype: dns.TypeA, Class: dns.ClassINET, Ttl: 60}, A: net.IPv4(127, 0, 0, 1)})
+			m.Answer = append(m.Answer, &dns.A{Hdr: dns.RR_Header{Name: q.Question[0].Name, Rrtype: dns.TypeA, Class: dns.ClassINET, Ttl: 60}, A: ip})
 		}
 		w.WriteMsg(m)
 	})}
@@ -296,5 +302,39 @@ func TestLimitMemory(t *testing.T) {
 	limitMemory()
 	if got := debug.SetMemoryLimit(-1); got != math.MaxInt64 {
 		t.Errorf("limit %d with GOMEMLIMIT set, want it left alone", got)
+	}
+}
+
+// dns.domain_upstreams and dns.local_names reach the resolver: a .lan name
+// goes to its own upstream, a single-label name is answered here.
+func TestRunDomainUpstreamsAndLocalNames(t *testing.T) {
+	dir := t.TempDir()
+	cfg := "lists: []\nhttp:\n  listen: 127.0.0.1:0\ndns:\n  listen: 127.0.0.1:0\n  upstreams: [" + dnsStub(t) + "]\n" +
+		"  local_names: answer\n  domain_upstreams:\n    lan: [" + dnsStubAnswering(t, net.IPv4(127, 0, 0, 2)) + "]\n"
+	cfgPath := writeFile(t, "pixelwall.yaml", cfg)
+	_, stop, out := startRun(t, "-config", cfgPath, "-data", filepath.Join(dir, "data"))
+	defer stop()
+	dnsAddr := strings.TrimSuffix(waitLine(t, out, "dns listening on "), " (udp, tcp)")
+	ask := func(name string) (int, string) {
+		t.Helper()
+		m := new(dns.Msg)
+		m.SetQuestion(dns.Fqdn(name), dns.TypeA)
+		r, _, err := (&dns.Client{Timeout: 2 * time.Second}).Exchange(m, dnsAddr)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if len(r.Answer) == 1 {
+			return r.Rcode, r.Answer[0].(*dns.A).A.String()
+		}
+		return r.Rcode, ""
+	}
+	if rc, a := ask("nas.lan"); rc != dns.RcodeSuccess || a != "127.0.0.2" {
+		t.Errorf("nas.lan: %s %s, want the lan upstream's 127.0.0.2", dns.RcodeToString[rc], a)
+	}
+	if rc, a := ask("www.example.test"); rc != dns.RcodeSuccess || a != "127.0.0.1" {
+		t.Errorf("www.example.test: %s %s, want the main upstream's 127.0.0.1", dns.RcodeToString[rc], a)
+	}
+	if rc, _ := ask("printer"); rc != dns.RcodeNameError {
+		t.Errorf("printer: %s, want NXDOMAIN from pixelwall (local_names: answer)", dns.RcodeToString[rc])
 	}
 }

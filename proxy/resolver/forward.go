@@ -80,18 +80,22 @@ func (s *Server) fetch(ctx context.Context, k cacheKey, req *dns.Msg) (*dns.Msg,
 func (s *Server) forward(ctx context.Context, q *dns.Msg) (*dns.Msg, error) {
 	ctx, cancel := context.WithTimeout(ctx, 2*s.opts.Timeout)
 	defer cancel()
-	ups := s.opts.Upstreams
+	set := s.upstreamsFor(q.Question[0].Name)
+	if set == nil {
+		return nil, errors.New("a local name is not forwarded")
+	}
+	ups := set.ups
 	if s.opts.Strategy == StrategyFailover || len(ups) == 1 {
 		// Upstreams resting after failures come last, in their order:
 		// a dead first upstream then costs one timeout, not one a query.
 		var errs []error
 		for pass := range 2 {
 			for i, u := range ups {
-				if s.health[i].resting(s.now()) != (pass == 1) {
+				if set.health[i].resting(s.now()) != (pass == 1) {
 					continue
 				}
 				m, err := s.exchange(ctx, u, q)
-				s.health[i].note(s, u, err)
+				set.health[i].note(s, u, err)
 				if err == nil {
 					return m, nil
 				}

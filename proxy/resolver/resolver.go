@@ -6,9 +6,11 @@ package resolver
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net"
 	"net/netip"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -72,6 +74,16 @@ type Options struct {
 	CacheSize  int  // entries; default 20,000; negative turns the cache off
 	NoPrefetch bool // do not refresh popular entries before they expire
 
+	// DomainUpstreams send queries for names at or under a domain to their
+	// own upstreams instead of Upstreams, with the same strategy
+	// (conditional forwarding): a router's local names, for example
+	// ("lan", "168.192.in-addr.arpa"). The longest matching domain wins.
+	// Keys are domain names in any case, with or without the final dot.
+	DomainUpstreams map[string][]Upstream
+	// LocalNames says whether names only a local network knows are
+	// answered here or forwarded; default LocalNamesAuto.
+	LocalNames LocalNames
+
 	// Overrides allow names the lists block (from the dashboard).
 	Overrides *blocklist.Overrides
 
@@ -116,7 +128,10 @@ type Server struct {
 	flightMu sync.Mutex
 	flights  map[cacheKey]*call
 
-	health []health // one per upstream, for failover (see forward)
+	main    *upstreamSet
+	domains map[string]*upstreamSet // DomainUpstreams, by lower-case FQDN
+	// answerLocal: local names (see LocalNames) get NXDOMAIN here.
+	answerLocal bool
 
 	// gen counts matcher swaps: packed answers made under another matcher
 	// are not served (their CNAME chain was checked against old lists).
@@ -168,7 +183,25 @@ func New(opts Options) (*Server, error) {
 		opts.Now = time.Now
 	}
 	s := &Server{opts: opts, log: opts.Logger, now: opts.Now, flights: make(map[cacheKey]*call),
-		health: make([]health, len(opts.Upstreams))}
+		main: newUpstreamSet(opts.Upstreams)}
+	for d, ups := range opts.DomainUpstreams {
+		if len(ups) == 0 {
+			return nil, fmt.Errorf("resolver: no upstreams for domain %q", d)
+		}
+		if s.domains == nil {
+			s.domains = make(map[string]*upstreamSet)
+		}
+		s.domains[dns.Fqdn(strings.ToLower(d))] = newUpstreamSet(ups)
+	}
+	switch opts.LocalNames {
+	case "", LocalNamesAuto:
+		s.answerLocal = !slices.ContainsFunc(opts.Upstreams, onLocalNetwork)
+	case LocalNamesAnswer:
+		s.answerLocal = true
+	case LocalNamesForward:
+	default:
+		return nil, fmt.Errorf("resolver: LocalNames %q: want auto, answer or forward", opts.LocalNames)
+	}
 	s.SetMatcher(opts.Matcher)
 	if opts.CacheSize > 0 {
 		s.cache = newCache(opts.CacheSize)
@@ -272,12 +305,19 @@ func (s *Server) resolve(ctx context.Context, req *dns.Msg, client netip.Addr) (
 	if name == LocalName {
 		return s.localAnswer(req), source{}
 	}
+	if m, ok := specialAnswer(req, name); ok {
+		return m, source{}
+	}
 	host := strings.TrimSuffix(name, ".")
 	_, overridden := s.opts.Overrides.Allowed(client, host, "")
 	if d := s.match().MatchHost(host); d.Action == blocklist.Block && !overridden {
 		return s.blockAnswer(req, client, host, d, ""), source{}
 	}
 
+	if s.upstreamsFor(name) == nil {
+		s.emit(Event{Kind: "passed", Client: client.String(), Name: host, Type: dns.TypeToString[q.Qtype]})
+		return localNXDomain(req, localZone(name)), source{}
+	}
 	resp, src, err := s.lookup(ctx, req, name, q)
 	if err != nil {
 		s.servfail.Add(1)

@@ -1,0 +1,169 @@
+package resolver
+
+import (
+	"fmt"
+	"net"
+	"net/netip"
+	"net/url"
+	"strings"
+
+	"github.com/miekg/dns"
+)
+
+// LocalNames says what happens to names only a local network can know:
+// single-label names ("printer"), names under local. (mDNS, RFC 6762) and
+// home.arpa. (RFC 8375), and reverse look-ups of private, loopback,
+// link-local and documentation addresses (the locally served zones of RFC
+// 6303 and RFC 7793). A public resolver can only answer NXDOMAIN for them,
+// and asking it tells it the names on the network.
+type LocalNames string
+
+const (
+	// LocalNamesAuto (the default) answers them here, unless an upstream
+	// is on a private, loopback or link-local address: a router or a
+	// local resolver, which may know them.
+	LocalNamesAuto LocalNames = "auto"
+	// LocalNamesAnswer always answers them here, with NXDOMAIN.
+	LocalNamesAnswer LocalNames = "answer"
+	// LocalNamesForward always forwards them.
+	LocalNamesForward LocalNames = "forward"
+)
+
+// upstreamSet is a set of upstreams used together (with the strategy),
+// with what failover remembers of each.
+type upstreamSet struct {
+	ups    []Upstream
+	health []health
+}
+
+func newUpstreamSet(ups []Upstream) *upstreamSet {
+	return &upstreamSet{ups: ups, health: make([]health, len(ups))}
+}
+
+// upstreamsFor returns the upstreams for name (lower case, fully
+// qualified): those of the longest DomainUpstreams domain it is at or
+// under, else the main ones, or nil when name is a local name answered
+// here.
+func (s *Server) upstreamsFor(name string) *upstreamSet {
+	if len(s.domains) > 0 {
+		for rest := name; rest != ""; {
+			if set, ok := s.domains[rest]; ok {
+				return set
+			}
+			_, rest, _ = strings.Cut(rest, ".")
+		}
+	}
+	if s.answerLocal && localZone(name) != "" {
+		return nil
+	}
+	return s.main
+}
+
+// localZones are the zones of names only a local network can know (see
+// LocalNames), fully qualified, lower case.
+var localZones = func() map[string]bool {
+	z := map[string]bool{
+		"local.": true, "home.arpa.": true,
+		// RFC 6303 section 4.1-4.3 and RFC 7793 (100.64.0.0/10).
+		"10.in-addr.arpa.": true, "168.192.in-addr.arpa.": true,
+		"0.in-addr.arpa.": true, "127.in-addr.arpa.": true, "254.169.in-addr.arpa.": true,
+		"2.0.192.in-addr.arpa.": true, "100.51.198.in-addr.arpa.": true, "113.0.203.in-addr.arpa.": true,
+		"255.255.255.255.in-addr.arpa.": true,
+		"d.f.ip6.arpa.":                 true, "8.e.f.ip6.arpa.": true, "9.e.f.ip6.arpa.": true,
+		"a.e.f.ip6.arpa.": true, "b.e.f.ip6.arpa.": true, "8.b.d.0.1.0.0.2.ip6.arpa.": true,
+		strings.Repeat("0.", 32) + "ip6.arpa.":        true, // ::
+		"1." + strings.Repeat("0.", 31) + "ip6.arpa.": true, // ::1
+	}
+	for i := 16; i <= 31; i++ {
+		z[fmt.Sprintf("%d.172.in-addr.arpa.", i)] = true
+	}
+	for i := 64; i <= 127; i++ {
+		z[fmt.Sprintf("%d.100.in-addr.arpa.", i)] = true
+	}
+	return z
+}()
+
+// localZone returns the local zone name (lower case, fully qualified) is
+// in, or "". A single-label name is its own zone.
+func localZone(name string) string {
+	if name == "." {
+		return ""
+	}
+	if strings.IndexByte(name, '.') == len(name)-1 {
+		return name // single label
+	}
+	for rest := name; rest != ""; {
+		if localZones[rest] {
+			return rest
+		}
+		_, rest, _ = strings.Cut(rest, ".")
+	}
+	return ""
+}
+
+// onLocalNetwork says whether u's server is on a private, loopback or
+// link-local address (given as an address, not a name).
+func onLocalNetwork(u Upstream) bool {
+	var host string
+	switch v := u.(type) {
+	case *plainUpstream:
+		host, _, _ = net.SplitHostPort(v.addr)
+	case *dotUpstream:
+		host, _, _ = net.SplitHostPort(v.addr)
+	case *dohUpstream:
+		if p, err := url.Parse(v.url); err == nil {
+			host = p.Hostname()
+		}
+	}
+	a, err := netip.ParseAddr(host)
+	if err != nil {
+		return false
+	}
+	a = a.Unmap()
+	return a.IsPrivate() || a.IsLoopback() || a.IsLinkLocalUnicast()
+}
+
+// specialAnswer answers the names RFC 6761 tells resolvers to answer
+// themselves: localhost and its subdomains (the loopback address; no
+// data for other types) and invalid. (NXDOMAIN). ok is false for any
+// other name.
+func specialAnswer(req *dns.Msg, name string) (m *dns.Msg, ok bool) {
+	q := req.Question[0]
+	switch {
+	case name == "localhost." || strings.HasSuffix(name, ".localhost."):
+		m = newReply(req)
+		m.Authoritative = true
+		hdr := dns.RR_Header{Name: q.Name, Rrtype: q.Qtype, Class: dns.ClassINET, Ttl: 3600}
+		switch q.Qtype {
+		case dns.TypeA:
+			m.Answer = []dns.RR{&dns.A{Hdr: hdr, A: net.IPv4(127, 0, 0, 1)}}
+		case dns.TypeAAAA:
+			m.Answer = []dns.RR{&dns.AAAA{Hdr: hdr, AAAA: net.IPv6loopback}}
+		default:
+			m.Ns = []dns.RR{localSOA("localhost.")}
+		}
+		return m, true
+	case name == "invalid." || strings.HasSuffix(name, ".invalid."):
+		return localNXDomain(req, "invalid."), true
+	}
+	return nil, false
+}
+
+// localNXDomain is NXDOMAIN for a name of zone, answered here.
+func localNXDomain(req *dns.Msg, zone string) *dns.Msg {
+	m := newReply(req)
+	m.Authoritative = true
+	m.Rcode = dns.RcodeNameError
+	m.Ns = []dns.RR{localSOA(zone)}
+	return m
+}
+
+// localSOA lets clients cache a negative answer from a zone answered here
+// for an hour (RFC 2308).
+func localSOA(zone string) dns.RR {
+	return &dns.SOA{
+		Hdr: dns.RR_Header{Name: zone, Rrtype: dns.TypeSOA, Class: dns.ClassINET, Ttl: 3600},
+		Ns:  LocalName, Mbox: "hostmaster." + LocalName,
+		Serial: 1, Refresh: 1800, Retry: 900, Expire: 604800, Minttl: 3600,
+	}
+}

@@ -1,0 +1,173 @@
+package resolver
+
+import (
+	"testing"
+
+	"github.com/miekg/dns"
+
+	"github.com/pixelwall/pixelwall/blocklist"
+)
+
+func TestLocalZone(t *testing.T) {
+	for name, want := range map[string]string{
+		"printer.":                    "printer.",
+		"nas.local.":                  "local.",
+		"a.b.home.arpa.":              "home.arpa.",
+		"1.1.168.192.in-addr.arpa.":   "168.192.in-addr.arpa.",
+		"5.0.20.172.in-addr.arpa.":    "20.172.in-addr.arpa.",
+		"5.0.32.172.in-addr.arpa.":    "", // 172.32/16 is public
+		"1.2.3.10.in-addr.arpa.":      "10.in-addr.arpa.",
+		"1.0.70.100.in-addr.arpa.":    "70.100.in-addr.arpa.",
+		"8.8.8.8.in-addr.arpa.":       "",
+		"1.0.0.0.d.f.ip6.arpa.":       "d.f.ip6.arpa.",
+		"www.example.com.":            "",
+		"example.":                    "example.", // single label
+		".":                           "",
+		"arpa.":                       "arpa.",
+		"in-addr.arpa.":               "",
+		"168.192.in-addr.arpa.":       "168.192.in-addr.arpa.",
+		"x.8.b.d.0.1.0.0.2.ip6.arpa.": "8.b.d.0.1.0.0.2.ip6.arpa.",
+	} {
+		if got := localZone(name); got != want {
+			t.Errorf("localZone(%q) = %q, want %q", name, got, want)
+		}
+	}
+}
+
+func TestOnLocalNetwork(t *testing.T) {
+	for addr, want := range map[string]bool{
+		"192.168.1.1":                          true,
+		"10.0.0.53:5353":                       true,
+		"127.0.0.1":                            true,
+		"[::1]:53":                             true,
+		"[fe80::1]:53":                         true,
+		"[fd00::53]:53":                        true,
+		"tcp://172.16.0.1":                     true,
+		"tls://192.168.1.1:853":                true,
+		"https://192.168.1.2/dns-query":        true,
+		"1.1.1.1":                              false,
+		"tls://9.9.9.9:853#dns.quad9.net":      false,
+		"tls://dns.quad9.net:853":              false, // a name: not known to be local
+		"https://cloudflare-dns.com/dns-query": false,
+		"[2606:4700:4700::1111]:53":            false,
+	} {
+		u, err := ParseUpstream(addr, UpstreamOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := onLocalNetwork(u); got != want {
+			t.Errorf("onLocalNetwork(%s) = %v, want %v", addr, got, want)
+		}
+	}
+	// Auto answers local names here only when no upstream may know them.
+	// (New sends nothing anywhere.)
+	for _, c := range []struct {
+		ups  []string
+		mode LocalNames
+		want bool
+	}{
+		{[]string{"1.1.1.1", "tls://9.9.9.9:853"}, "", true},
+		{[]string{"1.1.1.1", "192.168.1.1"}, LocalNamesAuto, false},
+		{[]string{"192.168.1.1"}, LocalNamesAnswer, true},
+		{[]string{"1.1.1.1"}, LocalNamesForward, false},
+	} {
+		var opts Options
+		for _, a := range c.ups {
+			u, _ := ParseUpstream(a, UpstreamOptions{})
+			opts.Upstreams = append(opts.Upstreams, u)
+		}
+		opts.Matcher = blocklist.Compile()
+		opts.LocalNames = c.mode
+		s, err := New(opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if s.answerLocal != c.want {
+			t.Errorf("upstreams %v, mode %q: answer local names here = %v, want %v", c.ups, c.mode, s.answerLocal, c.want)
+		}
+	}
+	if _, err := New(Options{Matcher: blocklist.Compile(), Upstreams: []Upstream{&zoneUpstream{}}, LocalNames: "sometimes"}); err == nil {
+		t.Error("New took LocalNames \"sometimes\"")
+	}
+}
+
+func TestLocalNamesAnsweredHere(t *testing.T) {
+	main, router := startStub(t), startStub(t)
+	s := newTestServer(t, testRules, []Upstream{plain(t, main.addr)}, func(o *Options) {
+		o.LocalNames = LocalNamesAnswer
+		o.DomainUpstreams = map[string][]Upstream{"Home.Arpa": {plain(t, router.addr)}, "lab.home.arpa.": {plain(t, main.addr)}}
+	})
+	nx := func(name string, qtype uint16, zone string) {
+		t.Helper()
+		r := query(t, s.addr, "udp", name, qtype)
+		if r.Rcode != dns.RcodeNameError || !r.Authoritative || len(r.Ns) != 1 || r.Ns[0].Header().Name != zone {
+			t.Errorf("%s %s: %s aa=%v ns=%v; want NXDOMAIN from here with the SOA of %s", name, dns.TypeToString[qtype], dns.RcodeToString[r.Rcode], r.Authoritative, r.Ns, zone)
+		}
+	}
+	nx("printer", dns.TypeA, "printer.")
+	nx("nas.local", dns.TypeAAAA, "local.")
+	nx("1.1.168.192.in-addr.arpa", dns.TypePTR, "168.192.in-addr.arpa.")
+	nx("4.3.2.fd00.x.invalid", dns.TypeA, "invalid.")
+	if n := main.total() + router.total(); n != 0 {
+		t.Errorf("%d local names went upstream", n)
+	}
+
+	// The longest DomainUpstreams domain wins over the local zones and
+	// the shorter domain.
+	if r := query(t, s.addr, "udp", "nas.home.arpa", dns.TypeA); len(r.Answer) != 1 || router.count("nas.home.arpa.", "A", "udp") != 1 {
+		t.Errorf("nas.home.arpa: %v; the router was asked %d times, want 1", r, router.count("nas.home.arpa.", "A", "udp"))
+	}
+	if main.count("nas.home.arpa.", "A", "udp") != 0 {
+		t.Error("nas.home.arpa went to the main upstream too")
+	}
+	if r := query(t, s.addr, "udp", "pi.lab.home.arpa", dns.TypeA); len(r.Answer) != 1 || main.count("pi.lab.home.arpa.", "A", "udp") != 1 || router.count("pi.lab.home.arpa.", "A", "udp") != 0 {
+		t.Errorf("pi.lab.home.arpa: %v; want it from lab.home.arpa's upstream only", r)
+	}
+	// Other names, public reverse zones included, are forwarded as usual.
+	query(t, s.addr, "udp", "www.example.test", dns.TypeA)
+	query(t, s.addr, "udp", "8.8.8.8.in-addr.arpa", dns.TypePTR)
+	if main.count("www.example.test.", "A", "udp") != 1 || main.count("8.8.8.8.in-addr.arpa.", "PTR", "udp") != 1 {
+		t.Errorf("public names not forwarded: %v", main.queries)
+	}
+
+	// localhost is the loopback address (RFC 6761), never forwarded.
+	for _, c := range []struct {
+		name  string
+		qtype uint16
+		want  string
+	}{{"localhost", dns.TypeA, "127.0.0.1"}, {"app.localhost", dns.TypeAAAA, "::1"}, {"localhost", dns.TypeMX, ""}} {
+		r := query(t, s.addr, "udp", c.name, c.qtype)
+		got := ""
+		switch a := firstAnswer(r).(type) {
+		case *dns.A:
+			got = a.A.String()
+		case *dns.AAAA:
+			got = a.AAAA.String()
+		}
+		if r.Rcode != dns.RcodeSuccess || got != c.want {
+			t.Errorf("%s %s: %s %q, want NOERROR %q", c.name, dns.TypeToString[c.qtype], dns.RcodeToString[r.Rcode], got, c.want)
+		}
+	}
+	if n := main.count("localhost.", "A", "udp") + main.count("app.localhost.", "AAAA", "udp"); n != 0 {
+		t.Errorf("localhost went upstream %d times", n)
+	}
+}
+
+// With an upstream on the local network (a router), auto forwards local
+// names as before.
+func TestLocalNamesForwardedToLocalUpstream(t *testing.T) {
+	st := startStub(t) // on 127.0.0.1
+	s := newTestServer(t, testRules, []Upstream{plain(t, st.addr)}, nil)
+	query(t, s.addr, "udp", "printer", dns.TypeA)
+	query(t, s.addr, "udp", "1.1.168.192.in-addr.arpa", dns.TypePTR)
+	if st.count("printer.", "A", "udp") != 1 || st.count("1.1.168.192.in-addr.arpa.", "PTR", "udp") != 1 {
+		t.Errorf("local names not forwarded to a local upstream: %v", st.queries)
+	}
+}
+
+func firstAnswer(m *dns.Msg) dns.RR {
+	if len(m.Answer) == 0 {
+		return nil
+	}
+	return m.Answer[0]
+}
