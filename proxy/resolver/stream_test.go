@@ -1,0 +1,179 @@
+package resolver
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/miekg/dns"
+)
+
+// rawTCPServer runs serve on every connection accepted on loopback and
+// counts the connections.
+func rawTCPServer(t *testing.T, serve func(c *dns.Conn)) (addr string, accepted *atomic.Int32) {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	accepted = new(atomic.Int32)
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			accepted.Add(1)
+			go func() {
+				defer c.Close()
+				serve(&dns.Conn{Conn: c})
+			}()
+		}
+	}()
+	return l.Addr().String(), accepted
+}
+
+// answerA answers q with an A record whose last byte is b.
+func answerA(q *dns.Msg, b byte) *dns.Msg {
+	m := new(dns.Msg)
+	m.SetReply(q)
+	m.Answer = []dns.RR{&dns.A{Hdr: dns.RR_Header{Name: q.Question[0].Name, Rrtype: dns.TypeA, Class: dns.ClassINET, Ttl: 60}, A: net.IPv4(192, 0, 2, b)}}
+	return m
+}
+
+func askA(u Upstream, name string, id uint16) (*dns.Msg, error) {
+	m := new(dns.Msg)
+	m.SetQuestion(name, dns.TypeA)
+	m.Id = id
+	return u.Exchange(context.Background(), m)
+}
+
+// Queries asked at once share one connection, and each gets its own
+// answer, also when the server answers them in another order than asked
+// and when two callers chose the same ID.
+func TestStreamPipelinesOutOfOrder(t *testing.T) {
+	const n = 8
+	addr, accepted := rawTCPServer(t, func(c *dns.Conn) {
+		var qs []*dns.Msg
+		for len(qs) < n {
+			q, err := c.ReadMsg()
+			if err != nil {
+				return
+			}
+			qs = append(qs, q)
+		}
+		for i := len(qs) - 1; i >= 0; i-- { // last asked, first answered
+			var b byte
+			fmt.Sscanf(qs[i].Question[0].Name, "q%d.", &b)
+			c.WriteMsg(answerA(qs[i], b))
+		}
+		for { // then answer one at a time
+			q, err := c.ReadMsg()
+			if err != nil {
+				return
+			}
+			c.WriteMsg(answerA(q, 99))
+		}
+	})
+	u, err := ParseUpstream("tcp://"+addr, UpstreamOptions{Timeout: 2 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, n)
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			id := uint16(1000 + i)
+			if i < 2 {
+				id = 7 // the same ID twice
+			}
+			name := fmt.Sprintf("q%d.test.", i)
+			r, err := askA(u, name, id)
+			switch {
+			case err != nil:
+				errs <- fmt.Errorf("%s: %v", name, err)
+			case r.Id != id || r.Question[0].Name != name || r.Answer[0].(*dns.A).A.To4()[3] != byte(i):
+				errs <- fmt.Errorf("%s (ID %d) got %d %v %v", name, id, r.Id, r.Question, r.Answer)
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	if r, err := askA(u, "after.test.", 1); err != nil || r.Answer[0].(*dns.A).A.To4()[3] != 99 {
+		t.Errorf("a query after the burst: %v %v", r, err)
+	}
+	if got := accepted.Load(); got != 1 {
+		t.Errorf("%d connections for %d queries at once and one after, want 1", got, n)
+	}
+}
+
+// A query the server never answers times out on its own; the others on
+// the connection are answered, and the connection stays in use.
+func TestStreamOneQueryTimesOut(t *testing.T) {
+	addr, accepted := rawTCPServer(t, func(c *dns.Conn) {
+		for {
+			q, err := c.ReadMsg()
+			if err != nil {
+				return
+			}
+			if q.Question[0].Name != "silent.test." {
+				c.WriteMsg(answerA(q, 1))
+			}
+		}
+	})
+	u, err := ParseUpstream("tcp://"+addr, UpstreamOptions{Timeout: 300 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	silent := make(chan error, 1)
+	go func() {
+		_, err := askA(u, "silent.test.", 1)
+		silent <- err
+	}()
+	for i := range 3 {
+		if _, err := askA(u, fmt.Sprintf("loud%d.test.", i), uint16(10+i)); err != nil {
+			t.Fatalf("loud%d: %v", i, err)
+		}
+	}
+	if err := <-silent; !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Errorf("unanswered query: %v, want a timeout", err)
+	}
+	if _, err := askA(u, "later.test.", 20); err != nil {
+		t.Errorf("after the timeout: %v", err)
+	}
+	if got := accepted.Load(); got != 1 {
+		t.Errorf("%d connections, want 1: a timed-out query does not end the connection", got)
+	}
+}
+
+// A burst of cache misses to a DoT upstream goes over one TLS connection.
+func TestDoTBurstOneConnection(t *testing.T) {
+	d := startDoT(t)
+	u := d.upstream(t, d.pool)
+	var wg sync.WaitGroup
+	for i := range 30 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if r, err := askA(u, fmt.Sprintf("burst%d.test.", i), uint16(i)); err != nil || len(r.Answer) != 1 {
+				t.Errorf("burst%d: %v %v", i, r, err)
+			}
+		}()
+	}
+	wg.Wait()
+	if got := d.accepted.Load(); got != 1 {
+		t.Errorf("%d TLS connections for a burst of 30 queries, want 1", got)
+	}
+}
