@@ -116,6 +116,9 @@ type DNSConfig struct {
 	CacheSize int `yaml:"cache_size"`
 	// Prefetch refreshes popular entries before they expire.
 	Prefetch *bool `yaml:"prefetch"`
+	// ServeStale serves an answer that expired less than a day ago when
+	// no upstream answers (RFC 8767); default true.
+	ServeStale *bool `yaml:"serve_stale"`
 }
 
 // LogConfig is the log: section.

@@ -38,6 +38,7 @@ func newResolver(cfg *Config, m *blocklist.Matcher, logger *slog.Logger, overrid
 		RateLimit:       d.RateLimit,
 		CacheSize:       d.CacheSize,
 		NoPrefetch:      d.Prefetch != nil && !*d.Prefetch,
+		NoServeStale:    d.ServeStale != nil && !*d.ServeStale,
 		LocalNames:      resolver.LocalNames(d.LocalNames),
 		LocalAddrs:      localAddrs(d.Listen),
 		Logger:          logger,

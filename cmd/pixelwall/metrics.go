@@ -55,6 +55,10 @@ func newMetrics(log *blocklog.Log, dns func() *resolver.Server) *metrics {
 			stat(func(s resolver.Stats) uint64 { return s.Queries })),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "pixelwall_dns_cache_hits_total", Help: "DNS answers served from the cache."},
 			stat(func(s resolver.Stats) uint64 { return s.CacheHits })),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "pixelwall_dns_stale_answers_total", Help: "Expired answers served because no upstream answered (RFC 8767)."},
+			stat(func(s resolver.Stats) uint64 { return s.Stale })),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "pixelwall_dns_servfail_total", Help: "SERVFAIL answers: no upstream answered and no stale answer was at hand."},
+			stat(func(s resolver.Stats) uint64 { return s.ServFail })),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "pixelwall_dns_cache_hit_ratio", Help: "Cache hits over queries since start."},
 			func() float64 {
 				if s := dns(); s != nil && s.Stats().Queries > 0 {

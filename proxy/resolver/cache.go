@@ -19,6 +19,12 @@ const (
 	// remain when that happens.
 	prefetchHits = 3
 	prefetchLeft = 0.1
+	// maxStale is how long after it expired an answer may still be served
+	// when no upstream answers (RFC 8767 suggests one to three days), and
+	// staleTTL the TTL it is served with, for which it is then kept
+	// without asking the upstreams again (RFC 8767 section 4: 30 s).
+	maxStale = 24 * time.Hour
+	staleTTL = 30 * time.Second
 )
 
 type cacheKey struct {
@@ -38,6 +44,17 @@ type cacheEntry struct {
 	// packed are msg as the UDP fast path answers it, to clients without
 	// and with EDNS0; nil until a query has been answered the slow way.
 	packed [2]*packedReply
+	// expired is when the upstream's answer expired, for an entry that
+	// now holds it served stale (see stale); zero otherwise.
+	expired time.Time
+}
+
+// expiry is when e's upstream answer expired, or expires.
+func (e *cacheEntry) expiry() time.Time {
+	if !e.expired.IsZero() {
+		return e.expired
+	}
+	return e.stored.Add(e.ttl)
 }
 
 // cache is a bounded LRU of upstream answers, sharded to spread lock
@@ -79,8 +96,11 @@ func (c *cache) get(k cacheKey, now time.Time) (msg, stored *dns.Msg, prefetch, 
 	}
 	age := now.Sub(e.stored)
 	if age >= e.ttl {
-		sh.lru.Remove(e.elem)
-		delete(sh.entries, k)
+		// Kept for stale while it may be served so.
+		if now.Sub(e.expiry()) >= maxStale {
+			sh.lru.Remove(e.elem)
+			delete(sh.entries, k)
+		}
 		sh.mu.Unlock()
 		return nil, nil, false, false
 	}
@@ -93,6 +113,42 @@ func (c *cache) get(k cacheKey, now time.Time) (msg, stored *dns.Msg, prefetch, 
 	src := e.msg
 	sh.mu.Unlock()
 	return decayed(src, age), src, prefetch, true
+}
+
+// stale returns k's expired answer, if it expired less than maxStale ago,
+// and keeps it for staleTTL as an answer of its own: TTLs of staleTTL and
+// an Extended DNS Error "Stale Answer" (RFC 8914), which answers made from
+// it pass on. It returns the message as now stored.
+func (c *cache) stale(k cacheKey, now time.Time) (*dns.Msg, bool) {
+	sh := c.shard(k)
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	e, ok := sh.entries[k]
+	if !ok || now.Sub(e.stored) < e.ttl {
+		return nil, false
+	}
+	expired := e.expiry()
+	if now.Sub(expired) >= maxStale {
+		return nil, false
+	}
+	m := e.msg.Copy()
+	sec := uint32(staleTTL / time.Second)
+	for _, rrs := range [][]dns.RR{m.Answer, m.Ns, m.Extra} {
+		for _, rr := range rrs {
+			if h := rr.Header(); h.Rrtype != dns.TypeOPT {
+				h.Ttl = sec
+			}
+		}
+	}
+	o := m.IsEdns0()
+	if o == nil {
+		m.SetEdns0(ednsSize, false)
+		o = m.IsEdns0()
+	}
+	o.Option = append(o.Option, &dns.EDNS0_EDE{InfoCode: dns.ExtendedErrorCodeStaleAnswer, ExtraText: "no upstream answered"})
+	e.msg, e.stored, e.ttl, e.expired, e.packed = m, now, staleTTL, expired, [2]*packedReply{}
+	sh.lru.MoveToFront(e.elem)
+	return m, true
 }
 
 // appendPacked appends to dst the packed answer to a query for k from a
@@ -165,7 +221,7 @@ func (c *cache) put(k cacheKey, m *dns.Msg, now time.Time) {
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
 	if e, ok := sh.entries[k]; ok {
-		e.msg, e.stored, e.ttl, e.packed = m, now, ttl, [2]*packedReply{}
+		e.msg, e.stored, e.ttl, e.packed, e.expired = m, now, ttl, [2]*packedReply{}, time.Time{}
 		sh.lru.MoveToFront(e.elem)
 		return
 	}

@@ -28,6 +28,15 @@ func (s *Server) lookup(ctx context.Context, req *dns.Msg, name string, q dns.Qu
 		}
 	}
 	m, err := s.fetch(ctx, k, req)
+	if err != nil && s.cache != nil && !s.opts.NoServeStale {
+		// No upstream answered: an answer that expired lately beats
+		// SERVFAIL (RFC 8767).
+		if st, ok := s.cache.stale(k, s.now()); ok {
+			s.staleServed.Add(1)
+			s.log.Debug("resolver: served stale", "name", name, "err", err)
+			return decayed(st, 0), source{}, nil
+		}
+	}
 	if err != nil || s.cache == nil {
 		return m, source{}, err
 	}
@@ -89,9 +98,14 @@ func (s *Server) forward(ctx context.Context, q *dns.Msg) (*dns.Msg, error) {
 		// Upstreams resting after failures come last, in their order:
 		// a dead first upstream then costs one timeout, not one a query.
 		var errs []error
+		now := s.now()
+		resting := make([]bool, len(ups)) // as the query starts: each is asked once
+		for i := range ups {
+			resting[i] = set.health[i].resting(now)
+		}
 		for pass := range 2 {
 			for i, u := range ups {
-				if set.health[i].resting(s.now()) != (pass == 1) {
+				if resting[i] != (pass == 1) {
 					continue
 				}
 				m, err := s.exchange(ctx, u, q)

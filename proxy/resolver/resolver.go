@@ -73,6 +73,11 @@ type Options struct {
 
 	CacheSize  int  // entries; default 20,000; negative turns the cache off
 	NoPrefetch bool // do not refresh popular entries before they expire
+	// NoServeStale turns off serving stale: by default, when no upstream
+	// answers, an answer that expired less than a day ago is served, with
+	// a TTL of 30 s and an Extended DNS Error "Stale Answer", and kept for
+	// those 30 s before the upstreams are asked again (RFC 8767).
+	NoServeStale bool
 
 	// DomainUpstreams send queries for names at or under a domain to their
 	// own upstreams instead of Upstreams, with the same strategy
@@ -139,7 +144,7 @@ type Server struct {
 	// fastUDP is set while Serve reads UDP itself (see udp_linux.go).
 	fastUDP atomic.Bool
 
-	queries, cacheHits, blocked, refused, limited, servfail atomic.Uint64
+	queries, cacheHits, blocked, refused, limited, servfail, staleServed atomic.Uint64
 }
 
 type matcherBox struct{ m Matcher }
@@ -222,12 +227,13 @@ func (s *Server) match() Matcher { return s.matcher.Load().m }
 
 // Stats are counters since start.
 type Stats struct {
-	Queries, CacheHits, Blocked, Refused, RateLimited, ServFail uint64
+	Queries, CacheHits, Blocked, Refused, RateLimited, ServFail, Stale uint64
 }
 
 // Stats returns the counters.
 func (s *Server) Stats() Stats {
-	return Stats{s.queries.Load(), s.cacheHits.Load(), s.blocked.Load(), s.refused.Load(), s.limited.Load(), s.servfail.Load()}
+	return Stats{s.queries.Load(), s.cacheHits.Load(), s.blocked.Load(), s.refused.Load(), s.limited.Load(),
+		s.servfail.Load(), s.staleServed.Load()}
 }
 
 // ServeDNS answers one query.

@@ -401,6 +401,67 @@ func TestCacheHitTTLDecayAndNegative(t *testing.T) {
 	}
 }
 
+// When no upstream answers, an answer that expired lately is served with
+// a 30 s TTL and EDE 3, kept those 30 s, and served so for at most a day
+// after it expired (RFC 8767).
+func TestServeStale(t *testing.T) {
+	up := startStub(t)
+	s := newTestServer(t, "", []Upstream{plain(t, up.addr)}, func(o *Options) { o.NoPrefetch = true })
+	query(t, s.addr, "udp", "stale.test", dns.TypeA) // TTL 300
+	up.set(func(st *stub) { st.rcode = dns.RcodeServerFailure })
+	s.advance(301 * time.Second)
+
+	staleAnswer := func(when string) {
+		t.Helper()
+		r := query(t, s.addr, "udp", "stale.test", dns.TypeA)
+		if r.Rcode != dns.RcodeSuccess || len(r.Answer) != 1 || r.Answer[0].Header().Ttl > 30 {
+			t.Fatalf("%s: %s %v, want the old answer with a TTL of at most 30", when, dns.RcodeToString[r.Rcode], r.Answer)
+		}
+		if code, _, ok := ede(r); !ok || code != dns.ExtendedErrorCodeStaleAnswer {
+			t.Errorf("%s: EDE %d %v, want 3 (Stale Answer)", when, code, ok)
+		}
+	}
+	staleAnswer("upstream failing after expiry")
+	if n := up.count("stale.test.", "A", "udp"); n != 2 {
+		t.Errorf("upstream asked %d times, want 2 (once fresh, once failing)", n)
+	}
+	s.advance(20 * time.Second)
+	staleAnswer("20 s later")
+	if n := up.count("stale.test.", "A", "udp"); n != 2 {
+		t.Errorf("upstream asked %d times within the 30 s, want still 2", n)
+	}
+	s.advance(11 * time.Second)
+	staleAnswer("after the 30 s")
+	if n := up.count("stale.test.", "A", "udp"); n != 3 {
+		t.Errorf("upstream asked %d times after the 30 s, want 3", n)
+	}
+	if st := s.Stats(); st.Stale != 2 || st.ServFail != 0 {
+		t.Errorf("stats %+v, want 2 stale answers and no SERVFAIL", st)
+	}
+	// A day after it expired, it is gone: SERVFAIL.
+	s.advance(24 * time.Hour)
+	if r := query(t, s.addr, "udp", "stale.test", dns.TypeA); r.Rcode != dns.RcodeServerFailure {
+		t.Errorf("a day after expiry: %s, want SERVFAIL", dns.RcodeToString[r.Rcode])
+	}
+	// The upstream back, the fresh answer replaces the stale one.
+	up.set(func(st *stub) { st.rcode = dns.RcodeSuccess })
+	if r := query(t, s.addr, "udp", "stale.test", dns.TypeA); r.Answer[0].Header().Ttl != 300 {
+		t.Errorf("upstream back: TTL %d, want a fresh 300", r.Answer[0].Header().Ttl)
+	}
+	if _, _, ok := ede(query(t, s.addr, "udp", "stale.test", dns.TypeA)); ok {
+		t.Error("a fresh answer from the cache still carries an EDE")
+	}
+
+	// Turned off: SERVFAIL at once.
+	off := newTestServer(t, "", []Upstream{plain(t, up.addr)}, func(o *Options) { o.NoPrefetch, o.NoServeStale = true, true })
+	query(t, off.addr, "udp", "off.test", dns.TypeA)
+	up.set(func(st *stub) { st.rcode = dns.RcodeServerFailure })
+	off.advance(301 * time.Second)
+	if r := query(t, off.addr, "udp", "off.test", dns.TypeA); r.Rcode != dns.RcodeServerFailure {
+		t.Errorf("NoServeStale: %s, want SERVFAIL", dns.RcodeToString[r.Rcode])
+	}
+}
+
 func TestPrefetchRefreshesPopularEntries(t *testing.T) {
 	up := startStub(t)
 	s := newTestServer(t, "", []Upstream{plain(t, up.addr)}, nil)
