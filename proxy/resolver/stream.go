@@ -65,17 +65,17 @@ type waiter struct {
 // exchange asks m on the pool's connection, dialing one when there is
 // none, and asks again once on a new connection if a kept one fails.
 func (p *streamPool) exchange(ctx context.Context, m *dns.Msg) (*dns.Msg, error) {
-	for {
+	for retried := false; ; retried = true {
 		st, dialed, err := p.get(ctx)
 		if err != nil {
 			return nil, err
 		}
 		resp, err := st.ask(ctx, m, p.timeout)
 		var ne net.Error
-		if err == nil || dialed || ctx.Err() != nil || errors.As(err, &ne) && ne.Timeout() {
+		if err == nil || dialed || retried || ctx.Err() != nil || errors.As(err, &ne) && ne.Timeout() {
 			return resp, err
 		}
-		// A kept connection failed under the query: once more on a new one.
+		// A kept connection failed under the query: once more.
 	}
 }
 
