@@ -3,6 +3,7 @@ package resolver
 import (
 	"container/list"
 	"hash/maphash"
+	"slices"
 	"sync"
 	"time"
 
@@ -124,8 +125,13 @@ func (c *cache) stale(k cacheKey, now time.Time) (*dns.Msg, bool) {
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
 	e, ok := sh.entries[k]
-	if !ok || now.Sub(e.stored) < e.ttl {
+	if !ok {
 		return nil, false
+	}
+	if now.Sub(e.stored) < e.ttl {
+		// Fresh: another query that waited on the same failed exchange
+		// has just made it a stale answer, or the upstream answered.
+		return e.msg, !e.expired.IsZero()
 	}
 	expired := e.expiry()
 	if now.Sub(expired) >= maxStale {
@@ -145,6 +151,12 @@ func (c *cache) stale(k cacheKey, now time.Time) (*dns.Msg, bool) {
 		m.SetEdns0(ednsSize, false)
 		o = m.IsEdns0()
 	}
+	// One "Stale Answer", however many times the answer has been served
+	// stale in a row.
+	o.Option = slices.DeleteFunc(o.Option, func(opt dns.EDNS0) bool {
+		ede, ok := opt.(*dns.EDNS0_EDE)
+		return ok && ede.InfoCode == dns.ExtendedErrorCodeStaleAnswer
+	})
 	o.Option = append(o.Option, &dns.EDNS0_EDE{InfoCode: dns.ExtendedErrorCodeStaleAnswer, ExtraText: "no upstream answered"})
 	e.msg, e.stored, e.ttl, e.expired, e.packed = m, now, staleTTL, expired, [2]*packedReply{}
 	sh.lru.MoveToFront(e.elem)

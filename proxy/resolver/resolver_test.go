@@ -438,6 +438,39 @@ func TestServeStale(t *testing.T) {
 	if st := s.Stats(); st.Stale != 2 || st.ServFail != 0 {
 		t.Errorf("stats %+v, want 2 stale answers and no SERVFAIL", st)
 	}
+	// Served stale again and again, it carries one EDE, not one a round.
+	for range 5 {
+		s.advance(31 * time.Second)
+		staleAnswer("another round")
+	}
+	r := query(t, s.addr, "udp", "stale.test", dns.TypeA)
+	edes := 0
+	for _, opt := range r.IsEdns0().Option {
+		if _, ok := opt.(*dns.EDNS0_EDE); ok {
+			edes++
+		}
+	}
+	if edes != 1 {
+		t.Errorf("%d EDE options after 7 rounds served stale, want 1", edes)
+	}
+	// Queries that wait on the same failed exchange all get the stale
+	// answer, not only the first.
+	up.set(func(st *stub) { st.rcode = dns.RcodeSuccess })
+	query(t, s.addr, "udp", "many.test", dns.TypeA)
+	s.advance(301 * time.Second)
+	up.set(func(st *stub) { st.rcode = dns.RcodeServerFailure; st.delay = 50 * time.Millisecond })
+	var wg sync.WaitGroup
+	for i := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if r := query(t, s.addr, "udp", "many.test", dns.TypeA); r.Rcode != dns.RcodeSuccess || len(r.Answer) != 1 {
+				t.Errorf("concurrent query %d: %s %v, want the stale answer", i, dns.RcodeToString[r.Rcode], r.Answer)
+			}
+		}()
+	}
+	wg.Wait()
+	up.set(func(st *stub) { st.delay = 0 })
 	// A day after it expired, it is gone: SERVFAIL.
 	s.advance(24 * time.Hour)
 	if r := query(t, s.addr, "udp", "stale.test", dns.TypeA); r.Rcode != dns.RcodeServerFailure {
