@@ -89,7 +89,7 @@ func (s *Server) fetch(ctx context.Context, k cacheKey, req *dns.Msg) (*dns.Msg,
 func (s *Server) forward(ctx context.Context, q *dns.Msg) (*dns.Msg, error) {
 	ctx, cancel := context.WithTimeout(ctx, 2*s.opts.Timeout)
 	defer cancel()
-	set := s.upstreamsFor(q.Question[0].Name)
+	set := s.upstreamsFor(q.Question[0].Name, q.Question[0].Qtype)
 	if set == nil {
 		return nil, errors.New("a local name is not forwarded")
 	}

@@ -11,8 +11,10 @@ import (
 )
 
 // LocalNames says what happens to names only a local network can know:
-// single-label names ("printer"), names under local. (mDNS, RFC 6762) and
-// home.arpa. (RFC 8375), and reverse look-ups of private, loopback,
+// addresses of single-label names ("printer": A, AAAA, HTTPS and SVCB
+// queries, as dnsmasq's domain-needed; other types, such as a top-level
+// domain's NS or DS, are forwarded), names under local. (mDNS, RFC 6762)
+// and home.arpa. (RFC 8375), and reverse look-ups of private, loopback,
 // link-local and documentation addresses (the locally served zones of RFC
 // 6303 and RFC 7793). A public resolver can only answer NXDOMAIN for them,
 // and asking it tells it the names on the network.
@@ -40,11 +42,11 @@ func newUpstreamSet(ups []Upstream) *upstreamSet {
 	return &upstreamSet{ups: ups, health: make([]health, len(ups))}
 }
 
-// upstreamsFor returns the upstreams for name (lower case, fully
-// qualified): those of the longest DomainUpstreams domain it is at or
-// under, else the main ones, or nil when name is a local name answered
-// here.
-func (s *Server) upstreamsFor(name string) *upstreamSet {
+// upstreamsFor returns the upstreams for a query for name (lower case,
+// fully qualified) and qtype: those of the longest DomainUpstreams domain
+// name is at or under, else the main ones, or nil when it is a local name
+// answered here.
+func (s *Server) upstreamsFor(name string, qtype uint16) *upstreamSet {
 	if len(s.domains) > 0 {
 		for rest := name; rest != ""; {
 			if set, ok := s.domains[rest]; ok {
@@ -53,7 +55,7 @@ func (s *Server) upstreamsFor(name string) *upstreamSet {
 			_, rest, _ = strings.Cut(rest, ".")
 		}
 	}
-	if s.answerLocal && localZone(name) != "" {
+	if s.answerLocal && localZone(name, qtype) != "" {
 		return nil
 	}
 	return s.main
@@ -83,14 +85,18 @@ var localZones = func() map[string]bool {
 	return z
 }()
 
-// localZone returns the local zone name (lower case, fully qualified) is
-// in, or "". A single-label name is its own zone.
-func localZone(name string) string {
+// localZone returns the local zone a query for name (lower case, fully
+// qualified) and qtype is in, or "". A single-label name is its own zone,
+// for address queries only.
+func localZone(name string, qtype uint16) string {
 	if name == "." {
 		return ""
 	}
 	if strings.IndexByte(name, '.') == len(name)-1 {
-		return name // single label
+		switch qtype {
+		case dns.TypeA, dns.TypeAAAA, dns.TypeHTTPS, dns.TypeSVCB:
+			return name
+		}
 	}
 	for rest := name; rest != ""; {
 		if localZones[rest] {
@@ -101,8 +107,13 @@ func localZone(name string) string {
 	return ""
 }
 
-// onLocalNetwork says whether u's server is on a private, loopback or
-// link-local address (given as an address, not a name).
+// cgnat is the shared address space of RFC 6598, which carrier-grade NAT
+// and VPN overlays (Tailscale's resolver is 100.100.100.100) use.
+var cgnat = netip.MustParsePrefix("100.64.0.0/10")
+
+// onLocalNetwork says whether u's server is on a private, loopback,
+// link-local or shared (RFC 6598) address (given as an address, not a
+// name).
 func onLocalNetwork(u Upstream) bool {
 	var host string
 	switch v := u.(type) {
@@ -120,7 +131,7 @@ func onLocalNetwork(u Upstream) bool {
 		return false
 	}
 	a = a.Unmap()
-	return a.IsPrivate() || a.IsLoopback() || a.IsLinkLocalUnicast()
+	return a.IsPrivate() || a.IsLoopback() || a.IsLinkLocalUnicast() || cgnat.Contains(a)
 }
 
 // specialAnswer answers the names RFC 6761 tells resolvers to answer
@@ -147,6 +158,24 @@ func specialAnswer(req *dns.Msg, name string) (m *dns.Msg, ok bool) {
 		return localNXDomain(req, "invalid."), true
 	}
 	return nil, false
+}
+
+// localZoneAnswer answers a query for name in local zone, here: the
+// zones of RFC 6303 and the like are empty, so their apex exists (its SOA,
+// no data otherwise) and every name under it is NXDOMAIN, as is a
+// single-label name.
+func localZoneAnswer(req *dns.Msg, name, zone string) *dns.Msg {
+	if name != zone || !localZones[zone] {
+		return localNXDomain(req, zone)
+	}
+	m := newReply(req)
+	m.Authoritative = true
+	if req.Question[0].Qtype == dns.TypeSOA {
+		m.Answer = []dns.RR{localSOA(zone)}
+	} else {
+		m.Ns = []dns.RR{localSOA(zone)}
+	}
+	return m
 }
 
 // localNXDomain is NXDOMAIN for a name of zone, answered here.

@@ -21,16 +21,31 @@ func TestLocalZone(t *testing.T) {
 		"8.8.8.8.in-addr.arpa.":       "",
 		"1.0.0.0.d.f.ip6.arpa.":       "d.f.ip6.arpa.",
 		"www.example.com.":            "",
-		"example.":                    "example.", // single label
+		"example.":                    "example.", // single label, asked for an address
 		".":                           "",
 		"arpa.":                       "arpa.",
 		"in-addr.arpa.":               "",
 		"168.192.in-addr.arpa.":       "168.192.in-addr.arpa.",
 		"x.8.b.d.0.1.0.0.2.ip6.arpa.": "8.b.d.0.1.0.0.2.ip6.arpa.",
 	} {
-		if got := localZone(name); got != want {
-			t.Errorf("localZone(%q) = %q, want %q", name, got, want)
+		if got := localZone(name, dns.TypeA); got != want {
+			t.Errorf("localZone(%q, A) = %q, want %q", name, got, want)
 		}
+	}
+	// A single-label name is local for address queries only: a top-level
+	// domain's NS, DS or SOA goes upstream (validating stubs ask them).
+	for _, qtype := range []uint16{dns.TypeNS, dns.TypeDS, dns.TypeSOA, dns.TypeDNSKEY, dns.TypeMX} {
+		if got := localZone("com.", qtype); got != "" {
+			t.Errorf("localZone(com., %s) = %q, want none", dns.TypeToString[qtype], got)
+		}
+	}
+	for _, qtype := range []uint16{dns.TypeAAAA, dns.TypeHTTPS, dns.TypeSVCB} {
+		if got := localZone("printer.", qtype); got != "printer." {
+			t.Errorf("localZone(printer., %s) = %q, want printer.", dns.TypeToString[qtype], got)
+		}
+	}
+	if got := localZone("1.168.192.in-addr.arpa.", dns.TypeNS); got != "168.192.in-addr.arpa." {
+		t.Errorf("a name in a local zone is local for every type; got %q", got)
 	}
 }
 
@@ -50,6 +65,8 @@ func TestOnLocalNetwork(t *testing.T) {
 		"tls://dns.quad9.net:853":              false, // a name: not known to be local
 		"https://cloudflare-dns.com/dns-query": false,
 		"[2606:4700:4700::1111]:53":            false,
+		"100.100.100.100":                      true, // shared space (RFC 6598): Tailscale
+		"100.128.0.1":                          false,
 	} {
 		u, err := ParseUpstream(addr, UpstreamOptions{})
 		if err != nil {
@@ -108,8 +125,21 @@ func TestLocalNamesAnsweredHere(t *testing.T) {
 	nx("nas.local", dns.TypeAAAA, "local.")
 	nx("1.1.168.192.in-addr.arpa", dns.TypePTR, "168.192.in-addr.arpa.")
 	nx("4.3.2.fd00.x.invalid", dns.TypeA, "invalid.")
+	// The apex of a locally served zone exists: its SOA, no data else.
+	if r := query(t, s.addr, "udp", "168.192.in-addr.arpa", dns.TypeSOA); r.Rcode != dns.RcodeSuccess || len(r.Answer) != 1 || r.Answer[0].Header().Rrtype != dns.TypeSOA {
+		t.Errorf("apex SOA: %s %v, want NOERROR and the SOA", dns.RcodeToString[r.Rcode], r.Answer)
+	}
+	if r := query(t, s.addr, "udp", "168.192.in-addr.arpa", dns.TypeNS); r.Rcode != dns.RcodeSuccess || len(r.Answer) != 0 || len(r.Ns) != 1 {
+		t.Errorf("apex NS: %s %v %v, want NOERROR, no data, the SOA", dns.RcodeToString[r.Rcode], r.Answer, r.Ns)
+	}
 	if n := main.total() + router.total(); n != 0 {
 		t.Errorf("%d local names went upstream", n)
+	}
+	// A top-level domain's NS goes upstream; only address queries for
+	// single labels stay here.
+	query(t, s.addr, "udp", "com", dns.TypeNS)
+	if n := main.count("com.", "NS", "udp"); n != 1 {
+		t.Errorf("com. NS went upstream %d times, want 1", n)
 	}
 
 	// The longest DomainUpstreams domain wins over the local zones and

@@ -320,9 +320,9 @@ func (s *Server) resolve(ctx context.Context, req *dns.Msg, client netip.Addr) (
 		return s.blockAnswer(req, client, host, d, ""), source{}
 	}
 
-	if s.upstreamsFor(name) == nil {
+	if s.upstreamsFor(name, q.Qtype) == nil {
 		s.emit(Event{Kind: "passed", Client: client.String(), Name: host, Type: dns.TypeToString[q.Qtype]})
-		return localNXDomain(req, localZone(name)), source{}
+		return localZoneAnswer(req, name, localZone(name, q.Qtype)), source{}
 	}
 	resp, src, err := s.lookup(ctx, req, name, q)
 	if err != nil {
