@@ -157,15 +157,15 @@ func (s *Server) exchange(ctx context.Context, u Upstream, q *dns.Msg) (*dns.Msg
 	case err != nil:
 		return nil, fmt.Errorf("%s: %w", u, err)
 	case m.Rcode != dns.RcodeSuccess && m.Rcode != dns.RcodeNameError:
-		return nil, fmt.Errorf("%s: %s", u, dns.RcodeToString[m.Rcode])
+		return nil, &rcodeError{upstream: u.String(), rcode: m.Rcode}
 	case m.Id != q.Id:
 		return nil, fmt.Errorf("%s: answer ID does not match", u)
 	}
 	return m, nil
 }
 
-// health is what failover remembers of one upstream: after a failed
-// exchange it rests, and queries try it only after the others, for
+// health is what failover remembers of one upstream: after an exchange it
+// did not answer (a timeout, a refused connection) it rests, and queries try it only after the others, for
 // restFor(failures): 5 s, doubling with each further failure, up to 2
 // minutes. A query that reaches it and gets an answer ends its rest. The
 // parallel strategy asks every upstream anyway.
@@ -197,11 +197,31 @@ func (h *health) resting(now time.Time) bool {
 	return now.Before(h.until)
 }
 
+// rcodeError is an upstream's answer that does not count (SERVFAIL,
+// REFUSED, …): the query moves on to the next upstream, but the upstream
+// itself answered.
+type rcodeError struct {
+	upstream string
+	rcode    int
+}
+
+func (e *rcodeError) Error() string { return e.upstream + ": " + dns.RcodeToString[e.rcode] }
+
 // note records an exchange's outcome, and logs when u starts or stops
-// resting.
+// resting. Only failing to answer counts: an upstream that answers SERVFAIL
+// for one name (a broken DNSSEC chain) is up. Failures while it rests (of
+// queries that started before) count once.
 func (h *health) note(s *Server, u Upstream, err error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	var rerr *rcodeError
+	if errors.As(err, &rerr) {
+		err = nil
+	}
+	now := s.now()
+	if err != nil && now.Before(h.until) {
+		return
+	}
 	if err == nil {
 		if h.failures > 0 {
 			s.log.Info("resolver: upstream answers again", "upstream", u.String(), "after_failures", h.failures)
@@ -211,7 +231,7 @@ func (h *health) note(s *Server, u Upstream, err error) {
 	}
 	h.failures++
 	rest := restFor(h.failures)
-	h.until = s.now().Add(rest)
+	h.until = now.Add(rest)
 	if h.failures == 1 {
 		s.log.Warn("resolver: upstream failed", "upstream", u.String(), "asked_last_for", rest, "err", err)
 	}

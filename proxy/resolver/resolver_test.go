@@ -7,7 +7,6 @@ import (
 	"net/netip"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -618,28 +617,14 @@ func TestStrategies(t *testing.T) {
 	})
 }
 
-// With failover, an upstream that failed is asked after the others for a
-// while: a dead first upstream costs one timeout, not one per query.
+// With failover, an upstream that does not answer is asked after the
+// others for a while: a dead first upstream costs one timeout, not one per
+// query. One that answers SERVFAIL (for a name) is up and keeps its place.
 func TestFailoverRestsFailingUpstream(t *testing.T) {
-	// A dead upstream: it reads queries and never answers.
-	dead, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { dead.Close() })
-	var deadAsked atomic.Int32
-	go func() {
-		buf := make([]byte, 2048)
-		for {
-			if _, _, err := dead.ReadFrom(buf); err != nil {
-				return
-			}
-			deadAsked.Add(1)
-		}
-	}()
-	flaky, good := startStub(t), startStub(t)
-	flaky.set(func(st *stub) { st.rcode = dns.RcodeServerFailure })
-	s := newTestServer(t, "", []Upstream{plain(t, dead.LocalAddr().String()), plain(t, flaky.addr), plain(t, good.addr)},
+	slow, servfail, good := startStub(t), startStub(t), startStub(t)
+	slow.set(func(st *stub) { st.delay = 400 * time.Millisecond }) // over the 300ms timeout
+	servfail.set(func(st *stub) { st.rcode = dns.RcodeServerFailure })
+	s := newTestServer(t, "", []Upstream{plain(t, slow.addr), plain(t, servfail.addr), plain(t, good.addr)},
 		func(o *Options) { o.Strategy = StrategyFailover })
 
 	ask := func(name string) {
@@ -648,35 +633,38 @@ func TestFailoverRestsFailingUpstream(t *testing.T) {
 			t.Fatalf("%s: %v", name, r)
 		}
 	}
-	ask("q0.test") // dead times out, flaky fails, good answers: both rest 5s
+	// Five queries at once, before any failure: they all time out on the
+	// first upstream, which counts once (a 5s rest, not 80s).
+	var wg sync.WaitGroup
+	for i := range 5 {
+		wg.Add(1)
+		go func() { defer wg.Done(); ask(fmt.Sprintf("c%d.test", i)) }()
+	}
+	wg.Wait()
 	for i := 1; i <= 5; i++ {
 		ask(fmt.Sprintf("q%d.test", i))
 	}
-	if n := deadAsked.Load(); n != 1 {
-		t.Errorf("the dead upstream was asked %d times in 6 queries, want 1 (then it rests)", n)
+	if n := slow.total(); n != 5 {
+		t.Errorf("the slow upstream was asked %d times, want 5 (the concurrent ones, then it rests)", n)
 	}
-	if n := flaky.total(); n != 1 {
-		t.Errorf("the failing upstream was asked %d times in 6 queries, want 1", n)
+	if n := servfail.total(); n != 10 {
+		t.Errorf("the SERVFAIL upstream was asked %d times in 10 queries, want 10: it is up", n)
 	}
-	if n := good.total(); n != 6 {
-		t.Errorf("the good upstream answered %d of 6 queries", n)
+	if n := good.total(); n != 10 {
+		t.Errorf("the good upstream answered %d of 10 queries", n)
 	}
 
-	// After 5s both are asked again first; the dead one fails again and now
-	// rests 10s, the flaky one answers and rests no more.
-	flaky.set(func(st *stub) { st.rcode = dns.RcodeSuccess })
+	// After 5s it is asked first again; it answers now, and rests no more.
+	slow.set(func(st *stub) { st.delay = 0 })
 	s.advance(6 * time.Second)
 	ask("q6.test")
-	if n, f := deadAsked.Load(), flaky.count("q6.test.", "A", "udp"); n != 2 || f != 1 {
-		t.Errorf("after the rest: dead asked %d times in all (want 2), flaky asked for q6 %d times (want 1)", n, f)
-	}
-	s.advance(6 * time.Second)
+	s.advance(time.Second)
 	ask("q7.test")
-	if n, f := deadAsked.Load(), flaky.count("q7.test.", "A", "udp"); n != 2 || f != 1 {
-		t.Errorf("6s into a 10s rest: dead asked %d times in all (want 2), flaky for q7 %d times (want 1: it answers again)", n, f)
+	if a, b := slow.count("q6.test.", "A", "udp"), slow.count("q7.test.", "A", "udp"); a != 1 || b != 1 {
+		t.Errorf("the slow upstream, answering again, was asked %d and %d times for q6 and q7, want 1 and 1", a, b)
 	}
 	if n := good.count("q7.test.", "A", "udp"); n != 0 {
-		t.Errorf("the last upstream was asked for q7 %d times; the flaky one answered first", n)
+		t.Errorf("the last upstream was asked for q7 %d times; the first answered", n)
 	}
 }
 
