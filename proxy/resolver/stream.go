@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/miekg/dns"
@@ -23,10 +24,16 @@ import (
 // A connection idle for streamIdleTimeout is closed. When a connection
 // fails (the server closed it, or sent something unreadable), every query
 // waiting on it is asked again once on a new one.
+//
+// Some servers do not pipeline: they answer one query and close the
+// connection (RFC 7766 section 6.2.1 asks clients to cope). When a
+// connection closes with queries open after at most one answer, the pool
+// goes over to a connection per query for good.
 type streamPool struct {
 	addr    string
 	timeout time.Duration
 	tls     *tls.Config // nil for plain TCP
+	single  atomic.Bool // a connection per query: the server does not pipeline
 
 	mu      sync.Mutex
 	cur     *stream       // the connection queries go to, or nil
@@ -38,8 +45,12 @@ type streamPool struct {
 // meets one closed by the server is asked again.
 const streamIdleTimeout = 30 * time.Second
 
-// errStreamIdle ends a connection nobody used for streamIdleTimeout.
-var errStreamIdle = errors.New("connection idle")
+// errStreamIdle ends a connection nobody used for streamIdleTimeout, and
+// errStreamDone one used for a single query.
+var (
+	errStreamIdle = errors.New("connection idle")
+	errStreamDone = errors.New("query done")
+)
 
 func newStreamPool(addr string, timeout time.Duration, tlsConfig *tls.Config) *streamPool {
 	return &streamPool{addr: addr, timeout: timeout, tls: tlsConfig}
@@ -47,12 +58,14 @@ func newStreamPool(addr string, timeout time.Duration, tlsConfig *tls.Config) *s
 
 // stream is one connection and the queries open on it.
 type stream struct {
+	pool *streamPool
 	conn *dns.Conn
 	wmu  sync.Mutex // one writer at a time
 
-	mu      sync.Mutex
-	pending map[uint16]*waiter // nil once failed
-	err     error              // why it failed; no query starts after
+	mu       sync.Mutex
+	pending  map[uint16]*waiter // nil once failed
+	err      error              // why it failed; no query starts after
+	answered int
 }
 
 // waiter is a query open on a stream; its answer, or nil when the stream
@@ -66,7 +79,20 @@ type waiter struct {
 // none, and asks again once on a new connection if a kept one fails.
 func (p *streamPool) exchange(ctx context.Context, m *dns.Msg) (*dns.Msg, error) {
 	for retried := false; ; retried = true {
-		st, dialed, err := p.get(ctx)
+		var (
+			st     *stream
+			dialed bool
+			err    error
+		)
+		if p.single.Load() {
+			st, err = p.dial(ctx)
+			if err == nil {
+				defer st.fail(errStreamDone)
+			}
+			dialed = true
+		} else {
+			st, dialed, err = p.get(ctx)
+		}
 		if err != nil {
 			return nil, err
 		}
@@ -132,7 +158,7 @@ func (p *streamPool) dial(ctx context.Context) (*stream, error) {
 	if err != nil {
 		return nil, err
 	}
-	st := &stream{conn: &dns.Conn{Conn: conn}, pending: make(map[uint16]*waiter)}
+	st := &stream{pool: p, conn: &dns.Conn{Conn: conn}, pending: make(map[uint16]*waiter)}
 	go st.read()
 	return st, nil
 }
@@ -222,6 +248,7 @@ func (st *stream) read() {
 		w := st.pending[resp.Id]
 		if w != nil && sameQuestion(resp, w.q) {
 			delete(st.pending, resp.Id)
+			st.answered++
 		} else {
 			w = nil
 		}
@@ -240,7 +267,11 @@ func (st *stream) fail(err error) {
 	}
 	pending := st.pending
 	st.pending = nil
+	answered := st.answered
 	st.mu.Unlock()
+	if len(pending) > 0 && answered <= 1 && !errors.Is(err, os.ErrDeadlineExceeded) && err != errStreamIdle {
+		st.pool.single.Store(true) // closed under queries after one answer
+	}
 	st.conn.Close()
 	for _, w := range pending {
 		w.ch <- nil

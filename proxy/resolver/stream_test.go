@@ -177,3 +177,36 @@ func TestDoTBurstOneConnection(t *testing.T) {
 		t.Errorf("%d TLS connections for a burst of 30 queries, want 1", got)
 	}
 }
+
+// A server that answers one query per connection and closes it (it does
+// not pipeline) still answers every query of a burst: the pool goes over
+// to a connection per query.
+func TestStreamServerThatDoesNotPipeline(t *testing.T) {
+	addr, accepted := rawTCPServer(t, func(c *dns.Conn) {
+		if q, err := c.ReadMsg(); err == nil {
+			time.Sleep(20 * time.Millisecond) // the others are on their way meanwhile
+			c.WriteMsg(answerA(q, 5))
+		}
+	})
+	u, err := ParseUpstream("tcp://"+addr, UpstreamOptions{Timeout: 2 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	for i := range 20 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if r, err := askA(u, fmt.Sprintf("one%d.test.", i), uint16(i)); err != nil || len(r.Answer) != 1 {
+				t.Errorf("one%d: %v %v", i, r, err)
+			}
+		}()
+	}
+	wg.Wait()
+	if r, err := askA(u, "later.test.", 99); err != nil || len(r.Answer) != 1 {
+		t.Errorf("a query after the burst: %v %v", r, err)
+	}
+	if got := accepted.Load(); got < 21 {
+		t.Errorf("%d connections for 21 queries to a server that answers one per connection", got)
+	}
+}
