@@ -407,6 +407,7 @@ func (c *Config) validate(file string, root *yaml.Node) error {
 	default:
 		return at("dns.local_names", -1, fmt.Sprintf("%q: want auto, answer or forward", c.DNS.LocalNames))
 	}
+	seen := map[string]string{} // normalized domain → key as written
 	for _, d := range slices.Sorted(maps.Keys(c.DNS.DomainUpstreams)) {
 		// The line of the domain's entry, or of its upstream.
 		line := func(i int) int {
@@ -423,9 +424,14 @@ func (c *Config) validate(file string, root *yaml.Node) error {
 			return n.Line
 		}
 		key := "dns.domain_upstreams." + d
-		if _, ok := dns.IsDomainName(d); !ok || strings.Trim(d, ".") == "" {
+		if _, ok := dns.IsDomainName(d); !ok || strings.Trim(d, ".") == "" || strings.ContainsAny(d, "*/:\\ \t@") {
 			return &configError{file, line(-1), key, fmt.Sprintf("%q is not a domain name", d)}
 		}
+		norm := strings.ToLower(strings.TrimSuffix(d, "."))
+		if other, dup := seen[norm]; dup {
+			return &configError{file, line(-1), key, fmt.Sprintf("the same domain as %q", other)}
+		}
+		seen[norm] = d
 		ups := c.DNS.DomainUpstreams[d]
 		if len(ups) == 0 {
 			return &configError{file, line(-1), key, "no upstreams for this domain"}
