@@ -102,8 +102,9 @@ type Options struct {
 	// thousand names over and over), when a store takes long and its
 	// batch folded at least two decisions a row, the writer waits longer
 	// between stores: ten times the last store's time, at most
-	// MaxStoreSpacing. Storing then takes about a tenth of the time and
-	// the longer wait folds more decisions into each row.
+	// MaxStoreSpacing, as long as the batch holds at least a thousand rows.
+	// Storing then takes about a tenth of the time and the longer wait
+	// folds more decisions into each row.
 	FlushInterval time.Duration
 	// KeepQueryValues stores URLs as they are. By default every query
 	// value is replaced by "…" and only parameter names are kept.
@@ -147,6 +148,9 @@ const (
 	// folded for the writer to wait longer: distinct entries (URLs with
 	// their own paths) cost a row each however long it waits.
 	foldGain = 2
+	// spacedRows is how many rows a batch must hold to wait longer: a
+	// smaller one, once a flood is over, goes at the flush interval.
+	spacedRows = 1024
 	// cleanupPeriod is how often retention and the size cap are enforced
 	// by the writer (the cap is also checked after every flush).
 	cleanupPeriod = time.Hour
@@ -510,9 +514,11 @@ func (l *Log) run() {
 			time.Sleep(gather)
 			drain()
 		case <-tick.C:
-			// Half a tick of slack: a tick may come a little under an
-			// interval after the last hand-off.
-			if time.Since(handed)+l.opts.FlushInterval/2 >= spacing(l.opts.FlushInterval, time.Duration(l.lastStore.Load())) {
+			// A small batch (the flood is over) goes at once. Half a tick
+			// of slack: a tick may come a little under an interval after
+			// the last hand-off.
+			if b.size() < spacedRows ||
+				time.Since(handed)+l.opts.FlushInterval/2 >= spacing(l.opts.FlushInterval, time.Duration(l.lastStore.Load())) {
 				hand(job{}, false)
 			}
 		case reply := <-l.flushReq:

@@ -363,16 +363,18 @@ func TestSpacing(t *testing.T) {
 // one (Flush does not wait); a quick one, or one that folded nothing, lets
 // entries through within the interval.
 func TestSlowStoreSpacesStores(t *testing.T) {
-	l := openTest(t, Options{FlushInterval: 20 * time.Millisecond})
+	l := openTest(t, Options{FlushInterval: 20 * time.Millisecond, QueueSize: 2 * spacedRows})
 	l.lastStore.Store(int64(time.Second)) // as if the last store took 1s: wait 5s
-	l.Add(Entry{Layer: LayerDNS, Kind: "blocked", Host: "a.example"})
+	for i := range spacedRows {           // a batch large enough to wait
+		l.Add(Entry{Layer: LayerDNS, Kind: "blocked", Host: fmt.Sprintf("a%d.example", i)})
+	}
 	time.Sleep(300 * time.Millisecond) // 15 flush intervals
 	if n := l.stored.Load(); n != 0 {
 		t.Fatalf("stored %d decisions within 300ms of a 1s store; want the writer to wait %v", n, MaxStoreSpacing)
 	}
 	flush(t, l)
-	if n := l.stored.Load(); n != 1 {
-		t.Fatalf("Flush stored %d decisions, want 1", n)
+	if n := l.stored.Load(); n != spacedRows {
+		t.Fatalf("Flush stored %d decisions, want %d", n, spacedRows)
 	}
 	if d := time.Duration(l.lastStore.Load()); d != 0 {
 		t.Fatalf("lastStore = %v after a batch that folded nothing, want 0: waiting would not fold more", d)
@@ -385,13 +387,14 @@ func TestSlowStoreSpacesStores(t *testing.T) {
 	if d := time.Duration(l.lastStore.Load()); d <= 0 || d >= time.Second {
 		t.Fatalf("lastStore = %v after a folding one-row store, want its own (short) time", d)
 	}
-	// The quick store sets the spacing back to the interval.
-	l.Add(Entry{Layer: LayerDNS, Kind: "blocked", Host: "b.example"})
-	deadline := time.Now().Add(10 * time.Second)
-	for l.stored.Load() != 2+foldGain {
+	// A small batch goes at the interval even after a slow store: the
+	// flood is over.
+	l.lastStore.Store(int64(time.Second))
+	l.Add(Entry{Layer: LayerDNS, Kind: "blocked", Host: "small.example"})
+	want := uint64(spacedRows + foldGain + 1)
+	for deadline := time.Now().Add(MaxStoreSpacing / 2); l.stored.Load() != want; time.Sleep(5 * time.Millisecond) {
 		if time.Now().After(deadline) {
-			t.Fatalf("an entry after a quick store was not stored within 10s (stored %d)", l.stored.Load())
+			t.Fatalf("one entry after a slow store was not stored within %v (stored %d): it waited as if for a flood", MaxStoreSpacing/2, l.stored.Load())
 		}
-		time.Sleep(5 * time.Millisecond)
 	}
 }
