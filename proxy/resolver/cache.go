@@ -139,13 +139,7 @@ func (c *cache) stale(k cacheKey, now time.Time) (*dns.Msg, bool) {
 	}
 	m := e.msg.Copy()
 	sec := uint32(staleTTL / time.Second)
-	for _, rrs := range [][]dns.RR{m.Answer, m.Ns, m.Extra} {
-		for _, rr := range rrs {
-			if h := rr.Header(); h.Rrtype != dns.TypeOPT {
-				h.Ttl = sec
-			}
-		}
-	}
+	eachTTL(m, func(ttl *uint32) { *ttl = sec })
 	o := m.IsEdns0()
 	if o == nil {
 		m.SetEdns0(ednsSize, false)
@@ -271,18 +265,17 @@ func cacheTTL(m *dns.Msg) time.Duration {
 func decayed(m *dns.Msg, age time.Duration) *dns.Msg {
 	out := m.Copy()
 	sec := uint32(age / time.Second)
-	for _, sec2 := range [][]dns.RR{out.Answer, out.Ns, out.Extra} {
-		for _, rr := range sec2 {
-			h := rr.Header()
-			if h.Rrtype == dns.TypeOPT {
-				continue
-			}
-			if h.Ttl > sec {
-				h.Ttl -= sec
-			} else {
-				h.Ttl = 0
+	eachTTL(out, func(ttl *uint32) { *ttl -= min(*ttl, sec) })
+	return out
+}
+
+// eachTTL calls f with the TTL of every record of m but the OPT.
+func eachTTL(m *dns.Msg, f func(ttl *uint32)) {
+	for _, rrs := range [][]dns.RR{m.Answer, m.Ns, m.Extra} {
+		for _, rr := range rrs {
+			if h := rr.Header(); h.Rrtype != dns.TypeOPT {
+				f(&h.Ttl)
 			}
 		}
 	}
-	return out
 }
