@@ -27,13 +27,17 @@ import (
 //
 // Some servers do not pipeline: they answer one query and close the
 // connection (RFC 7766 section 6.2.1 asks clients to cope). When a
-// connection closes with queries open after at most one answer, the pool
-// goes over to a connection per query for good.
+// connection closes with queries open right after its first answer, the
+// pool goes over to a connection per query for singleFor, then tries
+// pipelining again. A connection lost otherwise (a server restarting, an
+// idle close racing a query) is only asked again.
 type streamPool struct {
 	addr    string
 	timeout time.Duration
 	tls     *tls.Config // nil for plain TCP
-	single  atomic.Bool // a connection per query: the server does not pipeline
+	// singleUntil (Unix nanoseconds): until then, a connection per query,
+	// since the server did not pipeline.
+	singleUntil atomic.Int64
 
 	mu      sync.Mutex
 	cur     *stream       // the connection queries go to, or nil
@@ -44,6 +48,17 @@ type streamPool struct {
 // Servers close theirs after a few seconds to a few minutes; a query that
 // meets one closed by the server is asked again.
 const streamIdleTimeout = 30 * time.Second
+
+// singleFor is how long the pool keeps to a connection per query after a
+// server answered one query per connection; notPipelining is how soon
+// after its first answer a connection must close, queries open, to show
+// that.
+const (
+	singleFor     = 10 * time.Minute
+	notPipelining = time.Second
+)
+
+func (p *streamPool) singleMode() bool { return time.Now().UnixNano() < p.singleUntil.Load() }
 
 // errStreamIdle ends a connection nobody used for streamIdleTimeout, and
 // errStreamDone one used for a single query.
@@ -62,10 +77,11 @@ type stream struct {
 	conn *dns.Conn
 	wmu  sync.Mutex // one writer at a time
 
-	mu       sync.Mutex
-	pending  map[uint16]*waiter // nil once failed
-	err      error              // why it failed; no query starts after
-	answered int
+	mu         sync.Mutex
+	pending    map[uint16]*waiter // nil once failed
+	err        error              // why it failed; no query starts after
+	answered   int
+	lastAnswer time.Time
 }
 
 // waiter is a query open on a stream; its answer, or nil when the stream
@@ -84,7 +100,8 @@ func (p *streamPool) exchange(ctx context.Context, m *dns.Msg) (*dns.Msg, error)
 			dialed bool
 			err    error
 		)
-		if p.single.Load() {
+		single := p.singleMode()
+		if single {
 			st, err = p.dial(ctx)
 			if err == nil {
 				defer st.fail(errStreamDone)
@@ -98,10 +115,14 @@ func (p *streamPool) exchange(ctx context.Context, m *dns.Msg) (*dns.Msg, error)
 		}
 		resp, err := st.ask(ctx, m, p.timeout)
 		var ne net.Error
-		if err == nil || dialed || retried || ctx.Err() != nil || errors.As(err, &ne) && ne.Timeout() {
+		if err == nil || retried || ctx.Err() != nil || errors.As(err, &ne) && ne.Timeout() {
 			return resp, err
 		}
-		// A kept connection failed under the query: once more.
+		if dialed && (single || !p.singleMode()) {
+			return resp, err // a new connection failed, not for want of pipelining
+		}
+		// A kept connection failed under the query, or the server turned
+		// out not to pipeline: once more.
 	}
 }
 
@@ -249,6 +270,7 @@ func (st *stream) read() {
 		if w != nil && sameQuestion(resp, w.q) {
 			delete(st.pending, resp.Id)
 			st.answered++
+			st.lastAnswer = time.Now()
 		} else {
 			w = nil
 		}
@@ -267,10 +289,12 @@ func (st *stream) fail(err error) {
 	}
 	pending := st.pending
 	st.pending = nil
-	answered := st.answered
+	answered, last := st.answered, st.lastAnswer
 	st.mu.Unlock()
-	if len(pending) > 0 && answered <= 1 && !errors.Is(err, os.ErrDeadlineExceeded) && err != errStreamIdle {
-		st.pool.single.Store(true) // closed under queries after one answer
+	if len(pending) > 0 && answered == 1 && time.Since(last) < notPipelining &&
+		!errors.Is(err, os.ErrDeadlineExceeded) && err != errStreamIdle {
+		// Closed under queries right after its first answer.
+		st.pool.singleUntil.Store(time.Now().Add(singleFor).UnixNano())
 	}
 	st.conn.Close()
 	for _, w := range pending {

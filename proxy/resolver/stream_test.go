@@ -210,3 +210,41 @@ func TestStreamServerThatDoesNotPipeline(t *testing.T) {
 		t.Errorf("%d connections for 21 queries to a server that answers one per connection", got)
 	}
 }
+
+// A connection lost once (a server restarting) does not make the pool give
+// up pipelining: the next burst still shares one connection.
+func TestStreamLostConnectionKeepsPipelining(t *testing.T) {
+	var conns atomic.Int32
+	addr, accepted := rawTCPServer(t, func(c *dns.Conn) {
+		if conns.Add(1) == 1 {
+			c.ReadMsg() // the first connection: read a query, close unanswered
+			return
+		}
+		for {
+			q, err := c.ReadMsg()
+			if err != nil {
+				return
+			}
+			c.WriteMsg(answerA(q, 3))
+		}
+	})
+	u, err := ParseUpstream("tcp://"+addr, UpstreamOptions{Timeout: 2 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	askA(u, "lost.test.", 1) // fails or not; the connection is lost
+	var wg sync.WaitGroup
+	for i := range 20 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if r, err := askA(u, fmt.Sprintf("after%d.test.", i), uint16(10+i)); err != nil || len(r.Answer) != 1 {
+				t.Errorf("after%d: %v %v", i, r, err)
+			}
+		}()
+	}
+	wg.Wait()
+	if got := accepted.Load(); got != 2 {
+		t.Errorf("%d connections: the lost one and then %d for a burst of 20, want 1 for the burst", got, got-1)
+	}
+}
