@@ -159,6 +159,7 @@ func TestConfigErrors(t *testing.T) {
 		{"domain upstreams shape", "dns:\n  domain_upstreams: [lan]\n", "pixelwall.yaml:2: dns.domain_upstreams: want a mapping"},
 		{"wildcard domain", "dns:\n  domain_upstreams:\n    lan: [192.168.1.1]\n    '*.lan': [192.168.1.1]\n", "pixelwall.yaml:4: dns.domain_upstreams.*.lan: \"*.lan\" is not a domain name"},
 		{"network as domain", "dns:\n  domain_upstreams:\n    192.168.0.0/16: [192.168.1.1]\n", "pixelwall.yaml:3: dns.domain_upstreams.192.168.0.0/16: \"192.168.0.0/16\" is not a domain name"},
+		{"non-ASCII domain", "dns:\n  domain_upstreams:\n    é.lan: [192.168.1.1]\n", "pixelwall.yaml:3: dns.domain_upstreams.é.lan: \"é.lan\": write an international name"},
 		{"domain twice", "dns:\n  domain_upstreams:\n    lan: [192.168.1.1]\n    Lan.: [192.168.1.2]\n", "dns.domain_upstreams.lan: the same domain as \"Lan.\""},
 	}
 	for _, tc := range tests {

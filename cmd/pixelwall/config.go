@@ -427,6 +427,9 @@ func (c *Config) validate(file string, root *yaml.Node) error {
 		if _, ok := dns.IsDomainName(d); !ok || strings.Trim(d, ".") == "" || strings.ContainsAny(d, "*/:\\ \t@") {
 			return &configError{file, line(-1), key, fmt.Sprintf("%q is not a domain name", d)}
 		}
+		if strings.IndexFunc(d, func(r rune) bool { return r > 0x7f }) >= 0 {
+			return &configError{file, line(-1), key, fmt.Sprintf("%q: write an international name as it goes over DNS, in punycode (xn--…)", d)}
+		}
 		norm := strings.ToLower(strings.TrimSuffix(d, "."))
 		if other, dup := seen[norm]; dup {
 			return &configError{file, line(-1), key, fmt.Sprintf("the same domain as %q", other)}

@@ -116,26 +116,28 @@ func (c *cache) get(k cacheKey, now time.Time) (msg, stored *dns.Msg, prefetch, 
 	return decayed(src, age), src, prefetch, true
 }
 
-// stale returns k's expired answer, if it expired less than maxStale ago,
-// and keeps it for staleTTL as an answer of its own: TTLs of staleTTL and
-// an Extended DNS Error "Stale Answer" (RFC 8914), which answers made from
-// it pass on. It returns the message as now stored.
-func (c *cache) stale(k cacheKey, now time.Time) (*dns.Msg, bool) {
+// stale is the cache's answer for k when no upstream answered: k's
+// expired answer, if it expired less than maxStale ago, kept from now on
+// for staleTTL as an answer of its own, with TTLs of staleTTL and an
+// Extended DNS Error "Stale Answer" (RFC 8914), which answers made from it
+// pass on. An entry that is fresh meanwhile (another query has just made
+// it stale, or another exchange has just stored an upstream's answer) is
+// returned as it is, isStale telling which. msg is the caller's, TTLs
+// decayed.
+func (c *cache) stale(k cacheKey, now time.Time) (msg *dns.Msg, isStale, ok bool) {
 	sh := c.shard(k)
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
 	e, ok := sh.entries[k]
 	if !ok {
-		return nil, false
+		return nil, false, false
 	}
-	if now.Sub(e.stored) < e.ttl {
-		// Fresh: another query that waited on the same failed exchange
-		// has just made it a stale answer, or the upstream answered.
-		return e.msg, !e.expired.IsZero()
+	if age := now.Sub(e.stored); age < e.ttl {
+		return decayed(e.msg, age), !e.expired.IsZero(), true
 	}
 	expired := e.expiry()
 	if now.Sub(expired) >= maxStale {
-		return nil, false
+		return nil, false, false
 	}
 	m := e.msg.Copy()
 	sec := uint32(staleTTL / time.Second)
@@ -154,7 +156,7 @@ func (c *cache) stale(k cacheKey, now time.Time) (*dns.Msg, bool) {
 	o.Option = append(o.Option, &dns.EDNS0_EDE{InfoCode: dns.ExtendedErrorCodeStaleAnswer, ExtraText: "no upstream answered"})
 	e.msg, e.stored, e.ttl, e.expired, e.packed = m, now, staleTTL, expired, [2]*packedReply{}
 	sh.lru.MoveToFront(e.elem)
-	return m, true
+	return decayed(m, 0), true, true
 }
 
 // appendPacked appends to dst the packed answer to a query for k from a

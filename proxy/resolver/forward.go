@@ -31,10 +31,14 @@ func (s *Server) lookup(ctx context.Context, req *dns.Msg, name string, q dns.Qu
 	if err != nil && s.cache != nil && !s.opts.NoServeStale {
 		// No upstream answered: an answer that expired lately beats
 		// SERVFAIL (RFC 8767).
-		if st, ok := s.cache.stale(k, s.now()); ok {
-			s.staleServed.Add(1)
-			s.log.Debug("resolver: served stale", "name", name, "err", err)
-			return decayed(st, 0), source{}, nil
+		if m, isStale, ok := s.cache.stale(k, s.now()); ok {
+			if isStale {
+				s.staleServed.Add(1)
+				s.log.Debug("resolver: served stale", "name", name, "err", err)
+			} else {
+				s.cacheHits.Add(1)
+			}
+			return m, source{}, nil
 		}
 	}
 	if err != nil || s.cache == nil {
@@ -198,8 +202,7 @@ func (h *health) resting(now time.Time) bool {
 }
 
 // rcodeError is an upstream's answer that does not count (SERVFAIL,
-// REFUSED, …): the query moves on to the next upstream, but the upstream
-// itself answered.
+// REFUSED, …): the query moves on to the next upstream.
 type rcodeError struct {
 	upstream string
 	rcode    int
@@ -208,14 +211,15 @@ type rcodeError struct {
 func (e *rcodeError) Error() string { return e.upstream + ": " + dns.RcodeToString[e.rcode] }
 
 // note records an exchange's outcome, and logs when u starts or stops
-// resting. Only failing to answer counts: an upstream that answers SERVFAIL
-// for one name (a broken DNSSEC chain) is up. Failures while it rests (of
+// resting. SERVFAIL does not count: an upstream that answers it for one
+// name (a broken DNSSEC chain) is up. REFUSED and the like do: they come
+// from an upstream that will not serve us. Failures while it rests (of
 // queries that started before) count once.
 func (h *health) note(s *Server, u Upstream, err error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	var rerr *rcodeError
-	if errors.As(err, &rerr) {
+	if errors.As(err, &rerr) && rerr.rcode == dns.RcodeServerFailure {
 		err = nil
 	}
 	now := s.now()

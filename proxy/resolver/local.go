@@ -11,9 +11,9 @@ import (
 )
 
 // LocalNames says what happens to names only a local network can know:
-// addresses of single-label names ("printer": A, AAAA, HTTPS and SVCB
-// queries, as dnsmasq's domain-needed; other types, such as a top-level
-// domain's NS or DS, are forwarded), names under local. (mDNS, RFC 6762)
+// single-label names ("printer"; but a top-level domain's delegation and
+// DNSSEC records, NS, DS, SOA, DNSKEY and the like, are forwarded, for
+// validating stubs), names under local. (mDNS, RFC 6762)
 // and home.arpa. (RFC 8375), and reverse look-ups of private, loopback,
 // link-local and documentation addresses (the locally served zones of RFC
 // 6303 and RFC 7793). A public resolver can only answer NXDOMAIN for them,
@@ -87,16 +87,18 @@ var localZones = func() map[string]bool {
 
 // localZone returns the local zone a query for name (lower case, fully
 // qualified) and qtype is in, or "". A single-label name is its own zone,
-// for address queries only.
+// but for a top-level domain's delegation and DNSSEC records.
 func localZone(name string, qtype uint16) string {
 	if name == "." {
 		return ""
 	}
 	if strings.IndexByte(name, '.') == len(name)-1 {
 		switch qtype {
-		case dns.TypeA, dns.TypeAAAA, dns.TypeHTTPS, dns.TypeSVCB:
-			return name
+		case dns.TypeNS, dns.TypeDS, dns.TypeSOA, dns.TypeDNSKEY, dns.TypeCDS, dns.TypeCDNSKEY,
+			dns.TypeNSEC, dns.TypeNSEC3, dns.TypeNSEC3PARAM, dns.TypeRRSIG:
+			return "" // a top-level domain's own records
 		}
+		return name
 	}
 	for rest := name; rest != ""; {
 		if localZones[rest] {

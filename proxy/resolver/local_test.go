@@ -1,7 +1,9 @@
 package resolver
 
 import (
+	"fmt"
 	"testing"
+	"time"
 
 	"github.com/miekg/dns"
 
@@ -32,14 +34,14 @@ func TestLocalZone(t *testing.T) {
 			t.Errorf("localZone(%q, A) = %q, want %q", name, got, want)
 		}
 	}
-	// A single-label name is local for address queries only: a top-level
-	// domain's NS, DS or SOA goes upstream (validating stubs ask them).
-	for _, qtype := range []uint16{dns.TypeNS, dns.TypeDS, dns.TypeSOA, dns.TypeDNSKEY, dns.TypeMX} {
+	// A single-label name is local but for a top-level domain's own
+	// records: its NS, DS or SOA goes upstream (validating stubs ask them).
+	for _, qtype := range []uint16{dns.TypeNS, dns.TypeDS, dns.TypeSOA, dns.TypeDNSKEY} {
 		if got := localZone("com.", qtype); got != "" {
 			t.Errorf("localZone(com., %s) = %q, want none", dns.TypeToString[qtype], got)
 		}
 	}
-	for _, qtype := range []uint16{dns.TypeAAAA, dns.TypeHTTPS, dns.TypeSVCB} {
+	for _, qtype := range []uint16{dns.TypeAAAA, dns.TypeHTTPS, dns.TypeSVCB, dns.TypeTXT, dns.TypeSRV, dns.TypePTR} {
 		if got := localZone("printer.", qtype); got != "printer." {
 			t.Errorf("localZone(printer., %s) = %q, want printer.", dns.TypeToString[qtype], got)
 		}
@@ -135,8 +137,7 @@ func TestLocalNamesAnsweredHere(t *testing.T) {
 	if n := main.total() + router.total(); n != 0 {
 		t.Errorf("%d local names went upstream", n)
 	}
-	// A top-level domain's NS goes upstream; only address queries for
-	// single labels stay here.
+	// A top-level domain's NS goes upstream.
 	query(t, s.addr, "udp", "com", dns.TypeNS)
 	if n := main.count("com.", "NS", "udp"); n != 1 {
 		t.Errorf("com. NS went upstream %d times, want 1", n)
@@ -200,4 +201,41 @@ func firstAnswer(m *dns.Msg) dns.RR {
 		return nil
 	}
 	return m.Answer[0]
+}
+
+// An upstream that answers REFUSED (it will not serve us) rests like a dead
+// one; SERVFAIL does not make it rest (TestFailoverRestsFailingUpstream).
+func TestFailoverRestsRefusingUpstream(t *testing.T) {
+	refusing, good := startStub(t), startStub(t)
+	refusing.set(func(st *stub) { st.rcode = dns.RcodeRefused })
+	s := newTestServer(t, "", []Upstream{plain(t, refusing.addr), plain(t, good.addr)}, func(o *Options) { o.Strategy = StrategyFailover })
+	for i := range 3 {
+		query(t, s.addr, "udp", fmt.Sprintf("r%d.test", i), dns.TypeA)
+	}
+	if n := refusing.total(); n != 1 {
+		t.Errorf("the refusing upstream was asked %d times in 3 queries, want 1", n)
+	}
+}
+
+// When an exchange fails but another has just stored a fresh answer, that
+// answer is used (a cache hit, not a stale one), its TTLs decayed.
+func TestStaleFindsFreshAnswer(t *testing.T) {
+	c := newCache(100)
+	k := cacheKey{name: "fresh.test.", qtype: dns.TypeA}
+	m := new(dns.Msg)
+	m.SetQuestion(k.name, dns.TypeA)
+	m.Answer = []dns.RR{&dns.A{Hdr: dns.RR_Header{Name: k.name, Rrtype: dns.TypeA, Class: dns.ClassINET, Ttl: 300}, A: []byte{192, 0, 2, 1}}}
+	t0 := time.Unix(1_800_000_000, 0)
+	c.put(k, m, t0)
+	got, isStale, ok := c.stale(k, t0.Add(10*time.Second))
+	if !ok || isStale || got.Answer[0].Header().Ttl != 290 {
+		t.Fatalf("stale() on a fresh entry: ok=%v stale=%v %v, want it as a fresh answer with TTL 290", ok, isStale, got)
+	}
+	got, isStale, ok = c.stale(k, t0.Add(301*time.Second))
+	if !ok || !isStale || got.Answer[0].Header().Ttl != 30 {
+		t.Fatalf("stale() on an expired entry: ok=%v stale=%v %v, want a stale answer with TTL 30", ok, isStale, got)
+	}
+	if got2, isStale, ok := c.stale(k, t0.Add(302*time.Second)); !ok || !isStale || got2 == got {
+		t.Fatalf("stale() again within the 30s: ok=%v stale=%v, want the stale answer (a copy of its own)", ok, isStale)
+	}
 }
