@@ -48,6 +48,23 @@ func answerA(q *dns.Msg, b byte) *dns.Msg {
 	return m
 }
 
+// askBurst asks n names prefix0.test. to prefix<n-1>.test. at once, and
+// checks each gets an answer.
+func askBurst(t *testing.T, u Upstream, prefix string, n int) {
+	t.Helper()
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if r, err := askA(u, fmt.Sprintf("%s%d.test.", prefix, i), uint16(i)); err != nil || len(r.Answer) != 1 {
+				t.Errorf("%s%d: %v %v", prefix, i, r, err)
+			}
+		}()
+	}
+	wg.Wait()
+}
+
 func askA(u Upstream, name string, id uint16) (*dns.Msg, error) {
 	m := new(dns.Msg)
 	m.SetQuestion(name, dns.TypeA)
@@ -162,17 +179,7 @@ func TestStreamOneQueryTimesOut(t *testing.T) {
 func TestDoTBurstOneConnection(t *testing.T) {
 	d := startDoT(t)
 	u := d.upstream(t, d.pool)
-	var wg sync.WaitGroup
-	for i := range 30 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if r, err := askA(u, fmt.Sprintf("burst%d.test.", i), uint16(i)); err != nil || len(r.Answer) != 1 {
-				t.Errorf("burst%d: %v %v", i, r, err)
-			}
-		}()
-	}
-	wg.Wait()
+	askBurst(t, u, "burst", 30)
 	if got := d.accepted.Load(); got != 1 {
 		t.Errorf("%d TLS connections for a burst of 30 queries, want 1", got)
 	}
@@ -192,17 +199,7 @@ func TestStreamServerThatDoesNotPipeline(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var wg sync.WaitGroup
-	for i := range 20 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if r, err := askA(u, fmt.Sprintf("one%d.test.", i), uint16(i)); err != nil || len(r.Answer) != 1 {
-				t.Errorf("one%d: %v %v", i, r, err)
-			}
-		}()
-	}
-	wg.Wait()
+	askBurst(t, u, "one", 20)
 	if r, err := askA(u, "later.test.", 99); err != nil || len(r.Answer) != 1 {
 		t.Errorf("a query after the burst: %v %v", r, err)
 	}
@@ -233,17 +230,7 @@ func TestStreamLostConnectionKeepsPipelining(t *testing.T) {
 		t.Fatal(err)
 	}
 	askA(u, "lost.test.", 1) // fails or not; the connection is lost
-	var wg sync.WaitGroup
-	for i := range 20 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if r, err := askA(u, fmt.Sprintf("after%d.test.", i), uint16(10+i)); err != nil || len(r.Answer) != 1 {
-				t.Errorf("after%d: %v %v", i, r, err)
-			}
-		}()
-	}
-	wg.Wait()
+	askBurst(t, u, "after", 20)
 	if got := accepted.Load(); got != 2 {
 		t.Errorf("%d connections: the lost one and then %d for a burst of 20, want 1 for the burst", got, got-1)
 	}
