@@ -10,10 +10,10 @@ import (
 	"github.com/miekg/dns"
 )
 
-// lookup answers from the cache or the upstreams; concurrent identical
-// queries share one upstream exchange.
-// It also returns the answer as cached, TTLs not decayed.
-func (s *Server) lookup(ctx context.Context, req *dns.Msg, name string, q dns.Question) (*dns.Msg, source, error) {
+// lookup answers from the cache or set, the upstreams for the name;
+// concurrent identical queries share one upstream exchange. It also returns
+// the answer as cached, TTLs not decayed.
+func (s *Server) lookup(ctx context.Context, req *dns.Msg, name string, q dns.Question, set *upstreamSet) (*dns.Msg, source, error) {
 	k := cacheKey{name: name, qtype: q.Qtype, cd: req.CheckingDisabled}
 	if o := req.IsEdns0(); o != nil {
 		k.do = o.Do()
@@ -22,12 +22,12 @@ func (s *Server) lookup(ctx context.Context, req *dns.Msg, name string, q dns.Qu
 		if m, src, prefetch, ok := s.cache.get(k, s.now()); ok {
 			s.cacheHits.Add(1)
 			if prefetch && !s.opts.NoPrefetch {
-				go s.refresh(k, req)
+				go s.refresh(k, req, set)
 			}
 			return m, source{k, src}, nil
 		}
 	}
-	m, err := s.fetch(ctx, k, req)
+	m, err := s.fetch(ctx, k, req, set)
 	if err != nil && s.cache != nil && !s.opts.NoServeStale {
 		// No upstream answered: an answer that expired lately beats
 		// SERVFAIL (RFC 8767).
@@ -48,10 +48,10 @@ func (s *Server) lookup(ctx context.Context, req *dns.Msg, name string, q dns.Qu
 }
 
 // refresh re-fetches a popular entry before it expires.
-func (s *Server) refresh(k cacheKey, req *dns.Msg) {
+func (s *Server) refresh(k cacheKey, req *dns.Msg, set *upstreamSet) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*s.opts.Timeout)
 	defer cancel()
-	_, _ = s.fetch(ctx, k, req)
+	_, _ = s.fetch(ctx, k, req, set)
 }
 
 type call struct {
@@ -60,8 +60,8 @@ type call struct {
 	err  error
 }
 
-// fetch asks the upstreams once per key at a time and caches the answer.
-func (s *Server) fetch(ctx context.Context, k cacheKey, req *dns.Msg) (*dns.Msg, error) {
+// fetch asks set once per key at a time and caches the answer.
+func (s *Server) fetch(ctx context.Context, k cacheKey, req *dns.Msg, set *upstreamSet) (*dns.Msg, error) {
 	s.flightMu.Lock()
 	if c, ok := s.flights[k]; ok {
 		s.flightMu.Unlock()
@@ -76,7 +76,7 @@ func (s *Server) fetch(ctx context.Context, k cacheKey, req *dns.Msg) (*dns.Msg,
 	s.flights[k] = c
 	s.flightMu.Unlock()
 
-	c.msg, c.err = s.forward(ctx, upstreamQuery(req))
+	c.msg, c.err = s.forward(ctx, upstreamQuery(req), set)
 	if c.err == nil && s.cache != nil {
 		s.cache.put(k, c.msg, s.now())
 	}
@@ -87,16 +87,12 @@ func (s *Server) fetch(ctx context.Context, k cacheKey, req *dns.Msg) (*dns.Msg,
 	return c.msg, c.err
 }
 
-// forward sends q upstream per the strategy. An answer counts when it is
+// forward sends q to set per the strategy. An answer counts when it is
 // NOERROR or NXDOMAIN; SERVFAIL and REFUSED from one upstream mean trying
 // another.
-func (s *Server) forward(ctx context.Context, q *dns.Msg) (*dns.Msg, error) {
+func (s *Server) forward(ctx context.Context, q *dns.Msg, set *upstreamSet) (*dns.Msg, error) {
 	ctx, cancel := context.WithTimeout(ctx, 2*s.opts.Timeout)
 	defer cancel()
-	set := s.upstreamsFor(q.Question[0].Name, q.Question[0].Qtype)
-	if set == nil {
-		return nil, errors.New("a local name is not forwarded")
-	}
 	ups := set.ups
 	if s.opts.Strategy == StrategyFailover || len(ups) == 1 {
 		// Upstreams resting after failures come last, in their order:
@@ -169,10 +165,11 @@ func (s *Server) exchange(ctx context.Context, u Upstream, q *dns.Msg) (*dns.Msg
 }
 
 // health is what failover remembers of one upstream: after an exchange it
-// did not answer (a timeout, a refused connection) it rests, and queries try it only after the others, for
-// restFor(failures): 5 s, doubling with each further failure, up to 2
-// minutes. A query that reaches it and gets an answer ends its rest. The
-// parallel strategy asks every upstream anyway.
+// did not answer (a timeout, a refused connection, REFUSED) it rests, and
+// queries try it only after the others, for restFor(failures): 5 s,
+// doubling with each further failure, up to 2 minutes. A query that
+// reaches it and gets an answer ends its rest. The parallel strategy asks
+// every upstream anyway.
 type health struct {
 	mu       sync.Mutex
 	failures int

@@ -320,11 +320,12 @@ func (s *Server) resolve(ctx context.Context, req *dns.Msg, client netip.Addr) (
 		return s.blockAnswer(req, client, host, d, ""), source{}
 	}
 
-	if s.upstreamsFor(name, q.Qtype) == nil {
+	set := s.upstreamsFor(name, q.Qtype)
+	if set == nil {
 		s.emit(Event{Kind: "passed", Client: client.String(), Name: host, Type: dns.TypeToString[q.Qtype]})
 		return localZoneAnswer(req, name, localZone(name, q.Qtype)), source{}
 	}
-	resp, src, err := s.lookup(ctx, req, name, q)
+	resp, src, err := s.lookup(ctx, req, name, q, set)
 	if err != nil {
 		s.servfail.Add(1)
 		s.log.Debug("resolver: upstreams failed", "name", host, "err", err)
