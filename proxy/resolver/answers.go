@@ -115,15 +115,23 @@ func (s *Server) blockAnswer(req *dns.Msg, client netip.Addr, host string, d blo
 	return withEDE(m, dns.ExtendedErrorCodeFiltered, text)
 }
 
-// blockSOA lets clients cache a blocked negative answer for the block TTL
-// (RFC 2308).
-func blockSOA(name string, ttl uint32) dns.RR {
+// soaTimers are the serial, refresh, retry and expire fields of the SOA
+// records pixelwall makes up; clients only use the TTL and MINIMUM.
+var soaTimers = [4]uint32{1, 1800, 900, 604800}
+
+// ownSOA is an SOA record pixelwall makes up for a negative answer about
+// name (a blocked name, a local zone), naming mname as its server, so that
+// clients cache the answer for ttl seconds (RFC 2308).
+func ownSOA(name, mname string, ttl uint32) dns.RR {
 	return &dns.SOA{
 		Hdr: dns.RR_Header{Name: name, Rrtype: dns.TypeSOA, Class: dns.ClassINET, Ttl: ttl},
-		Ns:  "blocked." + LocalName, Mbox: "hostmaster." + LocalName,
-		Serial: 1, Refresh: 1800, Retry: 900, Expire: 604800, Minttl: ttl,
+		Ns:  mname, Mbox: "hostmaster." + LocalName,
+		Serial: soaTimers[0], Refresh: soaTimers[1], Retry: soaTimers[2], Expire: soaTimers[3], Minttl: ttl,
 	}
 }
+
+// blockSOA is the SOA of a blocked negative answer, cached for the block TTL.
+func blockSOA(name string, ttl uint32) dns.RR { return ownSOA(name, "blocked."+LocalName, ttl) }
 
 // reply turns an upstream answer into the answer to req: the client's ID,
 // question (with its letter case) and EDNS0, the upstream's data.

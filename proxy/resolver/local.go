@@ -189,12 +189,6 @@ func localNXDomain(req *dns.Msg, zone string) *dns.Msg {
 	return m
 }
 
-// localSOA lets clients cache a negative answer from a zone answered here
-// for an hour (RFC 2308).
-func localSOA(zone string) dns.RR {
-	return &dns.SOA{
-		Hdr: dns.RR_Header{Name: zone, Rrtype: dns.TypeSOA, Class: dns.ClassINET, Ttl: 3600},
-		Ns:  LocalName, Mbox: "hostmaster." + LocalName,
-		Serial: 1, Refresh: 1800, Retry: 900, Expire: 604800, Minttl: 3600,
-	}
-}
+// localSOA is the SOA of a zone answered here; its negative answers are
+// cached for an hour.
+func localSOA(zone string) dns.RR { return ownSOA(zone, LocalName, 3600) }

@@ -135,12 +135,7 @@ func (p *packedReply) decay(b []byte, sec uint32) {
 	}
 	for _, off := range p.ttls {
 		ttl := binary.BigEndian.Uint32(b[off:])
-		if ttl > sec {
-			ttl -= sec
-		} else {
-			ttl = 0
-		}
-		binary.BigEndian.PutUint32(b[off:], ttl)
+		binary.BigEndian.PutUint32(b[off:], ttl-min(ttl, sec))
 	}
 }
 
@@ -348,9 +343,10 @@ func (s *Server) appendBlock(dst, pkt []byte, q *wireQuery, d blocklist.Decision
 		dst = rr(dst, dns.TypeSOA, len(blockMname)+len(blockRname)+20)
 		dst = append(dst, blockMname...)
 		dst = append(dst, blockRname...)
-		for _, v := range [...]uint32{1, 1800, 900, 604800, ttl} { // serial, refresh, retry, expire, minimum
+		for _, v := range soaTimers {
 			dst = binary.BigEndian.AppendUint32(dst, v)
 		}
+		dst = binary.BigEndian.AppendUint32(dst, ttl) // minimum
 	}
 	if q.edns {
 		// OPT with our UDP size, the client's DO bit and an Extended DNS
