@@ -5,8 +5,8 @@
 // Add is the hot path: it redacts the entry and hands it to a bounded queue
 // without ever blocking. A writer goroutine collects the queue into
 // batches and a storer goroutine writes each in one transaction, at least
-// every FlushInterval, so a crash loses at most about a second of entries. Retention and a size cap
-// keep the database bounded.
+// every FlushInterval, so a crash loses at most about a second of entries.
+// Retention and a size cap keep the database bounded.
 //
 // Repeated decisions are folded: the entries of one batch that differ only
 // in their time are stored as one row with a count (Entry.Count), because
@@ -92,9 +92,10 @@ type Options struct {
 	// oldest entries are deleted until it is 10% below the cap.
 	MaxBytes int64
 	// QueueSize is how many entries may wait for the writer; default
-	// 4096 (the writer only folds them into its batch; storing happens
-	// on another goroutine, so the queue need only cover short stalls). When the queue is full, Add drops the entry and counts its
-	// decisions (see Dropped).
+	// 4096 (the writer only folds them into its batch; storing happens on
+	// another goroutine, so the queue need only cover short stalls). When
+	// the queue is full, Add drops the entry and counts its decisions (see
+	// Dropped).
 	QueueSize int
 	// FlushInterval is the longest an entry waits before it is stored;
 	// default 500ms, so a kill -9 loses at most about a second. Under a
@@ -465,15 +466,19 @@ func (l *Log) run() {
 		<-storing
 	}()
 
-	tick := time.NewTicker(l.opts.FlushInterval)
-	defer tick.Stop()
+	// due fires when the batch should go to the storer: a flush interval
+	// after the last time it went, or later while storing is slow (see
+	// spacing).
+	due := time.NewTimer(l.opts.FlushInterval)
+	defer due.Stop()
 	clean := time.NewTicker(cleanupPeriod)
 	defer clean.Stop()
 
 	b := new(batch)
 	handed := time.Now() // when the last batch went to the storer
 	// hand gives the batch (with j's other work) to the storer, waiting
-	// for it to be free if wait, else only if it is free now.
+	// for it to be free if wait, else only if it is free now; the next is
+	// due a flush interval later.
 	hand := func(j job, wait bool) {
 		j.batch = b
 		if wait {
@@ -482,10 +487,12 @@ func (l *Log) run() {
 			select {
 			case jobs <- j:
 			default:
+				due.Reset(l.opts.FlushInterval)
 				return // still storing the last one: keep collecting
 			}
 		}
 		handed = time.Now()
+		due.Reset(l.opts.FlushInterval)
 		select {
 		case b = <-free:
 		default:
@@ -513,14 +520,15 @@ func (l *Log) run() {
 		case <-l.wake:
 			time.Sleep(gather)
 			drain()
-		case <-tick.C:
-			// A small batch (the flood is over) goes at once. Half a tick
-			// of slack: a tick may come a little under an interval after
-			// the last hand-off.
-			if b.size() < spacedRows ||
-				time.Since(handed)+l.opts.FlushInterval/2 >= spacing(l.opts.FlushInterval, time.Duration(l.lastStore.Load())) {
-				hand(job{}, false)
+		case <-due.C:
+			// A small batch (the flood is over) goes at once.
+			if b.size() >= spacedRows {
+				if wait := spacing(l.opts.FlushInterval, time.Duration(l.lastStore.Load())) - time.Since(handed); wait > 0 {
+					due.Reset(wait)
+					continue
+				}
 			}
+			hand(job{}, false)
 		case reply := <-l.flushReq:
 			drain()
 			hand(job{reply: reply}, true)

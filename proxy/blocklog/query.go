@@ -229,9 +229,8 @@ const maxPoints = 100_000
 // entries (each in the minute of its own time, though folded into a row
 // of an earlier minute) and decisions passed to Count; Blocked counts
 // decisions of kind blocked, heuristic, connect-refused and unwrapped,
-// and decisions counted as blocked. What
-// is not yet flushed is not seen. It is safe to call concurrently with
-// writes.
+// and decisions counted as blocked. What is not yet flushed is not seen.
+// It is safe to call concurrently with writes.
 func (l *Log) Series(ctx context.Context, since time.Time, bucket time.Duration, layer string) ([]Point, error) {
 	width := int64(bucket / time.Minute)
 	if width < 1 {
