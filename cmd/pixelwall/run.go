@@ -69,10 +69,8 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	defer signal.Stop(hup)
 
 	m := compileLists(cfg, data, logger)
-	// current is the config, inUse the config and lists the services run
-	// with: both change on reloads.
-	var current atomic.Pointer[Config]
-	current.Store(cfg)
+	// inUse is the config and lists the services run with; reloads change
+	// it.
 	var inUse atomic.Pointer[running]
 	inUse.Store(&running{cfg, m})
 	if cfg.HTTP.Listen == "off" && cfg.DNS.Listen == "off" {
@@ -167,11 +165,16 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	// Lists change on SIGHUP (config edited, or `pixelwall lists update`)
 	// and when the refresher downloads a new copy: compile off the hot path,
 	// then swap the new matcher into every service.
+	// reload compiles the lists of cfg, or of the config in use when cfg
+	// is nil (looked up under the lock: a concurrent reload may bring a
+	// newer one).
 	var reloadMu sync.Mutex
-	reload := func() {
+	reload := func(cfg *Config) {
 		reloadMu.Lock()
 		defer reloadMu.Unlock()
-		cfg := current.Load()
+		if cfg == nil {
+			cfg = inUse.Load().cfg
+		}
 		newM := compileLists(cfg, data, logger)
 		inUse.Store(&running{cfg, newM})
 		if p != nil {
@@ -184,7 +187,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	}
 	refreshNow := make(chan struct{}, 1)
 	if !*noRefresh {
-		go refresher(ctx, current.Load, data, refreshNow, reload, logger)
+		go refresher(ctx, func() *Config { return inUse.Load().cfg }, data, refreshNow, func() { reload(nil) }, logger)
 	}
 	if err := os.MkdirAll(data, 0o700); err == nil {
 		if err := os.WriteFile(pidPath(data), []byte(strconv.Itoa(os.Getpid())+"\n"), 0o600); err == nil {
@@ -204,8 +207,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 				logger.Error("reload: config not reloaded", "err", err)
 				continue
 			}
-			current.Store(newCfg)
-			reload()
+			reload(newCfg)
 			select {
 			case refreshNow <- struct{}{}:
 			default:
