@@ -49,7 +49,8 @@ func (s *Server) onResponse(resp *http.Response, ctx *goproxy.ProxyCtx) *http.Re
 	}
 	// Only from another site, or in a mail client (asked only now: images
 	// are a small share of requests).
-	if !st.third && !isMailClient(ctx.Req) {
+	mail := isMailClient(ctx.Req)
+	if !st.third && !mail {
 		return resp
 	}
 	br := bufio.NewReaderSize(resp.Body, pixelPeek)
@@ -70,7 +71,7 @@ func (s *Server) onResponse(resp *http.Response, ctx *goproxy.ProxyCtx) *http.Re
 	}
 	resp.Body.Close()
 	who := "from another site"
-	if isMailClient(ctx.Req) {
+	if mail {
 		who = "in a mail client"
 	}
 	s.emit(Event{Kind: KindHeuristic, Client: clientIP(ctx.Req.RemoteAddr).String(), Method: ctx.Req.Method,

@@ -12,10 +12,10 @@ import (
 	"github.com/pixelwall/pixelwall/blocklist"
 )
 
-// reqState travels from onRequest to onResponse in ctx.UserData.
 // requestPool recycles the filter engine's requests.
 var requestPool = sync.Pool{New: func() any { return new(blocklist.Request) }}
 
+// reqState travels from onRequest to onResponse in ctx.UserData.
 type reqState struct {
 	answered bool // the response is ours: leave it alone
 	typ      blocklist.Type
