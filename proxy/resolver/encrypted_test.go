@@ -194,10 +194,7 @@ func TestTCPUpstreamClosedConnectionRetried(t *testing.T) {
 		}
 		c.ReadMsg() // and close, unanswered
 	})
-	u, err := ParseUpstream("tcp://"+addr, UpstreamOptions{Timeout: time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
+	u := upstreamAt(t, "tcp://"+addr, time.Second)
 	for i := range 3 {
 		m := new(dns.Msg)
 		m.SetQuestion(fmt.Sprintf("closed-%d.test.", i), dns.TypeA)

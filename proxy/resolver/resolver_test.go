@@ -217,7 +217,14 @@ func newTestServer(t *testing.T, rules string, ups []Upstream, tweak func(*Optio
 
 func plain(t *testing.T, addr string) Upstream {
 	t.Helper()
-	u, err := ParseUpstream(addr, UpstreamOptions{Timeout: 300 * time.Millisecond})
+	return upstreamAt(t, addr, 300*time.Millisecond)
+}
+
+// upstreamAt is the upstream spec names (an address, tcp://, …) with an
+// exchange timeout.
+func upstreamAt(t *testing.T, spec string, timeout time.Duration) Upstream {
+	t.Helper()
+	u, err := ParseUpstream(spec, UpstreamOptions{Timeout: timeout})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -40,6 +40,20 @@ func rawTCPServer(t *testing.T, serve func(c *dns.Conn)) (addr string, accepted 
 	return l.Addr().String(), accepted
 }
 
+// serveEach answers each query read from c with answer(q), sending nothing
+// when that is nil, until c fails.
+func serveEach(c *dns.Conn, answer func(q *dns.Msg) *dns.Msg) {
+	for {
+		q, err := c.ReadMsg()
+		if err != nil {
+			return
+		}
+		if m := answer(q); m != nil {
+			c.WriteMsg(m)
+		}
+	}
+}
+
 // answerA answers q with an A record whose last byte is b.
 func answerA(q *dns.Msg, b byte) *dns.Msg {
 	m := new(dns.Msg)
@@ -91,18 +105,9 @@ func TestStreamPipelinesOutOfOrder(t *testing.T) {
 			fmt.Sscanf(qs[i].Question[0].Name, "q%d.", &b)
 			c.WriteMsg(answerA(qs[i], b))
 		}
-		for { // then answer one at a time
-			q, err := c.ReadMsg()
-			if err != nil {
-				return
-			}
-			c.WriteMsg(answerA(q, 99))
-		}
+		serveEach(c, func(q *dns.Msg) *dns.Msg { return answerA(q, 99) }) // then one at a time
 	})
-	u, err := ParseUpstream("tcp://"+addr, UpstreamOptions{Timeout: 2 * time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
+	u := upstreamAt(t, "tcp://"+addr, 2*time.Second)
 	var wg sync.WaitGroup
 	errs := make(chan error, n)
 	for i := range n {
@@ -140,20 +145,14 @@ func TestStreamPipelinesOutOfOrder(t *testing.T) {
 // the connection are answered, and the connection stays in use.
 func TestStreamOneQueryTimesOut(t *testing.T) {
 	addr, accepted := rawTCPServer(t, func(c *dns.Conn) {
-		for {
-			q, err := c.ReadMsg()
-			if err != nil {
-				return
+		serveEach(c, func(q *dns.Msg) *dns.Msg {
+			if q.Question[0].Name == "silent.test." {
+				return nil
 			}
-			if q.Question[0].Name != "silent.test." {
-				c.WriteMsg(answerA(q, 1))
-			}
-		}
+			return answerA(q, 1)
+		})
 	})
-	u, err := ParseUpstream("tcp://"+addr, UpstreamOptions{Timeout: 300 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
+	u := upstreamAt(t, "tcp://"+addr, 300*time.Millisecond)
 	silent := make(chan error, 1)
 	go func() {
 		_, err := askA(u, "silent.test.", 1)
@@ -195,10 +194,7 @@ func TestStreamServerThatDoesNotPipeline(t *testing.T) {
 			c.WriteMsg(answerA(q, 5))
 		}
 	})
-	u, err := ParseUpstream("tcp://"+addr, UpstreamOptions{Timeout: 2 * time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
+	u := upstreamAt(t, "tcp://"+addr, 2*time.Second)
 	askBurst(t, u, "one", 20)
 	if r, err := askA(u, "later.test.", 99); err != nil || len(r.Answer) != 1 {
 		t.Errorf("a query after the burst: %v %v", r, err)
@@ -217,18 +213,9 @@ func TestStreamLostConnectionKeepsPipelining(t *testing.T) {
 			c.ReadMsg() // the first connection: read a query, close unanswered
 			return
 		}
-		for {
-			q, err := c.ReadMsg()
-			if err != nil {
-				return
-			}
-			c.WriteMsg(answerA(q, 3))
-		}
+		serveEach(c, func(q *dns.Msg) *dns.Msg { return answerA(q, 3) })
 	})
-	u, err := ParseUpstream("tcp://"+addr, UpstreamOptions{Timeout: 2 * time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
+	u := upstreamAt(t, "tcp://"+addr, 2*time.Second)
 	askA(u, "lost.test.", 1) // fails or not; the connection is lost
 	askBurst(t, u, "after", 20)
 	if got := accepted.Load(); got != 2 {

@@ -77,10 +77,7 @@ func exchangeA(t *testing.T, u Upstream, name string) *dns.Msg {
 // socket, which is replaced after maxSocketUses queries (a new source port).
 func TestUpstreamSocketsPooled(t *testing.T) {
 	st := startPortStub(t)
-	u, err := ParseUpstream(st.addr, UpstreamOptions{Timeout: time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
+	u := upstreamAt(t, st.addr, time.Second)
 	for range maxSocketUses {
 		exchangeA(t, u, "www.example.test.")
 	}
@@ -97,10 +94,7 @@ func TestUpstreamSocketsPooled(t *testing.T) {
 // question (late answers, or spoofing attempts) are not taken.
 func TestUpstreamSkipsStrayAnswers(t *testing.T) {
 	st := startPortStub(t)
-	u, err := ParseUpstream(st.addr, UpstreamOptions{Timeout: time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
+	u := upstreamAt(t, st.addr, time.Second)
 	for range 3 {
 		r := exchangeA(t, u, "decoy.test.")
 		if len(r.Answer) != 1 || r.Answer[0].(*dns.A).A.String() != "192.0.2.1" {
