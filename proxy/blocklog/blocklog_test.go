@@ -71,6 +71,24 @@ func query(t *testing.T, l *Log, f Filter) []Entry {
 	return got
 }
 
+func top(t *testing.T, l *Log, by string, f Filter, n int) []Count {
+	t.Helper()
+	got, err := l.Top(context.Background(), by, f, n)
+	if err != nil {
+		t.Fatalf("Top %s: %v", by, err)
+	}
+	return got
+}
+
+func series(t *testing.T, l *Log, since time.Time, bucket time.Duration, layer string) []Point {
+	t.Helper()
+	got, err := l.Series(context.Background(), since, bucket, layer)
+	if err != nil {
+		t.Fatalf("Series: %v", err)
+	}
+	return got
+}
+
 // countEntries counts the stored rows.
 func countEntries(t *testing.T, l *Log) int64 {
 	t.Helper()
@@ -253,10 +271,7 @@ func TestManyWriters(t *testing.T) {
 	if n := countEntries(t, l); n < writers*50 || n >= writers*each {
 		t.Errorf("%d rows stored, want at least one per client and host (%d) and fewer than the %d entries", n, writers*50, writers*each)
 	}
-	top, err := l.Top(ctx, "clients", Filter{}, 100)
-	if err != nil {
-		t.Fatal(err)
-	}
+	top := top(t, l, "clients", Filter{}, 100)
 	if len(top) != writers {
 		t.Fatalf("Top clients = %v, want %d clients", top, writers)
 	}

@@ -24,7 +24,6 @@ func openBatch(t *testing.T, opts Options) *Log {
 func TestFoldRepeated(t *testing.T) {
 	clk := newClock(base.Add(30 * time.Second))
 	l := openBatch(t, Options{Now: clk.Now})
-	ctx := context.Background()
 	px := Entry{Layer: LayerHTTP, Kind: "blocked", Client: "192.0.2.1", Method: "GET", Host: "px.tracker.test",
 		URL: "https://px.tracker.test/p.gif?uid=42", Type: "image", Rule: "||tracker.test^", List: "easyprivacy"}
 	for i := range 1000 {
@@ -56,17 +55,11 @@ func TestFoldRepeated(t *testing.T) {
 			t.Errorf("%s: Count = %d, want 1", e.Host, e.Count)
 		}
 	}
-	top, err := l.Top(ctx, "hosts", Filter{}, 1)
-	if err != nil {
-		t.Fatal(err)
-	}
+	top := top(t, l, "hosts", Filter{}, 1)
 	if want := []Count{{"px.tracker.test", 1000}}; !reflect.DeepEqual(top, want) {
 		t.Errorf("Top hosts = %v, want %v", top, want)
 	}
-	points, err := l.Series(ctx, base, time.Minute, "")
-	if err != nil {
-		t.Fatal(err)
-	}
+	points := series(t, l, base, time.Minute, "")
 	if len(points) != 1 || points[0].Total != 1010 || points[0].Blocked != 1010 {
 		t.Errorf("Series = %+v, want one minute of 1010 decisions, all blocked", points)
 	}
@@ -80,7 +73,6 @@ func TestFoldRepeated(t *testing.T) {
 func TestFoldAcrossMinutes(t *testing.T) {
 	clk := newClock(base.Add(2 * time.Minute))
 	l := openBatch(t, Options{Now: clk.Now})
-	ctx := context.Background()
 	e := Entry{Layer: LayerDNS, Kind: "blocked", Client: "192.0.2.1", Host: "t.test", Type: "A"}
 	for _, at := range []time.Duration{61 * time.Second, 59 * time.Second, 30 * time.Second} {
 		e.Time = base.Add(at)
@@ -97,10 +89,7 @@ func TestFoldAcrossMinutes(t *testing.T) {
 	if got[0].Count != 8 || !got[0].Time.Equal(base.Add(30*time.Second)) {
 		t.Errorf("row: Count %d at %v, want 8 at %v", got[0].Count, got[0].Time, base.Add(30*time.Second))
 	}
-	points, err := l.Series(ctx, base, time.Minute, LayerDNS)
-	if err != nil {
-		t.Fatal(err)
-	}
+	points := series(t, l, base, time.Minute, LayerDNS)
 	var totals, blocked []int64
 	for _, p := range points {
 		totals = append(totals, p.Total)
@@ -236,17 +225,11 @@ func TestMigrateFromV2(t *testing.T) {
 	if len(got) != 2 || got[0].Count != 3 || got[0].ID <= old[0].ID {
 		t.Errorf("after three Adds: %+v, want a new row of Count 3 above the old one", got)
 	}
-	top, err := l.Top(ctx, "hosts", Filter{}, 10)
-	if err != nil {
-		t.Fatal(err)
-	}
+	top := top(t, l, "hosts", Filter{}, 10)
 	if want := []Count{{"ads.old.test", 4}}; !reflect.DeepEqual(top, want) {
 		t.Errorf("Top hosts = %v, want %v", top, want)
 	}
-	points, err := l.Series(ctx, base, time.Minute, "")
-	if err != nil {
-		t.Fatal(err)
-	}
+	points := series(t, l, base, time.Minute, "")
 	if len(points) != 2 || points[0].Total != 1 || points[1].Total != 3 {
 		t.Errorf("Series = %+v, want 1 then 3", points)
 	}
