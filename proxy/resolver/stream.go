@@ -212,10 +212,7 @@ func (st *stream) ask(ctx context.Context, m *dns.Msg, timeout time.Duration) (*
 		q = m.Copy()
 		q.Id = id
 	}
-	deadline := time.Now().Add(timeout)
-	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
-		deadline = d
-	}
+	deadline := exchangeDeadline(ctx, timeout)
 	st.wmu.Lock()
 	st.conn.SetWriteDeadline(deadline)
 	err := st.conn.WriteMsg(q)

@@ -154,11 +154,7 @@ func (u *plainUpstream) exchangeUDP(ctx context.Context, m *dns.Msg) (*dns.Msg, 
 	if err != nil {
 		return nil, err
 	}
-	deadline := time.Now().Add(u.timeout)
-	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
-		deadline = d
-	}
-	sock.conn.SetDeadline(deadline)
+	sock.conn.SetDeadline(exchangeDeadline(ctx, u.timeout))
 	if err := sock.conn.WriteMsg(m); err != nil {
 		sock.conn.Close()
 		return nil, err
@@ -174,6 +170,16 @@ func (u *plainUpstream) exchangeUDP(ctx context.Context, m *dns.Msg) (*dns.Msg, 
 			return resp, nil
 		}
 	}
+}
+
+// exchangeDeadline is when an exchange started now gives up: after
+// timeout, or at ctx's deadline if that comes first.
+func exchangeDeadline(ctx context.Context, timeout time.Duration) time.Time {
+	deadline := time.Now().Add(timeout)
+	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
+		return d
+	}
+	return deadline
 }
 
 // socket takes an idle socket, or connects a new one.
