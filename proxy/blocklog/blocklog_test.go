@@ -271,11 +271,11 @@ func TestManyWriters(t *testing.T) {
 	if n := countEntries(t, l); n < writers*50 || n >= writers*each {
 		t.Errorf("%d rows stored, want at least one per client and host (%d) and fewer than the %d entries", n, writers*50, writers*each)
 	}
-	top := top(t, l, "clients", Filter{}, 100)
-	if len(top) != writers {
-		t.Fatalf("Top clients = %v, want %d clients", top, writers)
+	got := top(t, l, "clients", Filter{}, 100)
+	if len(got) != writers {
+		t.Fatalf("Top clients = %v, want %d clients", got, writers)
 	}
-	for _, c := range top {
+	for _, c := range got {
 		if c.N != each {
 			t.Errorf("client %s has %d entries, want %d", c.Key, c.N, each)
 		}

@@ -55,9 +55,9 @@ func TestFoldRepeated(t *testing.T) {
 			t.Errorf("%s: Count = %d, want 1", e.Host, e.Count)
 		}
 	}
-	top := top(t, l, "hosts", Filter{}, 1)
-	if want := []Count{{"px.tracker.test", 1000}}; !reflect.DeepEqual(top, want) {
-		t.Errorf("Top hosts = %v, want %v", top, want)
+	hosts := top(t, l, "hosts", Filter{}, 1)
+	if want := []Count{{"px.tracker.test", 1000}}; !reflect.DeepEqual(hosts, want) {
+		t.Errorf("Top hosts = %v, want %v", hosts, want)
 	}
 	points := series(t, l, base, time.Minute, "")
 	if len(points) != 1 || points[0].Total != 1010 || points[0].Blocked != 1010 {
@@ -225,9 +225,9 @@ func TestMigrateFromV2(t *testing.T) {
 	if len(got) != 2 || got[0].Count != 3 || got[0].ID <= old[0].ID {
 		t.Errorf("after three Adds: %+v, want a new row of Count 3 above the old one", got)
 	}
-	top := top(t, l, "hosts", Filter{}, 10)
-	if want := []Count{{"ads.old.test", 4}}; !reflect.DeepEqual(top, want) {
-		t.Errorf("Top hosts = %v, want %v", top, want)
+	hosts := top(t, l, "hosts", Filter{}, 10)
+	if want := []Count{{"ads.old.test", 4}}; !reflect.DeepEqual(hosts, want) {
+		t.Errorf("Top hosts = %v, want %v", hosts, want)
 	}
 	points := series(t, l, base, time.Minute, "")
 	if len(points) != 2 || points[0].Total != 1 || points[1].Total != 3 {
