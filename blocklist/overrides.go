@@ -21,6 +21,9 @@ type Override struct {
 	Client netip.Addr `json:"client,omitzero"` // zero: every client
 	Until  time.Time  `json:"until,omitzero"`  // zero: always
 	Added  time.Time  `json:"added"`
+	// List is the list the override is reported under when it allows a
+	// request; empty for the user's own (OverridesListName).
+	List string `json:"-"`
 }
 
 // Overrides is a set of Override entries. Safe for concurrent use; the
@@ -39,8 +42,14 @@ func (o *Overrides) now() time.Time {
 	return time.Now()
 }
 
+// MaxOverrides bounds the overrides kept; Add refuses more.
+const MaxOverrides = 10000
+
+// ErrTooManyOverrides is Add's refusal beyond MaxOverrides.
+var ErrTooManyOverrides = fmt.Errorf("more than %d allows: remove some first", MaxOverrides)
+
 // Add records an override; Host and Site are lower-cased.
-func (o *Overrides) Add(ov Override) {
+func (o *Overrides) Add(ov Override) error {
 	ov.Host = strings.TrimSuffix(lowerHost(ov.Host), ".")
 	ov.Site = strings.TrimSuffix(lowerHost(ov.Site), ".")
 	if ov.Added.IsZero() {
@@ -49,7 +58,30 @@ func (o *Overrides) Add(ov Override) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	o.prune()
+	if len(o.entries) >= MaxOverrides {
+		return ErrTooManyOverrides
+	}
 	o.entries = append(o.entries, ov)
+	return nil
+}
+
+// Remove deletes the overrides for exactly host or site (and client, when
+// valid); it reports how many it removed.
+func (o *Overrides) Remove(host, site string, client netip.Addr) int {
+	host = strings.TrimSuffix(lowerHost(host), ".")
+	site = strings.TrimSuffix(lowerHost(site), ".")
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	kept := o.entries[:0]
+	for _, e := range o.entries {
+		if e.Host == host && e.Site == site && (!client.IsValid() || e.Client == client) {
+			continue
+		}
+		kept = append(kept, e)
+	}
+	n := len(o.entries) - len(kept)
+	o.entries = kept
+	return n
 }
 
 // List returns the overrides in force.
@@ -71,29 +103,15 @@ func (o *Overrides) prune() {
 	o.entries = kept
 }
 
-// Allowed reports whether an override lets client's request to host, made
-// from a page on source (may be empty), through.
+// Allowed reports whether an override in force lets client's request to
+// host, made from a page on source (may be empty), through. Services answer
+// requests from the index of a published Policy; this is for one-off checks.
 func (o *Overrides) Allowed(client netip.Addr, host, source string) (Override, bool) {
 	if o == nil {
 		return Override{}, false
 	}
-	o.mu.RLock()
-	defer o.mu.RUnlock()
-	if len(o.entries) == 0 {
-		return Override{}, false
-	}
-	now := o.now()
-	for _, e := range o.entries {
-		switch {
-		case !e.Until.IsZero() && !now.Before(e.Until):
-		case e.Client.IsValid() && e.Client != client.Unmap():
-		case e.Host != "" && underDomain(host, e.Host):
-			return e, true
-		case e.Site != "" && source != "" && underDomain(source, e.Site):
-			return e, true
-		}
-	}
-	return Override{}, false
+	ix := indexOverrides(o.List())
+	return ix.allowed(client, lowerHost(host), lowerHost(source), o.now())
 }
 
 // Save writes the permanent overrides (Until zero) to path, one JSON
@@ -129,7 +147,9 @@ func (o *Overrides) Load(path string) error {
 		if err := json.Unmarshal(sc.Bytes(), &e); err != nil {
 			return fmt.Errorf("%s:%d: %w", path, n, err)
 		}
-		o.Add(e)
+		if err := o.Add(e); err != nil {
+			return fmt.Errorf("%s:%d: %w", path, n, err)
+		}
 	}
 	return sc.Err()
 }

@@ -126,8 +126,8 @@ func (r Response) String() string {
 	return "unknown"
 }
 
-// responseFor picks the empty answer that suits a request type.
-func responseFor(t Type) Response {
+// ResponseFor picks the empty answer that suits a request type.
+func ResponseFor(t Type) Response {
 	switch t {
 	case TypeImage:
 		return ResponseGIF

@@ -114,6 +114,7 @@ func newBrowserWorld(t *testing.T) *browserWorld {
 		t.Fatal(err)
 	}
 	m := blocklist.Compile(blocklist.Defaults()...)
+	pol := blocklist.NewPolicy(m, nil, nil)
 	for _, st := range m.Lists() {
 		if st.BadCount > 0 {
 			t.Fatalf("list %s: %v", st.Name, st.Bad)
@@ -138,7 +139,7 @@ func newBrowserWorld(t *testing.T) *browserWorld {
 		return d.DialContext(ctx, "tcp", target)
 	}
 	srv, err := New(Options{
-		Matcher:     m,
+		Policy:      func() *blocklist.Policy { return pol },
 		Signer:      certs.NewSigner(bw.ca, certs.SignerOptions{}),
 		CA:          bw.ca,
 		Transport:   tr,

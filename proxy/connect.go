@@ -35,8 +35,14 @@ func (s *Server) handleConnect(hostport string, ctx *goproxy.ProxyCtx) (*goproxy
 		ctx.Resp = textResponse(ctx.Req, http.StatusForbidden, "pixelwall: use http://"+OwnHost+"/\n")
 		return goproxy.RejectConnect, hostport
 	}
-	if d := s.match().MatchHost(host); d.Action == blocklist.Block && !s.allowed(client, host, "") {
-		s.emit(Event{Kind: KindConnectRefused, Client: client.String(), Method: http.MethodConnect, Host: host, Rule: d.Rule, List: d.List})
+	pol := s.opts.Policy()
+	d := pol.DecideHost(host, client)
+	cloakedBy := ""
+	if d.Action != blocklist.Block && d.Action != blocklist.Allow {
+		cloakedBy, d = s.uncloakHost(ctx.Req.Context(), pol, client, host)
+	}
+	if d.Action == blocklist.Block {
+		s.emit(Event{Kind: KindConnectRefused, Client: client.String(), Method: http.MethodConnect, Host: host, Rule: d.Rule, List: d.List, CloakedBy: cloakedBy})
 		ctx.Resp = textResponse(ctx.Req, http.StatusForbidden, "pixelwall: "+host+" is blocked by "+d.Rule+" ("+d.List+")\n")
 		return goproxy.RejectConnect, hostport
 	}
@@ -52,7 +58,7 @@ func (s *Server) handleConnect(hostport string, ctx *goproxy.ProxyCtx) (*goproxy
 // intercepts decides between interception and a plain tunnel.
 func (s *Server) intercepts(host string) bool {
 	switch {
-	case s.opts.Intercept == InterceptNone || s.opts.Signer == nil:
+	case s.opts.Intercept == InterceptNone || s.signer() == nil:
 		return false
 	case hostIn(host, s.opts.Passthrough), s.pins.pinned(host, s.now()):
 		return false
@@ -83,7 +89,7 @@ func (s *Server) mitm(req *http.Request, conn net.Conn, host, hostport string) {
 	scheme := "http"
 	if first[0] == 0x16 { // TLS handshake record
 		scheme = "https"
-		cfg := s.opts.Signer.TLSConfig(host)
+		cfg := s.signer().TLSConfig(host)
 		var sentCert bool
 		getCert := cfg.GetCertificate
 		cfg.GetCertificate = func(hello *tls.ClientHelloInfo) (*tls.Certificate, error) {
@@ -116,6 +122,10 @@ func (s *Server) mitm(req *http.Request, conn net.Conn, host, hostport string) {
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          ErrorLog(s.log),
 	}
+	if !s.inner.add(srv) {
+		return // shutting down
+	}
+	defer s.inner.remove(srv)
 	l := newOneConnListener(c)
 	_ = srv.Serve(l)
 	<-l.closed

@@ -36,5 +36,7 @@ type Event struct {
 	Response string   // the empty answer given, for blocks
 	Removed  []string // parameter names stripped
 	Detail   string   // free text: the unwrapped target, the heuristic's reason, …
-	Bytes    int64    // bytes avoided, when known
+	// CloakedBy is the tracker name found in the host's CNAME chain.
+	CloakedBy string
+	Bytes     int64 // bytes avoided, when known
 }

@@ -41,21 +41,21 @@ func (s *Server) servePages(w http.ResponseWriter, r *http.Request) {
 	case "/", "/index.html":
 		s.serveIndex(w, r)
 	case "/ca.pem":
-		if s.opts.CA == nil {
+		if s.CA() == nil {
 			http.NotFound(w, r)
 			return
 		}
 		w.Header().Set("Content-Type", "application/x-pem-file")
 		w.Header().Set("Content-Disposition", `attachment; filename="pixelwall-ca.pem"`)
-		w.Write(s.opts.CA.CertPEM())
+		w.Write(s.CA().CertPEM())
 	case "/ca.crt":
-		if s.opts.CA == nil {
+		if s.CA() == nil {
 			http.NotFound(w, r)
 			return
 		}
 		w.Header().Set("Content-Type", "application/x-x509-ca-cert")
 		w.Header().Set("Content-Disposition", `attachment; filename="pixelwall-ca.crt"`)
-		w.Write(s.opts.CA.CertDER())
+		w.Write(s.CA().CertDER())
 	case "/proxy.pac":
 		w.Header().Set("Content-Type", "application/x-ns-proxy-autoconfig")
 		w.Write([]byte(pacFile(s.proxyAddr(r))))
@@ -137,9 +137,9 @@ interception: their trackers are still blocked by name.</p>
 `))
 
 func (s *Server) serveIndex(w http.ResponseWriter, r *http.Request) {
-	data := map[string]any{"HasCA": s.opts.CA != nil, "Addr": s.proxyAddr(r)}
-	if s.opts.CA != nil {
-		data["Fingerprint"] = s.opts.CA.Fingerprint()
+	data := map[string]any{"HasCA": s.CA() != nil, "Addr": s.proxyAddr(r)}
+	if s.CA() != nil {
+		data["Fingerprint"] = s.CA().Fingerprint()
 	}
 	var b bytes.Buffer
 	if err := indexTmpl.Execute(&b, data); err != nil {

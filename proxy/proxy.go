@@ -24,12 +24,13 @@ import (
 	"github.com/pixelwall/pixelwall/certs"
 )
 
-// Matcher is what the proxy needs of the filter engine. Implementations
-// must be safe for concurrent use and must not modify req.
-type Matcher interface {
-	Match(req *blocklist.Request) blocklist.Decision
-	MatchHost(host string) blocklist.Decision
-	Clean(req *blocklist.Request) (string, []string)
+// Resolver looks up upstream hosts for the proxy: its dialer connects to
+// the addresses, and the CNAME chain is checked against the lists before a
+// request is forwarded. Implementations must be safe for concurrent use.
+type Resolver interface {
+	// LookupHost returns host's addresses and the CNAME targets met on the
+	// way, in order (none when the name has no CNAME).
+	LookupHost(ctx context.Context, host string) (addrs []netip.Addr, cnames []string, err error)
 }
 
 // Intercept says which HTTPS hosts are intercepted.
@@ -51,9 +52,16 @@ const (
 )
 
 // Options configure a Server. The zero value of each field is a sensible
-// default, except Matcher and Signer, which are required.
+// default, except Policy and Signer, which are required.
 type Options struct {
-	Matcher Matcher
+	// Policy returns what is blocked right now (required). It is called
+	// once per request or CONNECT; the policy it returns is not kept.
+	Policy func() *blocklist.Policy
+	// Allow records the block page's "allow for an hour"; nil refuses it.
+	Allow func(blocklist.Override) error
+	// Resolver resolves upstream hosts, for the dialer and for CNAME
+	// uncloaking. Nil: the system resolver, without CNAME checks.
+	Resolver Resolver
 	// Signer makes certificates for intercepted hosts; CA is offered for
 	// download on the proxy's own pages.
 	Signer *certs.Signer
@@ -74,12 +82,9 @@ type Options struct {
 	// NoHeuristic turns off the tiny-image heuristic.
 	NoHeuristic bool
 
-	// Transport sends requests upstream. Default: NewTransport(TransportOptions{}).
+	// Transport sends requests upstream. Default: NewTransport with
+	// Resolver.
 	Transport *http.Transport
-
-	// Overrides allow what the lists block (dashboard, block pages); the
-	// block page's "allow for an hour" adds to it. Nil: a private set.
-	Overrides *blocklist.Overrides
 
 	// Event receives every decision worth logging. It must not block.
 	Event func(Event)
@@ -117,11 +122,12 @@ const OwnHost = "pixelwall.internal"
 // Server is the proxy. It is an http.Handler to serve from a plain TCP
 // http.Server. Safe for concurrent use.
 type Server struct {
-	opts    Options
-	gp      *goproxy.ProxyHttpServer
-	matcher atomic.Pointer[matcherBox]
-	log     *slog.Logger
-	now     func() time.Time
+	opts  Options
+	gp    *goproxy.ProxyHttpServer
+	log   *slog.Logger
+	certs atomic.Pointer[caPair]
+	inner innerServers
+	now   func() time.Time
 
 	// pins remembers hosts whose certificate our clients rejected.
 	pins pinTracker
@@ -129,12 +135,10 @@ type Server struct {
 	allowKey [32]byte
 }
 
-type matcherBox struct{ m Matcher }
-
 // New builds a Server.
 func New(opts Options) (*Server, error) {
-	if opts.Matcher == nil {
-		return nil, errors.New("proxy: Options.Matcher is required")
+	if opts.Policy == nil {
+		return nil, errors.New("proxy: Options.Policy is required")
 	}
 	if opts.Signer == nil && opts.Intercept != InterceptNone {
 		return nil, errors.New("proxy: Options.Signer is required unless Intercept is none")
@@ -152,7 +156,7 @@ func New(opts Options) (*Server, error) {
 		opts.Referer = RefererOrigin
 	}
 	if opts.Transport == nil {
-		opts.Transport = NewTransport(TransportOptions{})
+		opts.Transport = NewTransport(TransportOptions{Resolver: opts.Resolver})
 	}
 	if opts.Event == nil {
 		opts.Event = func(Event) {}
@@ -163,13 +167,10 @@ func New(opts Options) (*Server, error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	if opts.Overrides == nil {
-		opts.Overrides = &blocklist.Overrides{Now: opts.Now}
-	}
 	s := &Server{opts: opts, log: opts.Logger, now: opts.Now}
 	s.pins.init()
+	s.SetCA(opts.CA, opts.Signer)
 	rand.Read(s.allowKey[:]) // never fails (Go 1.24)
-	s.SetMatcher(opts.Matcher)
 
 	gp := goproxy.NewProxyHttpServer()
 	gp.Tr = opts.Transport
@@ -186,11 +187,6 @@ func New(opts Options) (*Server, error) {
 	s.gp = gp
 	return s, nil
 }
-
-// SetMatcher swaps in a new matcher; requests in flight finish with the old.
-func (s *Server) SetMatcher(m Matcher) { s.matcher.Store(&matcherBox{m}) }
-
-func (s *Server) match() Matcher { return s.matcher.Load().m }
 
 // ServeHTTP checks the client's address, serves the proxy's own pages, and
 // hands everything else to goproxy.

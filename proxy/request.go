@@ -50,8 +50,12 @@ func (s *Server) onRequest(r *http.Request, ctx *goproxy.ProxyCtx) (*http.Reques
 	st.third, st.source = breq.ThirdParty, breq.SourceHost
 	ev := Event{Client: client, Method: r.Method, Host: breq.Host, URL: rawURL, Type: st.typ.String(), Source: breq.SourceHost}
 
-	m := s.match()
-	if d := m.Match(breq); d.Action == blocklist.Block && !s.allowed(addr, breq.Host, breq.SourceHost) {
+	pol := s.opts.Policy()
+	d := pol.Decide(breq, addr)
+	if d.Action == blocklist.Pass {
+		ev.CloakedBy, d = s.uncloak(r.Context(), pol, addr, breq)
+	}
+	if d.Action == blocklist.Block {
 		st.answered = true
 		ev.Kind, ev.Rule, ev.List, ev.Response = KindBlocked, d.Rule, d.List, d.Response.String()
 		s.emit(ev)
@@ -67,7 +71,7 @@ func (s *Server) onRequest(r *http.Request, ctx *goproxy.ProxyCtx) (*http.Reques
 			return r, redirectResponse(r, target)
 		}
 	}
-	if clean, removed := m.Clean(breq); removed != nil {
+	if clean, removed := pol.Clean(breq); removed != nil {
 		ev.Kind, ev.Removed = KindParamsStripped, removed
 		s.emit(ev)
 		if navigation {

@@ -10,7 +10,6 @@ import (
 	"log"
 	"log/slog"
 	"net/http"
-	"net/netip"
 	"net/url"
 	"strconv"
 	"strings"
@@ -144,17 +143,18 @@ func (s *Server) serveAllow(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "pixelwall: this allow link is invalid or has expired; reload the blocked page", http.StatusForbidden)
 		return
 	}
-	s.opts.Overrides.Add(blocklist.Override{Host: host, Until: s.now().Add(time.Hour)})
+	if s.opts.Allow == nil {
+		http.Error(w, "pixelwall: allowing from the block page is turned off", http.StatusForbidden)
+		return
+	}
+	if err := s.opts.Allow(blocklist.Override{Host: host, Until: s.now().Add(time.Hour)}); err != nil {
+		http.Error(w, "pixelwall: "+err.Error(), http.StatusServiceUnavailable)
+		return
+	}
 	s.log.Info("allowed for an hour from the block page", "host", host, "client", clientIP(r.RemoteAddr))
 	if u, err := url.Parse(next); err == nil && (u.Scheme == "http" || u.Scheme == "https") && strings.EqualFold(u.Hostname(), host) {
 		http.Redirect(w, r, next, http.StatusFound)
 		return
 	}
 	io.WriteString(w, "pixelwall: "+host+" is allowed for an hour\n")
-}
-
-// allowed reports whether an override lets a request through.
-func (s *Server) allowed(client netip.Addr, host, source string) bool {
-	_, ok := s.opts.Overrides.Allowed(client, host, source)
-	return ok
 }

@@ -7,15 +7,14 @@ import (
 	"errors"
 	"net"
 	"net/http"
-	"sync/atomic"
+	"net/netip"
 	"time"
 )
 
 // TransportOptions configure NewTransport.
 type TransportOptions struct {
-	// Resolvers are DNS servers (host:port) used to resolve upstream hosts,
-	// tried in order; empty means the system resolver.
-	Resolvers []string
+	// Resolver resolves upstream hosts; nil means the system resolver.
+	Resolver Resolver
 	// RootCAs verify upstream certificates; nil means the system roots.
 	RootCAs *x509.CertPool
 	// DialTimeout defaults to 10 s; ResponseHeaderTimeout to 60 s.
@@ -25,7 +24,7 @@ type TransportOptions struct {
 
 // NewTransport makes the upstream transport: verified TLS, HTTP/2 where
 // the server offers it, timeouts, a keep-alive pool, and names resolved
-// through Resolvers when given. It never uses the environment's proxy.
+// through Resolver when given. It never uses the environment's proxy.
 func NewTransport(o TransportOptions) *http.Transport {
 	if o.DialTimeout == 0 {
 		o.DialTimeout = 10 * time.Second
@@ -33,10 +32,7 @@ func NewTransport(o TransportOptions) *http.Transport {
 	if o.ResponseHeaderTimeout == 0 {
 		o.ResponseHeaderTimeout = 60 * time.Second
 	}
-	d := &net.Dialer{Timeout: o.DialTimeout, KeepAlive: 30 * time.Second}
-	if len(o.Resolvers) > 0 {
-		d.Resolver = newResolver(o.Resolvers, o.DialTimeout)
-	}
+	d := &dialer{nd: net.Dialer{Timeout: o.DialTimeout, KeepAlive: 30 * time.Second}, res: o.Resolver}
 	return &http.Transport{
 		Proxy:                 nil,
 		DialContext:           d.DialContext,
@@ -55,26 +51,44 @@ func NewTransport(o TransportOptions) *http.Transport {
 	}
 }
 
-// newResolver resolves through the given DNS servers, starting with the
-// one that last answered and moving on when one fails.
-func newResolver(servers []string, timeout time.Duration) *net.Resolver {
-	var next atomic.Uint32
-	return &net.Resolver{
-		PreferGo: true,
-		Dial: func(ctx context.Context, network, _ string) (net.Conn, error) {
-			d := net.Dialer{Timeout: timeout}
-			start := int(next.Load())
-			var errs []error
-			for i := range servers {
-				k := (start + i) % len(servers)
-				c, err := d.DialContext(ctx, network, servers[k])
-				if err == nil {
-					next.Store(uint32(k))
-					return c, nil
-				}
-				errs = append(errs, err)
-			}
-			return nil, errors.Join(errs...)
-		},
+// dialer connects to a host's addresses as res resolves them, in order,
+// until one accepts.
+type dialer struct {
+	nd  net.Dialer
+	res Resolver
+}
+
+func (d *dialer) DialContext(ctx context.Context, network, addr string) (net.Conn, error) {
+	if d.res == nil {
+		return d.nd.DialContext(ctx, network, addr)
 	}
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := netip.ParseAddr(host); err == nil {
+		return d.nd.DialContext(ctx, network, addr)
+	}
+	ips, _, err := d.res.LookupHost(ctx, host)
+	if err != nil {
+		return nil, &net.OpError{Op: "dial", Net: network, Err: err}
+	}
+	var errs []error
+	for _, ip := range ips {
+		if network == "tcp4" && !ip.Is4() || network == "tcp6" && !ip.Is6() {
+			continue
+		}
+		c, err := d.nd.DialContext(ctx, network, net.JoinHostPort(ip.String(), port))
+		if err == nil {
+			return c, nil
+		}
+		errs = append(errs, err)
+		if ctx.Err() != nil {
+			break
+		}
+	}
+	if len(errs) == 0 {
+		return nil, &net.OpError{Op: "dial", Net: network, Err: &net.DNSError{Err: "no address of this family", Name: host, IsNotFound: true}}
+	}
+	return nil, errors.Join(errs...)
 }

@@ -20,6 +20,7 @@ import (
 
 	"github.com/pixelwall/pixelwall/blocklist"
 	"github.com/pixelwall/pixelwall/certs"
+	"github.com/pixelwall/pixelwall/proxy/resolver"
 )
 
 // world is a little internet on loopback: a DNS stub that answers every
@@ -34,6 +35,8 @@ type world struct {
 	originCA *certs.CA
 
 	ca       *certs.CA // pixelwall's
+	lists    *blocklist.Service
+	resolver *resolver.Server // pixelwall's resolver core, asking the stub
 	proxy    *Server
 	proxyURL *url.URL
 
@@ -43,13 +46,15 @@ type world struct {
 
 type worldOptions struct {
 	rules string
-	tweak func(*Options)
+	// cnames the DNS stub answers: name → target (without final dots).
+	cnames map[string]string
+	tweak  func(*Options)
 }
 
 func newWorld(t testing.TB, wo worldOptions) *world {
 	t.Helper()
 	w := &world{t: t}
-	w.dnsAddr = startDNSStub(t)
+	w.dnsAddr = startDNSStub(t, wo.cnames)
 
 	// The origin.
 	var err error
@@ -73,15 +78,31 @@ func newWorld(t testing.TB, wo worldOptions) *world {
 	}
 	originPool := x509.NewCertPool()
 	originPool.AddCert(w.originCA.Cert)
-	m := blocklist.Compile(blocklist.Source{Name: "test", Format: blocklist.FormatAdblock, Text: wo.rules})
-	if st := m.Lists()[0]; st.BadCount > 0 {
+	w.lists, err = blocklist.NewService(blocklist.Config{NoDefaults: true,
+		Sources: []blocklist.Source{{Name: "test", Format: blocklist.FormatAdblock, Text: wo.rules}}},
+		blocklist.ServiceOptions{Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st := w.lists.Policy().Matcher().Lists()[0]; st.BadCount > 0 {
 		t.Fatalf("test rules: %v", st.Bad)
 	}
+	up, err := resolver.ParseUpstream(w.dnsAddr, resolver.UpstreamOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.resolver, err = resolver.New(resolver.Options{Policy: w.lists.Policy, Upstreams: []resolver.Upstream{up},
+		Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
 	opts := Options{
-		Matcher:   m,
+		Policy:    w.lists.Policy,
+		Allow:     w.lists.Allow,
+		Resolver:  w.resolver,
 		Signer:    certs.NewSigner(w.ca, certs.SignerOptions{}),
 		CA:        w.ca,
-		Transport: NewTransport(TransportOptions{Resolvers: []string{w.dnsAddr}, RootCAs: originPool}),
+		Transport: NewTransport(TransportOptions{Resolver: w.resolver, RootCAs: originPool}),
 		Event: func(e Event) {
 			w.mu.Lock()
 			w.events = append(w.events, e)
@@ -136,14 +157,19 @@ func port(l net.Listener) string { return strconv.Itoa(l.Addr().(*net.TCPAddr).P
 
 // startDNSStub answers every A query with 127.0.0.1 (and AAAA with nothing),
 // over UDP and TCP.
-func startDNSStub(t testing.TB) string {
+func startDNSStub(t testing.TB, cnames map[string]string) string {
 	t.Helper()
 	handler := dns.HandlerFunc(func(rw dns.ResponseWriter, q *dns.Msg) {
 		m := new(dns.Msg)
 		m.SetReply(q)
 		for _, qq := range q.Question {
+			name := qq.Name
+			if target, ok := cnames[strings.TrimSuffix(strings.ToLower(name), ".")]; ok {
+				m.Answer = append(m.Answer, &dns.CNAME{Hdr: dns.RR_Header{Name: name, Rrtype: dns.TypeCNAME, Class: dns.ClassINET, Ttl: 60}, Target: target + "."})
+				name = target + "."
+			}
 			if qq.Qtype == dns.TypeA {
-				m.Answer = append(m.Answer, &dns.A{Hdr: dns.RR_Header{Name: qq.Name, Rrtype: dns.TypeA, Class: dns.ClassINET, Ttl: 60}, A: net.IPv4(127, 0, 0, 1)})
+				m.Answer = append(m.Answer, &dns.A{Hdr: dns.RR_Header{Name: name, Rrtype: dns.TypeA, Class: dns.ClassINET, Ttl: 60}, A: net.IPv4(127, 0, 0, 1)})
 			}
 		}
 		rw.WriteMsg(m)

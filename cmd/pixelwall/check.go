@@ -7,6 +7,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
+	"net/netip"
+	"slices"
 	"strings"
 
 	"github.com/pixelwall/pixelwall/blocklist"
@@ -74,12 +77,21 @@ func cmdCheck(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	srcs, warnings := listSources(cfg, dataDir(common.data, cfg), lists, *noDefaults)
-	for _, w := range warnings {
-		fmt.Fprintln(stderr, "warning:", w)
+	svc, err := blocklist.NewService(listsConfig(cfg, lists, *noDefaults),
+		blocklist.ServiceOptions{Dir: dataDir(common.data, cfg), Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		fmt.Fprintln(stderr, "warning:", err)
 	}
-	m := blocklist.Compile(srcs...)
-	reportBadLines(stderr, m)
+	pol := svc.Policy()
+	for _, ls := range svc.Status() {
+		switch {
+		case ls.State == blocklist.ListMissing && slices.Contains(lists, ls.Source):
+			return fmt.Errorf("-list %s: %s", ls.Source, ls.Reason)
+		case ls.Reason != "":
+			fmt.Fprintf(stderr, "warning: list %s: %s: %s\n", ls.Name, ls.State, ls.Reason)
+		}
+		reportBadLines(stderr, ls.Stats)
+	}
 
 	out := bufio.NewWriterSize(stdout, 64<<10)
 	defer out.Flush()
@@ -87,7 +99,7 @@ func cmdCheck(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	enc.SetEscapeHTML(false)
 	var req blocklist.Request
 	emit := func(in checkInput) error {
-		return enc.Encode(decide(m, &req, in, defType))
+		return enc.Encode(decide(pol, &req, in, defType))
 	}
 	for _, arg := range fs.Args() {
 		if arg != "-" {
@@ -125,9 +137,10 @@ func cmdCheck(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	return nil
 }
 
-// decide runs one request through the matcher; it returns a checkResult or
-// a checkError.
-func decide(m *blocklist.Matcher, req *blocklist.Request, in checkInput, defType blocklist.Type) any {
+// decide runs one request through the policy, as the proxy does for a
+// client with no allows of its own; it returns a checkResult or a
+// checkError.
+func decide(pol *blocklist.Policy, req *blocklist.Request, in checkInput, defType blocklist.Type) any {
 	res := checkResult{URL: in.URL}
 	src := cmp.Or(in.Source, in.SourceURL, in.FrameURL)
 	t, err := inputType(in, defType)
@@ -137,12 +150,12 @@ func decide(m *blocklist.Matcher, req *blocklist.Request, in checkInput, defType
 	if err := req.Reset(in.URL, src, t); err != nil {
 		return checkError{URL: in.URL, Error: err.Error()}
 	}
-	d := m.Match(req)
+	d := pol.Decide(req, netip.Addr{})
 	res.Decision, res.Rule, res.List = d.Action.String(), d.Rule, d.List
 	if d.Action == blocklist.Block {
 		res.Response = d.Response.String()
 	}
-	res.CleanURL, res.Removed = m.Clean(req)
+	res.CleanURL, res.Removed = pol.Clean(req)
 	if res.Removed == nil {
 		res.Removed = []string{}
 	}
@@ -189,4 +202,19 @@ func typeFromExtension(rawURL string) blocklist.Type {
 		return t
 	}
 	return blocklist.TypeOther
+}
+
+// reportBadLines writes the unusable lines of a list, the first few of
+// them.
+func reportBadLines(w io.Writer, st blocklist.ListStats) {
+	if st.BadCount == 0 {
+		return
+	}
+	fmt.Fprintf(w, "list %s: %d bad lines (skipped; the rest loaded)\n", st.Name, st.BadCount)
+	for i, b := range st.Bad {
+		if i == 3 {
+			break
+		}
+		fmt.Fprintf(w, "  %s: %s\n", st.Name, b)
+	}
 }

@@ -4,7 +4,6 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
-	"path/filepath"
 	"time"
 
 	"github.com/pixelwall/pixelwall/blocklist"
@@ -12,14 +11,9 @@ import (
 	"github.com/pixelwall/pixelwall/proxy/dashboard"
 )
 
-func overridesPath(data string) string { return filepath.Join(data, "allow.jsonl") }
-
 // newDashboard wires the dashboard: the log to read, /metrics, list status,
-// and allow actions that take effect at once (and persist when "always").
-// running says which config and lists are in use now (they change on
-// reloads).
-func newDashboard(cfg *Config, data string, running func() (*Config, *blocklist.Matcher), blog *blocklog.Log, met *metrics,
-	overrides *blocklist.Overrides, logger *slog.Logger) (*dashboard.Server, error) {
+// and allow actions that take effect at once.
+func newDashboard(cfg *Config, lists *blocklist.Service, blog *blocklog.Log, met *metrics, logger *slog.Logger) (*dashboard.Server, error) {
 	host, _, _ := net.SplitHostPort(cfg.Dashboard.Listen)
 	ip, err := netip.ParseAddr(host)
 	loopback := host == "localhost" || err == nil && ip.IsLoopback()
@@ -30,48 +24,30 @@ func newDashboard(cfg *Config, data string, running func() (*Config, *blocklist.
 		Loopback:     loopback,
 		Logger:       logger,
 		Allow: func(a dashboard.AllowAction) error {
-			ov := blocklist.Override{Host: a.Host}
-			if a.Site != "" {
-				ov.Site = blocklist.RegistrableDomain(a.Site) // www.shop.example: the whole site
+			ov, err := a.Override(time.Now())
+			if err != nil {
+				return err
 			}
-			if a.Client != "" {
-				c, err := netip.ParseAddr(a.Client)
-				if err != nil {
-					return err
-				}
-				ov.Client = c
-			}
-			if a.For > 0 {
-				ov.Until = time.Now().Add(a.For)
-			}
-			overrides.Add(ov)
-			if a.For == 0 {
-				return overrides.Save(overridesPath(data))
-			}
-			return nil
+			return lists.Allow(ov)
 		},
-		Lists: func() []dashboard.ListStatus {
-			cfg, m := running()
-			return listStatus(cfg, data, m)
-		},
+		Lists: func() []dashboard.ListStatus { return listStatus(lists.Status()) },
 	})
 }
 
-// listStatus describes the lists in use for the dashboard.
-func listStatus(cfg *Config, data string, m *blocklist.Matcher) []dashboard.ListStatus {
-	infos := listReport(cfg, data, m)
-	out := make([]dashboard.ListStatus, 0, len(infos))
-	for _, li := range infos {
-		st := li.Stats
-		ls := dashboard.ListStatus{Name: st.Name, Source: li.Source, Format: st.Format.String(), Rules: st.Rules(), BadLines: st.BadCount,
-			Updated: li.Meta.Updated, Checked: li.Meta.Checked, LastError: li.Meta.LastError}
+// listStatus describes the lists for the dashboard.
+func listStatus(status []blocklist.ListStatus) []dashboard.ListStatus {
+	out := make([]dashboard.ListStatus, 0, len(status))
+	for _, ls := range status {
+		st := ls.Stats
+		d := dashboard.ListStatus{Name: ls.Name, Source: ls.Source, Format: st.Format.String(), Rules: st.Rules(), BadLines: st.BadCount,
+			Updated: ls.Meta.Updated, Checked: ls.Meta.Checked, LastError: ls.Reason}
 		for i, b := range st.Bad {
 			if i == 3 {
 				break
 			}
-			ls.FirstBad = append(ls.FirstBad, b.String())
+			d.FirstBad = append(d.FirstBad, b.String())
 		}
-		out = append(out, ls)
+		out = append(out, d)
 	}
 	return out
 }

@@ -16,39 +16,6 @@ import (
 	"github.com/pixelwall/pixelwall/blocklist"
 )
 
-// defaultRefresh is how often a list without its own hint is checked.
-const defaultRefresh = 24 * time.Hour
-
-// fetchBackoff is the wait before retry n of a failed download (nil: the
-// Fetcher's default, 2^n seconds); tests shorten it.
-var fetchBackoff func(n int) time.Duration
-
-func listFetcher(data string) *blocklist.Fetcher {
-	return &blocklist.Fetcher{Dir: filepath.Join(data, "lists"), Backoff: fetchBackoff}
-}
-
-// urlLists are the enabled lists with a url.
-func urlLists(cfg *Config) []ListConfig {
-	var out []ListConfig
-	for _, l := range cfg.Lists {
-		if l.URL != "" && (l.Enabled == nil || *l.Enabled) {
-			out = append(out, l)
-		}
-	}
-	return out
-}
-
-// refreshEvery is how often a list is checked.
-func refreshEvery(l ListConfig, meta blocklist.FetchMeta) time.Duration {
-	switch {
-	case l.Refresh > 0:
-		return time.Duration(l.Refresh)
-	case meta.Expires > 0:
-		return meta.Expires
-	}
-	return defaultRefresh
-}
-
 // cmdLists is `pixelwall lists show|update`.
 func cmdLists(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("lists", stderr)
@@ -74,19 +41,19 @@ func cmdLists(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 // listsUpdate downloads every url list now, a progress line each, and tells
 // a running pixelwall to reload.
 func listsUpdate(ctx context.Context, cfg *Config, data string, stdout io.Writer) error {
-	f := listFetcher(data)
-	lists := urlLists(cfg)
-	if len(lists) == 0 {
+	lists, err := newLists(cfg, data, nil, slog.New(slog.DiscardHandler), nil)
+	if err != nil {
+		return err
+	}
+	results := lists.Update(ctx)
+	if len(results) == 0 {
 		fmt.Fprintln(stdout, "no lists with a url to update")
 		return nil
 	}
 	failed := 0
-	for _, l := range lists {
-		format, _ := blocklist.ParseFormat(l.Format)
-		fmt.Fprintln(stdout, fetchLine(f.Fetch(ctx, l.Name, l.URL, format)))
-	}
-	for _, l := range lists {
-		if m, _ := f.Meta(l.Name); m.LastError != "" {
+	for _, r := range results {
+		fmt.Fprintln(stdout, fetchLine(r))
+		if r.Err != nil {
 			failed++
 		}
 	}
@@ -96,7 +63,7 @@ func listsUpdate(ctx context.Context, cfg *Config, data string, stdout io.Writer
 		}
 	}
 	if failed > 0 {
-		return fmt.Errorf("%d of %d lists could not be updated (their last good copies stay)", failed, len(lists))
+		return fmt.Errorf("%d of %d lists could not be updated (their last good copies stay)", failed, len(results))
 	}
 	return nil
 }
@@ -116,49 +83,19 @@ func fetchLine(r blocklist.FetchResult) string {
 	return fmt.Sprintf("%s: FAILED, keeping the copy from %s: %v", r.Name, m.Updated.Format("2006-01-02 15:04"), r.Err)
 }
 
-// listInfo is what is known about one compiled list.
-type listInfo struct {
-	Stats  blocklist.ListStats
-	Source string // embedded, a URL, a path, or "config allow:"/"config deny:"
-	Config ListConfig
-	Meta   blocklist.FetchMeta // for url lists that have been downloaded
-	Cached bool
-}
-
-// listReport describes each list of m, compiled from cfg, for `lists show`
-// and the dashboard.
-func listReport(cfg *Config, data string, m *blocklist.Matcher) []listInfo {
-	f := listFetcher(data)
-	byName := map[string]ListConfig{}
-	for _, l := range cfg.Lists {
-		byName[l.Name] = l
-	}
-	var out []listInfo
-	for _, st := range m.Lists() {
-		l, configured := byName[st.Name]
-		info := listInfo{Stats: st, Source: "embedded", Config: l}
-		switch {
-		case l.URL != "":
-			info.Source = l.URL
-			info.Meta, info.Cached = f.Meta(l.Name)
-		case l.Path != "":
-			info.Source = l.Path
-		case !configured && (st.Name == "allow" || st.Name == "deny"):
-			info.Source = "config " + st.Name + ":"
-		}
-		out = append(out, info)
-	}
-	return out
-}
-
-// listsShow prints, per list, its source, rules by kind, bad lines, last
-// update and next refresh.
+// listsShow prints, per list, its source and state, rules by kind, bad
+// lines, last update and next refresh.
 func listsShow(cfg *Config, data string, w io.Writer) error {
-	srcs, warnings := listSources(cfg, data, nil, false)
-	infos := listReport(cfg, data, blocklist.Compile(srcs...))
-	for _, li := range infos {
-		st := li.Stats
-		fmt.Fprintf(w, "%s  (%s, %s)\n", st.Name, li.Source, st.Format)
+	lists, err := newLists(cfg, data, nil, slog.New(slog.DiscardHandler), nil)
+	if err != nil {
+		return err
+	}
+	for _, ls := range lists.Status() {
+		st := ls.Stats
+		fmt.Fprintf(w, "%s  (%s, %s): %s\n", ls.Name, ls.Source, st.Format, ls.State)
+		if ls.Reason != "" {
+			fmt.Fprintf(w, "  %s\n", ls.Reason)
+		}
 		fmt.Fprintf(w, "  rules: %d  (%s)\n", st.Rules(), ruleKinds(st))
 		if st.Cosmetic+st.Inert > 0 {
 			fmt.Fprintf(w, "  skipped: %d cosmetic, %d with options not acted on%s\n", st.Cosmetic, st.Inert, inertDetail(st))
@@ -172,16 +109,12 @@ func listsShow(cfg *Config, data string, w io.Writer) error {
 				fmt.Fprintf(w, "    %s\n", b)
 			}
 		}
-		if li.Cached {
-			next := li.Meta.Checked.Add(refreshEvery(li.Config, li.Meta))
-			fmt.Fprintf(w, "  updated: %s  checked: %s  next refresh: %s\n", stamp(li.Meta.Updated), stamp(li.Meta.Checked), stamp(next))
-			if li.Meta.LastError != "" {
-				fmt.Fprintf(w, "  last error: %s\n", li.Meta.LastError)
+		if m := ls.Meta; !m.Checked.IsZero() {
+			fmt.Fprintf(w, "  updated: %s  checked: %s  next refresh: %s\n", stamp(m.Updated), stamp(m.Checked), stamp(ls.NextCheck))
+			if m.LastError != "" {
+				fmt.Fprintf(w, "  last error: %s\n", m.LastError)
 			}
 		}
-	}
-	for _, warn := range warnings {
-		fmt.Fprintf(w, "not loaded: %s\n", warn)
 	}
 	return nil
 }
@@ -251,51 +184,4 @@ func runningPID(data string) (int, bool) {
 		return 0, false
 	}
 	return pid, true
-}
-
-// refresher checks url lists on their schedule (and when asked) and calls
-// reload when one changed. It runs until ctx is done.
-func refresher(ctx context.Context, cfgFn func() *Config, data string, now chan struct{}, reload func(), logger *slog.Logger) {
-	f := listFetcher(data)
-	for {
-		cfg := cfgFn()
-		lists := urlLists(cfg)
-		wait := defaultRefresh
-		changed := false
-		for _, l := range lists {
-			meta, ok := f.Meta(l.Name)
-			due := meta.Checked.Add(refreshEvery(l, meta))
-			if ok && time.Now().Before(due) {
-				wait = min(wait, time.Until(due))
-				continue
-			}
-			format, _ := blocklist.ParseFormat(l.Format)
-			r := f.Fetch(ctx, l.Name, l.URL, format)
-			if ctx.Err() != nil {
-				return
-			}
-			if r.Err != nil {
-				logger.Warn("list update failed; the last good copy stays", "list", l.Name, "err", r.Err)
-				wait = min(wait, 30*time.Minute) // try again sooner
-			} else {
-				logger.Info("list checked", "list", l.Name, "status", r.Status, "rules", r.Meta.Rules, "took", r.Took.Round(time.Millisecond))
-				wait = min(wait, refreshEvery(l, r.Meta))
-			}
-			changed = changed || r.Status == blocklist.FetchUpdated
-		}
-		if changed {
-			reload()
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-time.After(max(wait, time.Minute)):
-		case <-now:
-			// SIGHUP or `lists update`: ask every server now (conditionally:
-			// an unchanged list costs a 304).
-			for _, l := range lists {
-				f.MarkDue(l.Name)
-			}
-		}
-	}
 }

@@ -280,7 +280,8 @@ func TestLimitMemory(t *testing.T) {
 	debug.SetMemoryLimit(math.MaxInt64)
 	t.Setenv("GOMEMLIMIT", "")
 	os.Unsetenv("GOMEMLIMIT")
-	limitMemory()
+	var g memoryGovernor
+	g.aroundCompile(func() {})
 	got := debug.SetMemoryLimit(-1)
 	if got == math.MaxInt64 || got < memoryHeadroom || got > memoryHeadroom+1<<30 {
 		t.Errorf("limit %d after limitMemory, want what the process holds plus %d", got, memoryHeadroom)
@@ -292,14 +293,14 @@ func TestLimitMemory(t *testing.T) {
 		grown = append(grown, make([]byte, 2<<20))
 	}
 	runtime.GC()
-	adjustMemoryLimit()
+	g.adjust()
 	if raised := debug.SetMemoryLimit(-1); raised < 3*128<<20/2 {
 		t.Errorf("limit %d with 128 MiB live, want at least 1.5 times that", raised)
 	}
 	runtime.KeepAlive(grown)
 	debug.SetMemoryLimit(math.MaxInt64)
 	t.Setenv("GOMEMLIMIT", "1GiB")
-	limitMemory()
+	g.aroundCompile(func() {})
 	if got := debug.SetMemoryLimit(-1); got != math.MaxInt64 {
 		t.Errorf("limit %d with GOMEMLIMIT set, want it left alone", got)
 	}

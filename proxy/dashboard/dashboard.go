@@ -35,6 +35,7 @@ import (
 
 	"golang.org/x/crypto/bcrypt"
 
+	"github.com/pixelwall/pixelwall/blocklist"
 	"github.com/pixelwall/pixelwall/proxy/blocklog"
 )
 
@@ -364,4 +365,25 @@ func (s *Server) errorPage(w http.ResponseWriter, r *http.Request, what string, 
 		return
 	}
 	http.Error(w, "The dashboard could not "+what+". See the log for details.", http.StatusInternalServerError)
+}
+
+// Override is what the allow means for the lists: the host, or the whole
+// registrable domain of the site, for one client or all, for a while or
+// always (from now).
+func (a AllowAction) Override(now time.Time) (blocklist.Override, error) {
+	ov := blocklist.Override{Host: a.Host}
+	if a.Site != "" {
+		ov.Site = blocklist.RegistrableDomain(a.Site) // www.shop.example: the whole site
+	}
+	if a.Client != "" {
+		c, err := netip.ParseAddr(a.Client)
+		if err != nil {
+			return ov, fmt.Errorf("client %q: %w", a.Client, err)
+		}
+		ov.Client = c
+	}
+	if a.For > 0 {
+		ov.Until = now.Add(a.For)
+	}
+	return ov, nil
 }

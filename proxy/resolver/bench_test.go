@@ -29,7 +29,7 @@ func benchMatcher(b *testing.B) *blocklist.Matcher {
 }
 
 func benchServer(b *testing.B) *Server {
-	s, err := New(Options{Matcher: benchMatcher(b), Upstreams: []Upstream{localUpstream{}}, RateLimit: -1})
+	s, err := New(Options{Policy: staticPolicy(benchMatcher(b)), Upstreams: []Upstream{localUpstream{}}, RateLimit: -1})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -87,7 +87,7 @@ func BenchmarkForwardOverhead(b *testing.B) {
 	go srv.ActivateAndServe()
 	defer srv.Shutdown()
 	up, _ := ParseUpstream(pc.LocalAddr().String(), UpstreamOptions{Timeout: time.Second})
-	s, _ := New(Options{Matcher: blocklist.Compile(), Upstreams: []Upstream{up}, RateLimit: -1, CacheSize: -1})
+	s, _ := New(Options{Policy: staticPolicy(blocklist.Compile()), Upstreams: []Upstream{up}, RateLimit: -1, CacheSize: -1})
 	w := &recorder{remote: benchClient}
 	req := benchQuery("www.example.org.")
 	b.Run("direct to upstream", func(b *testing.B) {

@@ -69,14 +69,15 @@ func (z *zoneUpstream) Exchange(_ context.Context, q *dns.Msg) (*dns.Msg, error)
 type fastWorld struct {
 	*Server
 	*record
-	up *zoneUpstream
+	lists *blocklist.Service
+	up    *zoneUpstream
 }
 
 func newFastWorld(t testing.TB, rules string, tweak func(*Options)) *fastWorld {
 	t.Helper()
-	w := &fastWorld{record: newRecord(), up: &zoneUpstream{}}
+	w := &fastWorld{record: newRecord(), up: &zoneUpstream{}, lists: testLists(t, rules)}
 	opts := Options{
-		Matcher:    blocklist.Compile(blocklist.Source{Name: "test", Text: rules}),
+		Policy:     w.lists.Policy,
 		Upstreams:  []Upstream{w.up},
 		RateLimit:  -1,
 		LocalAddrs: []netip.Addr{netip.MustParseAddr("127.0.0.1")},
@@ -287,7 +288,7 @@ func TestFastPathDefers(t *testing.T) {
 	}
 
 	// New lists: the cached answer was checked against the old ones.
-	w.SetMatcher(blocklist.Compile(blocklist.Source{Name: "new", Text: "||cdn.test^\n"}))
+	w.lists.Reload(rulesConfig("new", "||cdn.test^\n"))
 	cq := fastQuery{name: "cname.example.test.", qtype: dns.TypeA}
 	if _, res := w.fast(t, q.pack(t, 3)); res != fastChecked {
 		t.Errorf("after new lists: result %d, want the slow path", res)
@@ -311,13 +312,15 @@ func TestFastPathDefers(t *testing.T) {
 	}
 
 	// An allow from the dashboard for this client only.
-	ov := &blocklist.Overrides{}
-	ov.Add(blocklist.Override{Host: "tracker.test", Client: fastClient})
-	w.opts.Overrides = ov
+	if err := w.lists.Allow(blocklist.Override{Host: "tracker.test", Client: fastClient}); err != nil {
+		t.Fatal(err)
+	}
 	if _, res := w.fast(t, fastQuery{name: "tracker.test.", qtype: dns.TypeA}.pack(t, 8)); res != fastChecked {
 		t.Errorf("allowed by an override: result %d, want the slow path", res)
 	}
-	w.opts.Overrides = nil
+	if n, err := w.lists.Unallow("tracker.test", "", fastClient); n != 1 || err != nil {
+		t.Fatalf("Unallow = %d, %v", n, err)
+	}
 
 	packet := func(edit func(*dns.Msg)) []byte {
 		m := new(dns.Msg)
@@ -350,7 +353,6 @@ func TestFastPathDefers(t *testing.T) {
 		"an answer": packet(func(m *dns.Msg) {
 			m.Answer = []dns.RR{&dns.A{Hdr: dns.RR_Header{Name: ".", Rrtype: dns.TypeA, Class: 1}}}
 		}),
-		"own name": packet(func(m *dns.Msg) { m.Question[0].Name = LocalName }),
 		"EDNS version 1": packet(func(m *dns.Msg) {
 			m.SetEdns0(1232, false)
 			m.IsEdns0().SetVersion(1)
@@ -358,6 +360,14 @@ func TestFastPathDefers(t *testing.T) {
 	} {
 		if _, res := w.fast(t, p); res != fastSlow {
 			t.Errorf("%s: result %d, want the slow path", what, res)
+		}
+	}
+
+	// Names answered here are decided by decide and encoded by the slow
+	// path, with the client already checked.
+	for _, name := range []string{LocalName, "localhost.", "a.invalid."} {
+		if _, res := w.fast(t, packet(func(m *dns.Msg) { m.Question[0].Name = name })); res != fastChecked {
+			t.Errorf("%s: result %d, want the slow path (checked)", name, res)
 		}
 	}
 
@@ -491,7 +501,7 @@ func TestLearnPacksOnce(t *testing.T) {
 		t.Error("the packed reply was made again for a query the fast path passed on")
 	}
 	// New lists: the packed reply is stale, and the next answer packs anew.
-	w.SetMatcher(blocklist.Compile(blocklist.Source{Name: "new", Text: testRules}))
+	w.lists.Reload(rulesConfig("new", testRules))
 	w.slow(t, upper.pack(t, 3))
 	if p := packed(); p == first || p == nil {
 		t.Error("after new lists the packed reply was not made again")

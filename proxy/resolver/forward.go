@@ -24,7 +24,7 @@ func (s *Server) lookup(ctx context.Context, req *dns.Msg, name string, q dns.Qu
 			if prefetch && !s.opts.NoPrefetch {
 				go s.refresh(k, req, set)
 			}
-			return m, source{k, src}, nil
+			return m, source{key: k, msg: src}, nil
 		}
 	}
 	m, err := s.fetch(ctx, k, req, set)
@@ -44,7 +44,7 @@ func (s *Server) lookup(ctx context.Context, req *dns.Msg, name string, q dns.Qu
 	if err != nil || s.cache == nil {
 		return m, source{}, err
 	}
-	return m, source{k, m}, nil
+	return m, source{key: k, msg: m}, nil
 }
 
 // refresh re-fetches a popular entry before it expires.

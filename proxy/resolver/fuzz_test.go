@@ -65,7 +65,7 @@ func FuzzServeDNS(f *testing.F) {
 	f.Add(seedQuery(".", dns.TypeANY, true))
 	f.Add(seedQuery("1.0.0.127.in-addr.arpa.", dns.TypePTR, false))
 	s, err := New(Options{
-		Matcher:    blocklist.Compile(blocklist.Source{Name: "f", Text: testRules}),
+		Policy:     staticPolicy(blocklist.Compile(blocklist.Source{Name: "f", Text: testRules})),
 		Upstreams:  []Upstream{localUpstream{}},
 		RateLimit:  -1,
 		LocalAddrs: []netip.Addr{netip.MustParseAddr("127.0.0.1")},
@@ -99,8 +99,16 @@ func FuzzFastPath(f *testing.F) {
 	f.Add(seedQuery("news.test.", dns.TypeAAAA, true))
 	f.Add(seedQuery("News.test.", dns.TypeAAAA, false))
 	f.Add(seedQuery("pixelwall.internal.", dns.TypeA, true))
-	// No events kept: a million inputs would pile them up.
-	w := newFastWorld(f, testRules, func(o *Options) { o.Event = func(Event) {} })
+	f.Add(seedQuery("localhost.", dns.TypeA, true))
+	f.Add(seedQuery("x.invalid.", dns.TypeAAAA, false))
+	f.Add(seedQuery("allowed.tracker.test.", dns.TypeA, true))
+	// No events kept: a million inputs would pile them up. The policy has
+	// rules for names answered here and an allow for this client, so that
+	// both paths are compared on every kind of verdict.
+	w := newFastWorld(f, testRules+"||localhost^\n||invalid^\n||pixelwall.internal^\n", func(o *Options) { o.Event = func(Event) {} })
+	if err := w.lists.Allow(blocklist.Override{Host: "allowed.tracker.test", Client: fastClient}); err != nil {
+		f.Fatal(err)
+	}
 	// Cache a few names so that the fast path has answers to copy.
 	for _, name := range []string{"news.test.", "cname.news.test.", "nx.news.test."} {
 		for _, qt := range []uint16{dns.TypeA, dns.TypeAAAA} {

@@ -143,7 +143,7 @@ func onLocalNetwork(u Upstream) bool {
 func specialAnswer(req *dns.Msg, name string) (m *dns.Msg, ok bool) {
 	q := req.Question[0]
 	switch {
-	case name == "localhost." || strings.HasSuffix(name, ".localhost."):
+	case isLocalhost(name):
 		m = newReply(req)
 		m.Authoritative = true
 		hdr := dns.RR_Header{Name: q.Name, Rrtype: q.Qtype, Class: dns.ClassINET, Ttl: 3600}
@@ -156,11 +156,20 @@ func specialAnswer(req *dns.Msg, name string) (m *dns.Msg, ok bool) {
 			m.Ns = []dns.RR{localSOA("localhost.")}
 		}
 		return m, true
-	case name == "invalid." || strings.HasSuffix(name, ".invalid."):
+	case isInvalid(name):
 		return localNXDomain(req, "invalid."), true
 	}
 	return nil, false
 }
+
+// isSpecialName says whether specialAnswer answers name.
+func isSpecialName(name string) bool { return isLocalhost(name) || isInvalid(name) }
+
+func isLocalhost(name string) bool {
+	return name == "localhost." || strings.HasSuffix(name, ".localhost.")
+}
+
+func isInvalid(name string) bool { return name == "invalid." || strings.HasSuffix(name, ".invalid.") }
 
 // localZoneAnswer answers a query for name in local zone, here: the
 // zones of RFC 6303 and the like are empty, so their apex exists (its SOA,

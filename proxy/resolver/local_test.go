@@ -95,7 +95,7 @@ func TestOnLocalNetwork(t *testing.T) {
 			u, _ := ParseUpstream(a, UpstreamOptions{})
 			opts.Upstreams = append(opts.Upstreams, u)
 		}
-		opts.Matcher = blocklist.Compile()
+		opts.Policy = staticPolicy(blocklist.Compile())
 		opts.LocalNames = c.mode
 		s, err := New(opts)
 		if err != nil {
@@ -105,7 +105,7 @@ func TestOnLocalNetwork(t *testing.T) {
 			t.Errorf("upstreams %v, mode %q: answer local names here = %v, want %v", c.ups, c.mode, s.answerLocal, c.want)
 		}
 	}
-	if _, err := New(Options{Matcher: blocklist.Compile(), Upstreams: []Upstream{&zoneUpstream{}}, LocalNames: "sometimes"}); err == nil {
+	if _, err := New(Options{Policy: staticPolicy(blocklist.Compile()), Upstreams: []Upstream{&zoneUpstream{}}, LocalNames: "sometimes"}); err == nil {
 		t.Error("New took LocalNames \"sometimes\"")
 	}
 }

@@ -21,12 +21,6 @@ import (
 	"github.com/pixelwall/pixelwall/blocklist"
 )
 
-// Matcher is what the resolver needs of the filter engine: a decision on a
-// bare hostname. It must be safe for concurrent use.
-type Matcher interface {
-	MatchHost(host string) blocklist.Decision
-}
-
 // BlockMode is how a blocked name is answered.
 type BlockMode string
 
@@ -54,7 +48,9 @@ const (
 
 // Options configure a Server. Zero values are defaults.
 type Options struct {
-	Matcher   Matcher
+	// Policy returns what is blocked right now (required); it is called
+	// once a query, and the policy it returns is not kept.
+	Policy    func() *blocklist.Policy
 	Upstreams []Upstream // required
 	Strategy  Strategy   // default StrategyParallel
 	// Timeout bounds one upstream attempt (default 2 s); a query gives up
@@ -89,9 +85,6 @@ type Options struct {
 	// answered here or forwarded; default LocalNamesAuto.
 	LocalNames LocalNames
 
-	// Overrides allow names the lists block (from the dashboard).
-	Overrides *blocklist.Overrides
-
 	// LocalAddrs answer pixelwall.internal (A and AAAA).
 	LocalAddrs []netip.Addr
 
@@ -124,7 +117,6 @@ type Event struct {
 // TCP listeners. Safe for concurrent use.
 type Server struct {
 	opts    Options
-	matcher atomic.Pointer[matcherBox]
 	cache   *cache
 	limiter *limiter
 	log     *slog.Logger
@@ -138,21 +130,16 @@ type Server struct {
 	// answerLocal: local names (see LocalNames) get NXDOMAIN here.
 	answerLocal bool
 
-	// gen counts matcher swaps: packed answers made under another matcher
-	// are not served (their CNAME chain was checked against old lists).
-	gen atomic.Uint64
 	// fastUDP is set while Serve reads UDP itself (see udp_linux.go).
 	fastUDP atomic.Bool
 
 	queries, cacheHits, blocked, refused, limited, servfail, staleServed atomic.Uint64
 }
 
-type matcherBox struct{ m Matcher }
-
 // New builds a Server.
 func New(opts Options) (*Server, error) {
-	if opts.Matcher == nil {
-		return nil, errors.New("resolver: Options.Matcher is required")
+	if opts.Policy == nil {
+		return nil, errors.New("resolver: Options.Policy is required")
 	}
 	if len(opts.Upstreams) == 0 {
 		return nil, errors.New("resolver: at least one upstream is required")
@@ -207,7 +194,6 @@ func New(opts Options) (*Server, error) {
 	default:
 		return nil, fmt.Errorf("resolver: LocalNames %q: want auto, answer or forward", opts.LocalNames)
 	}
-	s.SetMatcher(opts.Matcher)
 	if opts.CacheSize > 0 {
 		s.cache = newCache(opts.CacheSize)
 	}
@@ -216,14 +202,6 @@ func New(opts Options) (*Server, error) {
 	}
 	return s, nil
 }
-
-// SetMatcher swaps in new lists; queries in flight finish with the old.
-func (s *Server) SetMatcher(m Matcher) {
-	s.matcher.Store(&matcherBox{m})
-	s.gen.Add(1)
-}
-
-func (s *Server) match() Matcher { return s.matcher.Load().m }
 
 // Stats are counters since start.
 type Stats struct {
@@ -269,11 +247,10 @@ func (s *Server) serve(w dns.ResponseWriter, req *dns.Msg, client netip.Addr, ud
 			return
 		}
 	}
-	gen := s.gen.Load()
 	resp, src := s.resolve(context.Background(), req, client)
 	s.write(w, req, resp, udp)
 	if src.msg != nil && udp && s.fastUDP.Load() {
-		s.learn(req, src, gen)
+		s.learn(req, src)
 	}
 }
 
@@ -284,10 +261,12 @@ func (s *Server) Resolve(ctx context.Context, req *dns.Msg, client netip.Addr) *
 }
 
 // source is the cached upstream answer a reply was made from, as stored
-// (TTLs not yet decayed), for the UDP fast path to keep packed.
+// (TTLs not yet decayed), for the UDP fast path to keep packed, and the
+// generation of the policy its CNAME chain was checked under.
 type source struct {
 	key cacheKey
 	msg *dns.Msg
+	gen uint64
 }
 
 // resolve is Resolve, also telling which cached answer the reply was made
@@ -308,18 +287,17 @@ func (s *Server) resolve(ctx context.Context, req *dns.Msg, client netip.Addr) (
 	if q.Qtype == dns.TypeANY {
 		return anyAnswer(req), source{} // RFC 8482
 	}
-	if name == LocalName {
-		return s.localAnswer(req), source{}
-	}
-	if m, ok := specialAnswer(req, name); ok {
-		return m, source{}
-	}
+	pol := s.opts.Policy()
 	host := strings.TrimSuffix(name, ".")
-	_, overridden := s.opts.Overrides.Allowed(client, host, "")
-	if d := s.match().MatchHost(host); d.Action == blocklist.Block && !overridden {
-		return s.blockAnswer(req, client, host, d, ""), source{}
+	switch v := decide(pol, client, name); v.kind {
+	case verdictOwn:
+		return s.localAnswer(req), source{}
+	case verdictSpecial:
+		m, _ := specialAnswer(req, name)
+		return m, source{}
+	case verdictBlock:
+		return s.blockAnswer(req, client, host, v.d, ""), source{}
 	}
-
 	set := s.upstreamsFor(name, q.Qtype)
 	if set == nil {
 		s.emit(Event{Kind: "passed", Client: client.String(), Name: host, Type: dns.TypeToString[q.Qtype]})
@@ -332,29 +310,15 @@ func (s *Server) resolve(ctx context.Context, req *dns.Msg, client netip.Addr) (
 		return servfail(req, err), source{}
 	}
 	// CNAME uncloaking: a tracker hidden behind a first-party name is
-	// blocked like the tracker itself.
-	for _, rr := range resp.Answer {
-		if overridden {
-			break
+	// blocked like the tracker itself, unless the user allowed the name.
+	if target, d, ok := cloaked(pol, resp); ok {
+		if _, allowed := pol.Allowed(client, host, ""); !allowed {
+			return s.blockAnswer(req, client, host, d, target), source{}
 		}
-		var target string
-		switch v := rr.(type) {
-		case *dns.CNAME:
-			target = v.Target
-		case *dns.DNAME:
-			target = v.Target
-		default:
-			continue
-		}
-		t := strings.TrimSuffix(strings.ToLower(target), ".")
-		if d := s.match().MatchHost(t); d.Action == blocklist.Block {
-			return s.blockAnswer(req, client, host, d, t), source{}
-		}
+		src = source{} // this client's answer is not everyone's
 	}
 	s.emit(Event{Kind: "passed", Client: client.String(), Name: host, Type: dns.TypeToString[q.Qtype]})
-	if overridden {
-		src = source{}
-	}
+	src.gen = pol.Generation()
 	return reply(req, resp), src
 }
 

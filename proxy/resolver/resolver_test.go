@@ -127,7 +127,8 @@ func startStub(t *testing.T) *stub {
 type testServer struct {
 	*Server
 	*record
-	addr string
+	lists *blocklist.Service
+	addr  string
 }
 
 // record is a settable clock for a test Server and the events it emitted.
@@ -187,9 +188,9 @@ const testRules = "||tracker.test^\n@@||good.tracker.test^\n0.0.0.0 ads.test\n||
 
 func newTestServer(t *testing.T, rules string, ups []Upstream, tweak func(*Options)) *testServer {
 	t.Helper()
-	ts := &testServer{record: newRecord()}
+	ts := &testServer{record: newRecord(), lists: testLists(t, rules)}
 	opts := Options{
-		Matcher:    blocklist.Compile(blocklist.Source{Name: "test", Text: rules}),
+		Policy:     ts.lists.Policy,
 		Upstreams:  ups,
 		Timeout:    300 * time.Millisecond,
 		LocalAddrs: []netip.Addr{netip.MustParseAddr("127.0.0.1")},
@@ -711,7 +712,7 @@ func TestReloadUnderLoadLosesNoQuery(t *testing.T) {
 		if i%2 == 1 {
 			rules += "||other.test^\n"
 		}
-		s.SetMatcher(blocklist.Compile(blocklist.Source{Name: "test", Text: rules}))
+		s.lists.Reload(rulesConfig("test", rules))
 		time.Sleep(time.Millisecond)
 	}
 	wg.Wait()
@@ -751,13 +752,30 @@ func TestMalformedQueries(t *testing.T) {
 
 func TestOverridesAllowBlockedNameForOneClient(t *testing.T) {
 	up := startStub(t)
-	ov := &blocklist.Overrides{}
-	s := newTestServer(t, testRules, []Upstream{plain(t, up.addr)}, func(o *Options) { o.Overrides = ov })
+	s := newTestServer(t, testRules, []Upstream{plain(t, up.addr)}, nil)
 	if r := query(t, s.addr, "udp", "tracker.test", dns.TypeA); r.Answer[0].(*dns.A).A.String() != "0.0.0.0" {
 		t.Fatal("not blocked before the override")
 	}
-	ov.Add(blocklist.Override{Host: "tracker.test", Client: netip.MustParseAddr("127.0.0.1")})
+	if err := s.lists.Allow(blocklist.Override{Host: "tracker.test", Client: netip.MustParseAddr("127.0.0.1")}); err != nil {
+		t.Fatal(err)
+	}
 	if r := query(t, s.addr, "udp", "tracker.test", dns.TypeA); r.Answer[0].(*dns.A).A.String() != "192.0.2.1" {
 		t.Errorf("after allowing it for 127.0.0.1: %v", r.Answer)
+	}
+}
+
+// A list rule for a name answered here does not change its answer, over
+// UDP (the fast path) or TCP: both paths take the one verdict.
+func TestLocalhostSameOverUDPAndTCP(t *testing.T) {
+	up := startStub(t)
+	s := newTestServer(t, "||localhost^\n||invalid^\n", []Upstream{plain(t, up.addr)}, nil)
+	for _, network := range []string{"udp", "tcp", "udp"} {
+		r := query(t, s.addr, network, "localhost", dns.TypeA)
+		if len(r.Answer) != 1 || r.Answer[0].(*dns.A).A.String() != "127.0.0.1" {
+			t.Errorf("localhost A over %s: %v", network, r.Answer)
+		}
+		if r := query(t, s.addr, network, "x.invalid", dns.TypeA); r.Rcode != dns.RcodeNameError {
+			t.Errorf("x.invalid over %s: rcode %s, want NXDOMAIN", network, dns.RcodeToString[r.Rcode])
+		}
 	}
 }

@@ -193,7 +193,8 @@ func ttlOffsets(b []byte) ([]uint16, bool) {
 // names (which are the upstream's, in lower case) against the question
 // only where letter case agrees, so a question in another case would need
 // the answer packed again.
-func (s *Server) learn(req *dns.Msg, src source, gen uint64) {
+func (s *Server) learn(req *dns.Msg, src source) {
+	gen := src.gen
 	edns := req.IsEdns0() != nil
 	if !s.cache.lacksPacked(src.key, src.msg, edns, gen) {
 		return // packed already (the query was one the fast path passes on)
@@ -239,7 +240,7 @@ const (
 // dst. name is a scratch buffer for the question's name.
 func (s *Server) answerFast(dst, pkt, name []byte, client netip.Addr, cn *clientName, now time.Time) ([]byte, fastResult) {
 	q, ok := parseQuery(pkt, name)
-	if !ok || q.qtype == dns.TypeANY || string(q.name) == LocalName || !s.clientAllowed(client) {
+	if !ok || q.qtype == dns.TypeANY || !s.clientAllowed(client) {
 		return dst, fastSlow
 	}
 	s.queries.Add(1)
@@ -252,11 +253,13 @@ func (s *Server) answerFast(dst, pkt, name []byte, client netip.Addr, cn *client
 	// only read it; events get a copy (strings.Clone: converting a string
 	// to a string copies nothing).
 	host := unsafe.String(&q.name[0], len(q.name)-1)
-	if _, overridden := s.opts.Overrides.Allowed(client, host, ""); overridden {
+	pol := s.opts.Policy()
+	gen := pol.Generation()
+	switch v := decide(pol, client, unsafe.String(&q.name[0], len(q.name))); v.kind {
+	case verdictOwn, verdictSpecial:
 		return dst, fastChecked
-	}
-	gen := s.gen.Load()
-	if d := s.match().MatchHost(host); d.Action == blocklist.Block {
+	case verdictBlock:
+		d := v.d
 		start := len(dst)
 		dst = s.appendBlock(dst, pkt, &q, d)
 		if len(dst)-start > q.size {

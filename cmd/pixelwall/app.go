@@ -1,0 +1,289 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"strconv"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/pixelwall/pixelwall/blocklist"
+	"github.com/pixelwall/pixelwall/proxy"
+	"github.com/pixelwall/pixelwall/proxy/blocklog"
+	"github.com/pixelwall/pixelwall/proxy/resolver"
+)
+
+// shutdownGrace is how long SIGTERM lets requests in flight finish.
+const shutdownGrace = 10 * time.Second
+
+// app is pixelwall's services, wired: the lists service and resolver core
+// every other service reads, the block log, and the listeners of the
+// configured ones.
+type app struct {
+	cfgPath, data string
+	logger        *slog.Logger
+	stdout        io.Writer
+	mem           memoryGovernor
+
+	lists *blocklist.Service
+	res   *resolver.Server
+	blog  *blocklog.Log
+	json  io.Closer
+	met   *metrics
+
+	proxy   *proxy.Server
+	httpSrv *http.Server
+	httpLn  net.Listener
+	dnsUDP  net.PacketConn
+	dnsTCP  net.Listener
+	dashSrv *http.Server
+	dashLn  net.Listener
+}
+
+// newApp builds every service of cfg and opens its listeners; close undoes
+// it when serve is not called.
+func newApp(cfg *Config, cfgPath, data string, logger *slog.Logger, stdout io.Writer) (_ *app, err error) {
+	a := &app{cfgPath: cfgPath, data: data, logger: logger, stdout: stdout}
+	defer func() {
+		if err != nil {
+			a.close()
+		}
+	}()
+	if a.blog, a.json, err = openLog(cfg, data, stdout); err != nil {
+		return nil, err
+	}
+	a.met = newMetrics(a.blog, func() *resolver.Server { return a.res })
+	rec := recorder{log: a.blog, metrics: a.met, logger: logger, logAllowed: cfg.Log.LogAllowed}
+
+	// The resolver core serves DNS clients, the proxy's dialer and the list
+	// downloads; it reads the lists service's policy, which downloads
+	// through it.
+	ropts, err := resolverOptions(cfg)
+	if err != nil {
+		return nil, err
+	}
+	ropts.Policy = func() *blocklist.Policy { return a.lists.Policy() }
+	ropts.Logger, ropts.Event, ropts.ObserveUpstream = logger, rec.dns, a.met.observeUpstream
+	if a.res, err = resolver.New(ropts); err != nil {
+		return nil, err
+	}
+	fetchClient := &http.Client{Timeout: 60 * time.Second, Transport: proxy.NewTransport(proxy.TransportOptions{Resolver: a.res})}
+	if a.lists, err = newLists(cfg, data, fetchClient, logger, a.mem.aroundCompile); err != nil {
+		logger.Warn("lists service", "err", err)
+	}
+
+	if cfg.HTTP.Listen != "off" {
+		if err := a.listenProxy(cfg, rec); err != nil {
+			return nil, err
+		}
+	}
+	if cfg.DNS.Listen != "off" {
+		if a.dnsUDP, a.dnsTCP, err = a.res.Listen(cfg.DNS.Listen); err != nil {
+			return nil, fmt.Errorf("dns: %w", err)
+		}
+		fmt.Fprintf(stdout, "dns listening on %s (udp, tcp)\n", a.dnsUDP.LocalAddr())
+		warnIfWide(logger, "dns", a.dnsUDP.LocalAddr().String(), cfg.DNS.AllowClients)
+	}
+	if cfg.Dashboard.Listen != "off" {
+		dash, err := newDashboard(cfg, a.lists, a.blog, a.met, logger)
+		if err != nil {
+			return nil, err
+		}
+		if a.dashLn, err = net.Listen("tcp", cfg.Dashboard.Listen); err != nil {
+			return nil, fmt.Errorf("dashboard: %w", err)
+		}
+		a.dashSrv = &http.Server{Handler: dash, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelDebug)}
+		fmt.Fprintf(stdout, "dashboard listening on http://%s/\n", a.dashLn.Addr())
+	}
+	return a, nil
+}
+
+// listenProxy sets up the CA and the proxy and opens its listener.
+func (a *app) listenProxy(cfg *Config, rec recorder) error {
+	opts, err := proxyOptions(cfg, a.res)
+	if err != nil {
+		return err
+	}
+	ca, signer, created, err := loadCA(cfg, a.data)
+	if err != nil {
+		return err
+	}
+	if created {
+		fmt.Fprintf(a.stdout, "created a new CA for this install at %s: install it from http://%s/\n", ca.CertPath(), proxy.OwnHost)
+	}
+	opts.CA, opts.Signer = ca, signer
+	opts.Policy, opts.Allow = a.lists.Policy, a.lists.Allow
+	opts.Logger, opts.Event = a.logger, rec.http
+	if a.proxy, err = proxy.New(opts); err != nil {
+		return err
+	}
+	if a.httpLn, err = net.Listen("tcp", cfg.HTTP.Listen); err != nil {
+		return fmt.Errorf("http proxy: %w", err)
+	}
+	a.httpSrv = &http.Server{
+		Handler:           a.proxy,
+		ReadHeaderTimeout: 30 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          proxy.ErrorLog(a.logger),
+	}
+	fmt.Fprintf(a.stdout, "http proxy listening on %s\n", a.httpLn.Addr())
+	warnIfWide(a.logger, "http proxy", a.httpLn.Addr().String(), cfg.HTTP.AllowClients)
+	return nil
+}
+
+// serve runs every service until ctx ends or one fails, reloading on hup.
+// It stops them in order: the HTTP listeners drain their requests
+// (intercepted HTTPS included) within shutdownGrace, then DNS stops, then
+// the list refresher, and the block log is flushed and closed last.
+func (a *app) serve(ctx context.Context, hup <-chan os.Signal, refresh bool) error {
+	defer a.close()
+	g, gctx := errgroup.WithContext(ctx)
+	dnsCtx, stopDNS := context.WithCancel(context.Background())
+	defer stopDNS()
+	listsCtx, stopLists := context.WithCancel(context.Background())
+	defer stopLists()
+
+	serveHTTP := func(name string, srv *http.Server, ln net.Listener) {
+		if srv == nil {
+			return
+		}
+		g.Go(func() error {
+			if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+				return fmt.Errorf("%s: %w", name, err)
+			}
+			return nil
+		})
+	}
+	serveHTTP("http proxy", a.httpSrv, a.httpLn)
+	serveHTTP("dashboard", a.dashSrv, a.dashLn)
+	if a.dnsUDP != nil {
+		g.Go(func() error {
+			if err := a.res.Serve(dnsCtx, a.dnsUDP, a.dnsTCP); err != nil && dnsCtx.Err() == nil {
+				return fmt.Errorf("dns: %w", err)
+			}
+			if gctx.Err() == nil {
+				return errors.New("dns: stopped serving")
+			}
+			return nil
+		})
+	}
+	if refresh {
+		go a.lists.Run(listsCtx)
+	}
+	go a.mem.run(listsCtx)
+	defer a.writePID()()
+
+	g.Go(func() error {
+		for {
+			select {
+			case <-hup:
+				a.reload()
+				continue
+			case <-gctx.Done():
+			}
+			break
+		}
+		shutdown, cancel := context.WithTimeout(context.Background(), shutdownGrace)
+		defer cancel()
+		var errs []error
+		if a.httpSrv != nil {
+			errs = append(errs, a.httpSrv.Shutdown(shutdown), a.proxy.Shutdown(shutdown))
+		}
+		if a.dashSrv != nil {
+			errs = append(errs, a.dashSrv.Shutdown(shutdown))
+		}
+		stopDNS()
+		stopLists()
+		if err := errors.Join(errs...); err != nil {
+			a.logger.Warn("shutdown: the grace period ended with requests in flight", "err", err)
+		}
+		return nil
+	})
+	err := g.Wait()
+	fmt.Fprintln(a.stdout, "pixelwall stopped")
+	return err
+}
+
+// reload re-reads the config and swaps in its lists, allow and deny
+// without dropping a connection, and picks up a regenerated CA. Settings
+// that need a restart are named.
+func (a *app) reload() {
+	cfg, err := loadConfigOrDefault(a.cfgPath)
+	if err != nil {
+		a.logger.Error("reload: config not reloaded", "err", err)
+		return
+	}
+	a.lists.Reload(listsConfig(cfg, nil, false))
+	a.lists.RefreshNow()
+	if a.proxy != nil {
+		if ca, signer, _, err := loadCA(cfg, a.data); err != nil {
+			a.logger.Error("reload: CA not reloaded", "err", err)
+		} else if ca != nil && !bytes.Equal(ca.CertDER(), a.proxy.CA().CertDER()) {
+			a.proxy.SetCA(ca, signer)
+			a.logger.Info("reload: signing with the regenerated CA", "fingerprint", ca.Fingerprint())
+		}
+	}
+	a.logger.Info("lists reloaded")
+}
+
+// writePID records the process ID for `lists update`; the returned func
+// removes it.
+func (a *app) writePID() func() {
+	if err := os.MkdirAll(a.data, 0o700); err != nil {
+		return func() {}
+	}
+	if err := os.WriteFile(pidPath(a.data), []byte(strconv.Itoa(os.Getpid())+"\n"), 0o600); err != nil {
+		return func() {}
+	}
+	return func() { os.Remove(pidPath(a.data)) }
+}
+
+// close releases what newApp opened, the block log last (flushing it).
+func (a *app) close() {
+	for _, c := range []io.Closer{a.httpLn, a.dashLn, a.dnsTCP, a.dnsUDP} {
+		if c != nil {
+			c.Close()
+		}
+	}
+	if a.blog != nil {
+		a.blog.Close()
+	}
+	if a.json != nil {
+		a.json.Close()
+	}
+}
+
+// recorder sends every decision to the block log (blocks and strips
+// stored, everything counted), the metrics, and the debug log.
+type recorder struct {
+	log        *blocklog.Log
+	metrics    *metrics
+	logger     *slog.Logger
+	logAllowed bool
+}
+
+func (r recorder) http(e proxy.Event)   { r.note(httpEntry(e)) }
+func (r recorder) dns(e resolver.Event) { r.note(dnsEntry(e)) }
+
+func (r recorder) note(e blocklog.Entry) {
+	r.metrics.decision(e.Layer, e.Kind, e.List)
+	switch {
+	case e.Kind == "passed" && !r.logAllowed:
+		r.log.Count(e.Layer, false) // counted for the charts, not stored
+		return
+	case e.Kind == "rate-limited":
+		return // counted in metrics; storing a flood would only fill the log
+	}
+	r.log.Add(e) // stored entries are counted by the log itself
+	if r.logger.Enabled(context.Background(), slog.LevelDebug) {
+		r.logger.Debug(e.Layer+" "+e.Kind, "client", e.Client, "host", e.Host, "rule", e.Rule, "list", e.List)
+	}
+}

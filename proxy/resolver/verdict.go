@@ -1,0 +1,61 @@
+package resolver
+
+import (
+	"net/netip"
+	"strings"
+
+	"github.com/miekg/dns"
+
+	"github.com/pixelwall/pixelwall/blocklist"
+)
+
+// verdictKind is what the resolver does with a query name.
+type verdictKind uint8
+
+const (
+	verdictForward verdictKind = iota // answer from the cache or the upstreams
+	verdictOwn                        // pixelwall.internal: our own addresses
+	verdictSpecial                    // localhost and .invalid (RFC 6761), answered here
+	verdictBlock                      // a list blocks the name
+)
+
+type verdict struct {
+	kind verdictKind
+	d    blocklist.Decision
+}
+
+// decide is the one decision on a query name (lower case, with the final
+// dot) from client under pol. The UDP fast path and the slow path both
+// call it and differ only in how they encode the answer.
+func decide(pol *blocklist.Policy, client netip.Addr, name string) verdict {
+	switch {
+	case name == LocalName:
+		return verdict{kind: verdictOwn}
+	case isSpecialName(name):
+		return verdict{kind: verdictSpecial}
+	}
+	if d := pol.DecideHost(name[:len(name)-1], client); d.Action == blocklist.Block {
+		return verdict{kind: verdictBlock, d: d}
+	}
+	return verdict{kind: verdictForward}
+}
+
+// cloaked finds the first name in resp's CNAME/DNAME chain that pol blocks
+// by hostname (CNAME uncloaking).
+func cloaked(pol *blocklist.Policy, resp *dns.Msg) (target string, d blocklist.Decision, ok bool) {
+	for _, rr := range resp.Answer {
+		switch v := rr.(type) {
+		case *dns.CNAME:
+			target = v.Target
+		case *dns.DNAME:
+			target = v.Target
+		default:
+			continue
+		}
+		t := strings.TrimSuffix(strings.ToLower(target), ".")
+		if d := pol.Matcher().MatchHost(t); d.Action == blocklist.Block {
+			return t, d, true
+		}
+	}
+	return "", blocklist.Decision{}, false
+}
