@@ -21,6 +21,7 @@ func (s *Server) SetCA(ca *certs.CA, signer *certs.Signer) {
 }
 
 func (s *Server) signer() *certs.Signer { return s.certs.Load().signer }
+
 // CA is the CA offered for download (nil when nothing is intercepted).
 func (s *Server) CA() *certs.CA { return s.certs.Load().ca }
 
