@@ -163,15 +163,16 @@ type bufferedConn struct {
 func (c *bufferedConn) Read(p []byte) (int, error) { return c.r.Read(p) }
 
 // oneConnListener hands one connection to http.Server.Serve and then
-// blocks until that connection is closed.
+// blocks until that connection is closed, or the listener is (by the
+// server's Shutdown, which then waits for the connection to go idle).
 type oneConnListener struct {
-	conn   net.Conn
-	once   sync.Once
-	closed chan struct{}
+	conn              net.Conn
+	once, stopOnce    sync.Once
+	closed, listenEnd chan struct{}
 }
 
 func newOneConnListener(c net.Conn) *oneConnListener {
-	l := &oneConnListener{closed: make(chan struct{})}
+	l := &oneConnListener{closed: make(chan struct{}), listenEnd: make(chan struct{})}
 	l.conn = &notifyCloseConn{Conn: c, onClose: func() { l.once.Do(func() { close(l.closed) }) }}
 	return l
 }
@@ -181,11 +182,17 @@ func (l *oneConnListener) Accept() (net.Conn, error) {
 		l.conn = nil
 		return c, nil
 	}
-	<-l.closed
+	select {
+	case <-l.closed:
+	case <-l.listenEnd:
+	}
 	return nil, net.ErrClosed
 }
 
-func (l *oneConnListener) Close() error   { return nil }
+func (l *oneConnListener) Close() error {
+	l.stopOnce.Do(func() { close(l.listenEnd) })
+	return nil
+}
 func (l *oneConnListener) Addr() net.Addr { return dummyAddr{} }
 
 type notifyCloseConn struct {

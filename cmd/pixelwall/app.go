@@ -75,8 +75,7 @@ func newApp(cfg *Config, cfgPath, data string, logger *slog.Logger, stdout io.Wr
 	if a.res, err = resolver.New(ropts); err != nil {
 		return nil, err
 	}
-	fetchClient := &http.Client{Timeout: 60 * time.Second, Transport: proxy.NewTransport(proxy.TransportOptions{Resolver: a.res})}
-	if a.lists, err = newLists(cfg, data, fetchClient, logger, a.mem.aroundCompile); err != nil {
+	if a.lists, err = newLists(cfg, data, fetchClient(a.res), logger, a.mem.aroundCompile); err != nil {
 		logger.Warn("lists service", "err", err)
 	}
 

@@ -41,7 +41,11 @@ func cmdLists(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 // listsUpdate downloads every url list now, a progress line each, and tells
 // a running pixelwall to reload.
 func listsUpdate(ctx context.Context, cfg *Config, data string, stdout io.Writer) error {
-	lists, err := newLists(cfg, data, nil, slog.New(slog.DiscardHandler), nil)
+	res, err := standaloneResolver(cfg)
+	if err != nil {
+		return err
+	}
+	lists, err := newLists(cfg, data, fetchClient(res), slog.New(slog.DiscardHandler), nil)
 	if err != nil {
 		return err
 	}

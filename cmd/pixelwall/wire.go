@@ -167,3 +167,22 @@ func loadCA(cfg *Config, data string) (*certs.CA, *certs.Signer, bool, error) {
 }
 
 func caDir(data string) string { return filepath.Join(data, "ca") }
+
+// fetchClient downloads lists, resolving through res, so that a download
+// never resolves in plaintext when the configured upstreams are encrypted.
+func fetchClient(res proxy.Resolver) *http.Client {
+	return &http.Client{Timeout: 60 * time.Second, Transport: proxy.NewTransport(proxy.TransportOptions{Resolver: res})}
+}
+
+// standaloneResolver is a resolver core for commands that run no server
+// (`lists update`): the configured upstreams, no policy.
+func standaloneResolver(cfg *Config) (*resolver.Server, error) {
+	opts, err := resolverOptions(cfg)
+	if err != nil {
+		return nil, err
+	}
+	none := blocklist.NewPolicy(blocklist.Compile(), nil, nil)
+	opts.Policy = func() *blocklist.Policy { return none }
+	opts.Logger = slog.New(slog.DiscardHandler)
+	return resolver.New(opts)
+}
