@@ -845,18 +845,20 @@ func TestTLSHandshake(t *testing.T) {
 func TestSingleFlight(t *testing.T) {
 	const n = 64
 	s := NewSigner(newTestCA(t, nil), SignerOptions{})
-	var waiting atomic.Int32
-	allWaiting := make(chan struct{})
-	s.hookWait = func(string) {
-		if waiting.Add(1) == n-1 {
-			close(allWaiting)
+	var joining atomic.Int32
+	allJoining := make(chan struct{})
+	s.hookJoin = func(string) {
+		if joining.Add(1) == n {
+			close(allJoining)
 		}
 	}
-	// The one signer holds off until every other caller has joined its
-	// flight, so the test proves they waited rather than hit the cache.
+	// The one signer holds off until every caller has missed the cache and
+	// is joining its flight, so the test proves they waited rather than hit
+	// the cache; the pause lets the last ones reach the flight.
 	s.hookSign = func(string) {
 		select {
-		case <-allWaiting:
+		case <-allJoining:
+			time.Sleep(50 * time.Millisecond)
 		case <-time.After(10 * time.Second):
 			t.Error("the other callers did not join the in-flight signing")
 		}

@@ -15,6 +15,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"golang.org/x/sync/singleflight"
 )
 
 // Signer defaults.
@@ -50,30 +52,24 @@ type Signer struct {
 	validity time.Duration
 	now      func() time.Time
 
-	// Test hooks, nil in production: hookSign runs before a signing and
-	// hookWait when a caller joins another's in-flight signing.
+	// Test hooks, nil in production: hookJoin runs when a caller missed
+	// the cache and is about to sign or join a signing under way, hookSign
+	// before a signing.
+	hookJoin func(key string)
 	hookSign func(key string)
-	hookWait func(key string)
 
-	mu       sync.Mutex
-	lru      *list.List               // of *cacheEntry; front is most recent
-	entries  map[string]*list.Element // by normalized host
-	inflight map[string]*signCall     // by normalized host
-	hits     uint64
-	signed   uint64
+	flight  singleflight.Group // signings under way, by normalized host
+	mu      sync.Mutex
+	lru     *list.List               // of *cacheEntry; front is most recent
+	entries map[string]*list.Element // by normalized host
+	hits    uint64
+	signed  uint64
 }
 
 type cacheEntry struct {
 	key     string
 	cert    *tls.Certificate
 	renewAt time.Time // NotAfter - renewBefore
-}
-
-// signCall is one in-flight signing that other callers may wait on.
-type signCall struct {
-	done chan struct{} // closed when cert and err are set
-	cert *tls.Certificate
-	err  error
 }
 
 // NewSigner returns a Signer issuing leaves signed by ca. ca must not be
@@ -95,7 +91,6 @@ func NewSigner(ca *CA, opts SignerOptions) *Signer {
 		now:      opts.Now,
 		lru:      list.New(),
 		entries:  make(map[string]*list.Element),
-		inflight: make(map[string]*signCall),
 	}
 }
 
@@ -124,38 +119,33 @@ func (s *Signer) Certificate(host string) (*tls.Certificate, error) {
 			return e.cert, nil
 		}
 	}
-	if c, ok := s.inflight[key]; ok {
-		s.hits++
-		s.mu.Unlock()
-		if s.hookWait != nil {
-			s.hookWait(key)
-		}
-		<-c.done
-		return c.cert, c.err
-	}
-	c := &signCall{done: make(chan struct{})}
-	s.inflight[key] = c
 	s.mu.Unlock()
 
-	defer func() {
-		if c.cert == nil && c.err == nil {
-			// sign panicked; waiters must not see (nil, nil).
-			c.err = fmt.Errorf("certs: signing leaf for %s panicked", key)
-		}
-		s.mu.Lock()
-		delete(s.inflight, key)
-		if c.err == nil {
-			s.signed++
-			s.add(key, c.cert)
-		}
-		s.mu.Unlock()
-		close(c.done)
-	}()
-	if s.hookSign != nil {
-		s.hookSign(key)
+	if s.hookJoin != nil {
+		s.hookJoin(key)
 	}
-	c.cert, c.err = s.sign(key, ip)
-	return c.cert, c.err
+	led := false
+	v, err, _ := s.flight.Do(key, func() (any, error) {
+		led = true
+		if s.hookSign != nil {
+			s.hookSign(key)
+		}
+		cert, err := s.sign(key, ip)
+		if err == nil {
+			s.mu.Lock()
+			s.signed++
+			s.add(key, cert)
+			s.mu.Unlock()
+		}
+		return cert, err
+	})
+	if !led {
+		s.mu.Lock()
+		s.hits++
+		s.mu.Unlock()
+	}
+	cert, _ := v.(*tls.Certificate)
+	return cert, err
 }
 
 // add caches cert under key as most recent, evicting the least recently used

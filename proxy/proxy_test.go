@@ -417,3 +417,16 @@ func TestImageSize(t *testing.T) {
 		}
 	}
 }
+
+// google.* is Google's name under any public suffix, not a subdomain of
+// someone else's domain nor a name under a hosting suffix.
+func TestRedirectorHost(t *testing.T) {
+	for host, want := range map[string]bool{
+		"www.google.com": true, "google.co.uk": true, "www.google.com.au": true, "google.test": true,
+		"google.evil.com": false, "www.google.evil.co.uk": false, "google.herokuapp.com": false, "notgoogle.com": false,
+	} {
+		if got := redirectorHost(host, "google.*"); got != want {
+			t.Errorf("redirectorHost(%q, google.*) = %v, want %v", host, got, want)
+		}
+	}
+}

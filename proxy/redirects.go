@@ -3,6 +3,8 @@ package proxy
 import (
 	"net/url"
 	"strings"
+
+	"golang.org/x/net/publicsuffix"
 )
 
 // redirector is a link-tracking redirect endpoint that carries its target
@@ -60,16 +62,13 @@ func unwrapRedirect(u *url.URL) (string, bool) {
 
 func redirectorHost(host, pattern string) bool {
 	if base, ok := strings.CutSuffix(pattern, ".*"); ok {
-		// google.*: www.google.com, google.co.uk, …: the label before the
-		// public suffix. Two-part country suffixes are common enough to
-		// accept one or two labels after the name.
-		labels := strings.Split(host, ".")
-		for i, l := range labels {
-			if l == base && i < len(labels)-1 && len(labels)-1-i <= 2 {
-				return true
-			}
-		}
-		return false
+		// google.*: www.google.com, google.co.uk, …: the name registered
+		// directly under a public suffix of the ICANN section or an
+		// unlisted top-level domain, not under a hosting suffix such as
+		// herokuapp.com (where anyone registers) nor under another domain.
+		suffix, icann := publicsuffix.PublicSuffix(host)
+		d, err := publicsuffix.EffectiveTLDPlusOne(host)
+		return (icann || !strings.Contains(suffix, ".")) && err == nil && d == base+"."+suffix
 	}
 	return host == pattern || strings.HasSuffix(host, "."+pattern)
 }

@@ -35,6 +35,19 @@ type cacheKey struct {
 	cd    bool
 }
 
+// flightKey is the key as a string, for singleflight.
+func (k cacheKey) flightKey() string {
+	b := []byte(k.name)
+	b = append(b, 0, byte(k.qtype>>8), byte(k.qtype))
+	if k.do {
+		b = append(b, 'D')
+	}
+	if k.cd {
+		b = append(b, 'C')
+	}
+	return string(b)
+}
+
 type cacheEntry struct {
 	key    cacheKey
 	msg    *dns.Msg // never modified once stored

@@ -54,37 +54,23 @@ func (s *Server) refresh(k cacheKey, req *dns.Msg, set *upstreamSet) {
 	_, _ = s.fetch(ctx, k, req, set)
 }
 
-type call struct {
-	done chan struct{}
-	msg  *dns.Msg
-	err  error
-}
-
-// fetch asks set once per key at a time and caches the answer.
+// fetch asks set once per key at a time and caches the answer; callers
+// that come meanwhile share it, each free to give up on its own ctx.
 func (s *Server) fetch(ctx context.Context, k cacheKey, req *dns.Msg, set *upstreamSet) (*dns.Msg, error) {
-	s.flightMu.Lock()
-	if c, ok := s.flights[k]; ok {
-		s.flightMu.Unlock()
-		select {
-		case <-c.done:
-			return c.msg, c.err
-		case <-ctx.Done():
-			return nil, ctx.Err()
+	ch := s.flights.DoChan(k.flightKey(), func() (any, error) {
+		m, err := s.forward(ctx, upstreamQuery(req), set)
+		if err == nil && s.cache != nil {
+			s.cache.put(k, m, s.now())
 		}
+		return m, err
+	})
+	select {
+	case r := <-ch:
+		m, _ := r.Val.(*dns.Msg)
+		return m, r.Err
+	case <-ctx.Done():
+		return nil, ctx.Err()
 	}
-	c := &call{done: make(chan struct{})}
-	s.flights[k] = c
-	s.flightMu.Unlock()
-
-	c.msg, c.err = s.forward(ctx, upstreamQuery(req), set)
-	if c.err == nil && s.cache != nil {
-		s.cache.put(k, c.msg, s.now())
-	}
-	s.flightMu.Lock()
-	delete(s.flights, k)
-	s.flightMu.Unlock()
-	close(c.done)
-	return c.msg, c.err
 }
 
 // forward sends q to set per the strategy. An answer counts when it is

@@ -12,11 +12,11 @@ import (
 	"net/netip"
 	"slices"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/miekg/dns"
+	"golang.org/x/sync/singleflight"
 
 	"github.com/pixelwall/pixelwall/blocklist"
 )
@@ -122,8 +122,7 @@ type Server struct {
 	log     *slog.Logger
 	now     func() time.Time
 
-	flightMu sync.Mutex
-	flights  map[cacheKey]*call
+	flights singleflight.Group // upstream exchanges under way, by cacheKey.flightKey
 
 	main    *upstreamSet
 	domains map[string]*upstreamSet // DomainUpstreams, by lower-case FQDN
@@ -174,7 +173,7 @@ func New(opts Options) (*Server, error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	s := &Server{opts: opts, log: opts.Logger, now: opts.Now, flights: make(map[cacheKey]*call),
+	s := &Server{opts: opts, log: opts.Logger, now: opts.Now,
 		main: newUpstreamSet(opts.Upstreams)}
 	for d, ups := range opts.DomainUpstreams {
 		if len(ups) == 0 {
