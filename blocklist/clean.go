@@ -1,6 +1,7 @@
 package blocklist
 
 import (
+	"slices"
 	"strings"
 )
 
@@ -107,7 +108,7 @@ func (m *Matcher) Clean(req *Request) (string, []string) {
 				out.Grow(len(u))
 				out.WriteString(u[:pos])
 			}
-			if !contains(removed, name) {
+			if !slices.Contains(removed, name) {
 				removed = append(removed, name)
 			}
 		} else if removed != nil && pair != "" {
@@ -144,13 +145,4 @@ func (m *Matcher) removes(req *Request, name, pair string, remove, keep []int32)
 		}
 	}
 	return true
-}
-
-func contains(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
 }

@@ -129,6 +129,9 @@ type Server struct {
 	logger *slog.Logger
 	mux    *http.ServeMux
 	pages  *pages
+	// cop refuses cross-origin form posts (Sec-Fetch-Site, else Origin
+	// against Host); the CSRF token is a second check.
+	cop *http.CrossOriginProtection
 
 	// key is the per-process secret that CSRF tokens and flash cookies
 	// are derived from.
@@ -171,7 +174,7 @@ func New(opts Options) (*Server, error) {
 	if !opts.Loopback && opts.PasswordHash == "" {
 		return nil, errors.New("dashboard: a password is required when the dashboard listens on a non-loopback address")
 	}
-	s := &Server{
+	s := &Server{cop: http.NewCrossOriginProtection(),
 		opts:      opts,
 		now:       opts.Now,
 		logger:    opts.Logger,
@@ -245,7 +248,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	safe := r.Method == http.MethodGet || r.Method == http.MethodHead
-	if !safe && !sameOrigin(r) {
+	if !safe && s.cop.Check(r) != nil {
 		http.Error(w, "Cross-origin request refused.", http.StatusForbidden)
 		return
 	}
@@ -319,30 +322,6 @@ func loopbackHost(hostport string) bool {
 	}
 	ip, err := netip.ParseAddr(host)
 	return err == nil && ip.Unmap().IsLoopback()
-}
-
-// sameOrigin reports whether a state-changing request may come from this
-// dashboard's own pages: its Origin header, when present, names this
-// host, and the browser does not flag it as cross-site.
-func sameOrigin(r *http.Request) bool {
-	switch r.Header.Get("Sec-Fetch-Site") {
-	case "cross-site", "same-site":
-		return false
-	case "same-origin":
-		// Pages cannot forge Sec-Fetch-* headers; the browser vouches for
-		// it even where it sends "Origin: null" (it does for form posts
-		// under some referrer policies).
-		return true
-	}
-	origin := r.Header.Get("Origin")
-	if origin == "" {
-		return true
-	}
-	u, err := url.Parse(origin)
-	if err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
-		return false // includes "null"
-	}
-	return strings.EqualFold(u.Host, r.Host)
 }
 
 // localTarget returns target when it is a path on this server (not

@@ -4,26 +4,24 @@ import (
 	"net/netip"
 	"sync"
 	"time"
+
+	"golang.org/x/time/rate"
 )
 
 // limiter is a token bucket per client address. Safe for concurrent use.
 type limiter struct {
-	rate, burst float64
-	mu          sync.Mutex
-	buckets     map[netip.Addr]*bucket
-}
-
-type bucket struct {
-	tokens float64
-	last   time.Time
+	rate    rate.Limit
+	burst   int
+	mu      sync.Mutex
+	buckets map[netip.Addr]*rate.Limiter
 }
 
 // maxBuckets bounds memory against spoofed source addresses: past it the
 // table starts over, which forgives everyone at once.
 const maxBuckets = 1 << 16
 
-func newLimiter(rate, burst float64) *limiter {
-	return &limiter{rate: rate, burst: burst, buckets: make(map[netip.Addr]*bucket)}
+func newLimiter(perSecond float64, burst int) *limiter {
+	return &limiter{rate: rate.Limit(perSecond), burst: burst, buckets: make(map[netip.Addr]*rate.Limiter)}
 }
 
 func (l *limiter) allow(client netip.Addr, now time.Time) bool {
@@ -34,14 +32,8 @@ func (l *limiter) allow(client netip.Addr, now time.Time) bool {
 		if len(l.buckets) >= maxBuckets {
 			clear(l.buckets)
 		}
-		b = &bucket{tokens: l.burst, last: now}
+		b = rate.NewLimiter(l.rate, l.burst)
 		l.buckets[client] = b
 	}
-	b.tokens = min(l.burst, b.tokens+now.Sub(b.last).Seconds()*l.rate)
-	b.last = now
-	if b.tokens < 1 {
-		return false
-	}
-	b.tokens--
-	return true
+	return b.AllowN(now, 1)
 }

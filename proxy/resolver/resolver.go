@@ -197,7 +197,7 @@ func New(opts Options) (*Server, error) {
 		s.cache = newCache(opts.CacheSize)
 	}
 	if opts.RateLimit > 0 {
-		s.limiter = newLimiter(float64(opts.RateLimit), float64(2*opts.RateLimit))
+		s.limiter = newLimiter(float64(opts.RateLimit), 2*opts.RateLimit)
 	}
 	return s, nil
 }
