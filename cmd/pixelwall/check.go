@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"path/filepath"
 	"strings"
 
 	"github.com/pixelwall/pixelwall/blocklist"
@@ -47,7 +48,7 @@ func (s *stringsFlag) String() string     { return strings.Join(*s, ",") }
 func (s *stringsFlag) Set(v string) error { *s = append(*s, v); return nil }
 
 func cmdCheck(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
-	fs := newFlagSet("check", stderr)
+	fs := newFlagSet("check", stdout)
 	var common commonFlags
 	common.register(fs)
 	var lists stringsFlag
@@ -55,10 +56,11 @@ func cmdCheck(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	noDefaults := fs.Bool("no-default-lists", false, "load neither the embedded lists nor the config's lists")
 	source := fs.String("source", "", "page `URL` the requests are made from")
 	typ := fs.String("type", "", "request `type` (image, script, xhr, …); default: guessed from the URL's extension")
-	if err := fs.Parse(args); err != nil {
+	urls, err := parseFlags(fs, args)
+	if err != nil {
 		return err
 	}
-	if fs.NArg() == 0 {
+	if len(urls) == 0 {
 		return usageError{fmt.Errorf("give URLs to check, or - to read NDJSON requests from stdin")}
 	}
 	var defType blocklist.Type
@@ -74,9 +76,18 @@ func cmdCheck(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	srcs, warnings := listSources(cfg, dataDir(common.data, cfg), lists, *noDefaults)
+	srcs, warnings := listSources(cfg, dataDir(common.data, cfg), nil, *noDefaults)
 	for _, w := range warnings {
 		fmt.Fprintln(stderr, "warning:", w)
+	}
+	// The lists asked for by name must be there: deciding without one
+	// would answer "pass" for what it blocks.
+	for _, path := range lists {
+		src, err := readList(filepath.Base(path), blocklist.FormatAuto, path)
+		if err != nil {
+			return fmt.Errorf("-list: %w", err)
+		}
+		srcs = append(srcs, src)
 	}
 	m := blocklist.Compile(srcs...)
 	reportBadLines(stderr, m)
@@ -89,7 +100,7 @@ func cmdCheck(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	emit := func(in checkInput) error {
 		return enc.Encode(decide(m, &req, in, defType))
 	}
-	for _, arg := range fs.Args() {
+	for _, arg := range urls {
 		if arg != "-" {
 			if err := emit(checkInput{URL: arg, Source: *source}); err != nil {
 				return err

@@ -32,6 +32,10 @@ func listSources(cfg *Config, data string, extra []string, noDefaults bool) (src
 			if err != nil {
 				if l.URL != "" && errors.Is(err, fs.ErrNotExist) {
 					err = fmt.Errorf("list %s: not downloaded yet; the embedded lists serve until it arrives", l.Name)
+					if meta, ok := listFetcher(data).Meta(l.Name); ok && meta.LastError != "" {
+						err = fmt.Errorf("list %s: no copy yet: the last download (%s) failed: %s; the embedded lists serve until one succeeds",
+							l.Name, stamp(meta.Checked), meta.LastError)
+					}
 				}
 				warnings = append(warnings, err.Error())
 				continue

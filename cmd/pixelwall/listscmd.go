@@ -51,13 +51,14 @@ func refreshEvery(l ListConfig, meta blocklist.FetchMeta) time.Duration {
 
 // cmdLists is `pixelwall lists show|update`.
 func cmdLists(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("lists", stderr)
+	fs := newFlagSet("lists", stdout)
 	var common commonFlags
 	common.register(fs)
-	if err := fs.Parse(args); err != nil {
+	pos, err := parseFlags(fs, args)
+	if err != nil {
 		return err
 	}
-	if fs.NArg() != 1 || fs.Arg(0) != "show" && fs.Arg(0) != "update" {
+	if len(pos) != 1 || pos[0] != "show" && pos[0] != "update" {
 		return usageError{fmt.Errorf("want show or update")}
 	}
 	cfg, err := loadConfigOrDefault(common.config)
@@ -65,7 +66,7 @@ func cmdLists(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	data := dataDir(common.data, cfg)
-	if fs.Arg(0) == "update" {
+	if pos[0] == "update" {
 		return listsUpdate(ctx, cfg, data, stdout)
 	}
 	return listsShow(cfg, data, stdout)
@@ -96,7 +97,7 @@ func listsUpdate(ctx context.Context, cfg *Config, data string, stdout io.Writer
 		}
 	}
 	if failed > 0 {
-		return fmt.Errorf("%d of %d lists could not be updated (their last good copies stay)", failed, len(lists))
+		return fmt.Errorf("%d of %d lists could not be updated (see above)", failed, len(lists))
 	}
 	return nil
 }
@@ -275,7 +276,11 @@ func refresher(ctx context.Context, cfgFn func() *Config, data string, now chan 
 				return
 			}
 			if r.Err != nil {
-				logger.Warn("list update failed; the last good copy stays", "list", l.Name, "err", r.Err)
+				msg := "list update failed; the last good copy stays"
+				if r.Meta.Updated.IsZero() {
+					msg = "list download failed; there is no copy of it yet (the embedded lists serve meanwhile)"
+				}
+				logger.Warn(msg, "list", l.Name, "err", r.Err)
 				wait = min(wait, 30*time.Minute) // try again sooner
 			} else {
 				logger.Info("list checked", "list", l.Name, "status", r.Status, "rules", r.Meta.Rules, "took", r.Took.Round(time.Millisecond))

@@ -31,28 +31,27 @@ import (
 // cmdRun starts every configured service and serves until ctx is done (or
 // SIGINT/SIGTERM); SIGHUP reloads the config's lists, allow and deny.
 func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("run", stderr)
+	fs := newFlagSet("run", stdout)
 	var common commonFlags
 	common.register(fs)
 	httpAddr := fs.String("http", "", "proxy listen `address` (overrides the config; off disables it)")
 	dnsAddr := fs.String("dns", "", "DNS listen `address`, UDP and TCP (overrides the config; off disables it)")
+	dashAddr := fs.String("dashboard", "", "dashboard listen `address` (overrides the config; off disables it)")
 	verbose := fs.Bool("v", false, "log debug messages")
 	noRefresh := fs.Bool("no-refresh", false, "do not download or refresh url lists (use the cached copies)")
-	if err := fs.Parse(args); err != nil {
+	pos, err := parseFlags(fs, args)
+	if err != nil {
 		return err
 	}
-	if fs.NArg() > 0 {
-		return usageError{fmt.Errorf("unexpected arguments: %v", fs.Args())}
+	if len(pos) > 0 {
+		return usageError{fmt.Errorf("unexpected arguments: %v", pos)}
 	}
 	cfg, err := loadConfigOrDefault(common.config)
 	if err != nil {
 		return err
 	}
-	if *httpAddr != "" {
-		cfg.HTTP.Listen = *httpAddr
-	}
-	if *dnsAddr != "" {
-		cfg.DNS.Listen = *dnsAddr
+	if err := cfg.overrideListen(*httpAddr, *dnsAddr, *dashAddr); err != nil {
+		return usageError{err}
 	}
 	data := dataDir(common.data, cfg)
 	level := slog.LevelInfo
