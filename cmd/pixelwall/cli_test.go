@@ -98,7 +98,7 @@ func TestHelp(t *testing.T) {
 		{[]string{"ca", "export", "-h"}, []string{"usage: pixelwall ca", "regenerate "}},
 		{[]string{"lists", "-h"}, []string{"usage: pixelwall lists", "show ", "update ", "-config file"}},
 		{[]string{"lists", "show", "-h"}, []string{"usage: pixelwall lists", "update "}},
-		{[]string{"logs", "-h"}, []string{"usage: pixelwall logs", "purge ", "-top key", "kinds", "-layer layer", "http or dns", "-n int", "-kind kind", "-reason", "the same as -kind", "-since duration", "-all", "-follow"}},
+		{[]string{"logs", "-h"}, []string{"usage: pixelwall logs", "purge ", "-top key", "kinds", "-layer layer", "http or dns", "-n int", "-kind kind", "-reason kind", "an alias of -kind", "-since duration", "(default 1d)", "-all", "-follow"}},
 		{[]string{"logs", "purge", "-h"}, []string{"usage: pixelwall logs", "-all", "-since duration"}},
 		{[]string{"help", "logs"}, []string{"usage: pixelwall logs", "-top key"}},
 		{[]string{"dashboard", "-h"}, []string{"usage: pixelwall dashboard", "password ", "without echo"}},

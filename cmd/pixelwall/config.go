@@ -198,8 +198,13 @@ type durationFlag struct {
 }
 
 func (f *durationFlag) String() string {
-	if f == nil {
+	switch {
+	case f == nil:
 		return ""
+	case f.d > 0 && f.d%(24*time.Hour) == 0:
+		return strconv.FormatInt(int64(f.d/(24*time.Hour)), 10) + "d"
+	case f.d > 0 && f.d%time.Hour == 0:
+		return strconv.FormatInt(int64(f.d/time.Hour), 10) + "h"
 	}
 	return f.d.String()
 }

@@ -91,10 +91,10 @@ func cmdLogs(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	fs.Var(since, "since", "show entries newer than this `duration` (0: all); purge: delete entries older than this")
 	all := fs.Bool("all", false, "purge: delete every entry")
 	client := fs.String("client", "", "only this client `address`")
-	host := fs.String("host", "", "only this host (and its subdomains)")
+	host := fs.String("host", "", "only this `host` (and its subdomains)")
 	var kind string
 	fs.StringVar(&kind, "kind", "", "only this `kind` (the KIND column): "+strings.Join(logKinds, ", "))
-	fs.StringVar(&kind, "reason", "", "the same as -kind")
+	fs.StringVar(&kind, "reason", "", "an alias of -`kind`")
 	layer := fs.String("layer", "", "only this `layer`: http or dns")
 	top := fs.String("top", "", "count instead, by `key`: "+strings.Join(topKeys, ", "))
 	limit := fs.Int("n", 50, "how many entries (or -top rows) to show")

@@ -79,7 +79,7 @@ subcommands:
        pixelwall logs purge -since DUR | -all
 
 Show the block log, oldest first; -top counts instead. -kind selects the
-log's KIND column (-reason is the same flag under its old name).
+log's KIND column (-reason is an alias of -kind).
 
 subcommands:
   purge  delete entries older than -since (-since 0 or -all: every entry)`,
