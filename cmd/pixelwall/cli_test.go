@@ -477,3 +477,34 @@ func TestDashboardPasswordPiped(t *testing.T) {
 		t.Errorf("empty stdin: exit %d, %q", code, errOut)
 	}
 }
+
+// TestRunOfflineFirstDownload: a url list that cannot be downloaded on the
+// first run is reported as having no copy yet, not as keeping one.
+func TestRunOfflineFirstDownload(t *testing.T) {
+	fetchBackoff = func(int) time.Duration { return time.Millisecond }
+	defer func() { fetchBackoff = nil }()
+	closed, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	unreachable := "http://" + closed.Addr().String() + "/list.txt"
+	closed.Close()
+	cfg := writeFile(t, "pixelwall.yaml", "lists:\n  - name: remote\n    url: "+unreachable+"\ndns:\n  listen: 'off'\n  upstreams: ["+dnsStub(t)+"]\n")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var out, errOut syncBuffer
+	done := make(chan int, 1)
+	go func() {
+		done <- run(ctx, []string{"run", "-config", cfg, "-data", t.TempDir(), "-http", "127.0.0.1:0", "-dashboard", "off"}, strings.NewReader(""), &out, &errOut)
+	}()
+	for deadline := time.Now().Add(10 * time.Second); !strings.Contains(errOut.String(), "list=remote"); time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("no word on the failed download; stderr:\n%s", errOut.String())
+		}
+	}
+	cancel()
+	<-done
+	if s := errOut.String(); !strings.Contains(s, "there is no copy of it yet") || strings.Contains(s, "last good copy") {
+		t.Errorf("stderr:\n%s\nwant \"no copy of it yet\", not \"the last good copy stays\"", s)
+	}
+}
