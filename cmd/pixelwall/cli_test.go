@@ -497,7 +497,7 @@ func TestRunOfflineFirstDownload(t *testing.T) {
 	go func() {
 		done <- run(ctx, []string{"run", "-config", cfg, "-data", t.TempDir(), "-http", "127.0.0.1:0", "-dashboard", "off"}, strings.NewReader(""), &out, &errOut)
 	}()
-	for deadline := time.Now().Add(10 * time.Second); !strings.Contains(errOut.String(), "list=remote"); time.Sleep(20 * time.Millisecond) {
+	for deadline := time.Now().Add(10 * time.Second); !strings.Contains(errOut.String(), "list=remote err="); time.Sleep(20 * time.Millisecond) {
 		if time.Now().After(deadline) {
 			t.Fatalf("no word on the failed download; stderr:\n%s", errOut.String())
 		}
