@@ -9,13 +9,14 @@ import (
 
 // cmdCA is `pixelwall ca path|export|regenerate`.
 func cmdCA(args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("ca", stderr)
+	fs := newFlagSet("ca", stdout)
 	var common commonFlags
 	common.register(fs)
-	if err := fs.Parse(args); err != nil {
+	pos, err := parseFlags(fs, args)
+	if err != nil {
 		return err
 	}
-	if fs.NArg() != 1 {
+	if len(pos) != 1 {
 		return usageError{fmt.Errorf("want one of: path, export, regenerate")}
 	}
 	cfg, err := loadConfigOrDefault(common.config)
@@ -23,7 +24,7 @@ func cmdCA(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	opts := certs.Options{Dir: caDir(dataDir(common.data, cfg))}
-	switch fs.Arg(0) {
+	switch pos[0] {
 	case "path":
 		ca, _, err := certs.LoadOrCreate(opts)
 		if err != nil {
@@ -44,7 +45,7 @@ func cmdCA(args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintf(stdout, "new CA at %s\nSHA-256 %s\nInstall it on every device again; the old one is kept as %s.old and can be removed from trust stores.\n",
 			ca.CertPath(), ca.Fingerprint(), ca.CertPath())
 	default:
-		return usageError{fmt.Errorf("unknown ca command %q: want path, export or regenerate", fs.Arg(0))}
+		return usageError{fmt.Errorf("unknown ca command %q: want path, export or regenerate", pos[0])}
 	}
 	return nil
 }

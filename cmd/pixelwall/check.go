@@ -50,7 +50,7 @@ func (s *stringsFlag) String() string     { return strings.Join(*s, ",") }
 func (s *stringsFlag) Set(v string) error { *s = append(*s, v); return nil }
 
 func cmdCheck(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
-	fs := newFlagSet("check", stderr)
+	fs := newFlagSet("check", stdout)
 	var common commonFlags
 	common.register(fs)
 	var lists stringsFlag
@@ -58,10 +58,11 @@ func cmdCheck(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	noDefaults := fs.Bool("no-default-lists", false, "load neither the embedded lists nor the config's lists")
 	source := fs.String("source", "", "page `URL` the requests are made from")
 	typ := fs.String("type", "", "request `type` (image, script, xhr, …); default: guessed from the URL's extension")
-	if err := fs.Parse(args); err != nil {
+	urls, err := parseFlags(fs, args)
+	if err != nil {
 		return err
 	}
-	if fs.NArg() == 0 {
+	if len(urls) == 0 {
 		return usageError{fmt.Errorf("give URLs to check, or - to read NDJSON requests from stdin")}
 	}
 	var defType blocklist.Type
@@ -101,7 +102,7 @@ func cmdCheck(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	emit := func(in checkInput) error {
 		return enc.Encode(decide(pol, &req, in, defType))
 	}
-	for _, arg := range fs.Args() {
+	for _, arg := range urls {
 		if arg != "-" {
 			if err := emit(checkInput{URL: arg, Source: *source}); err != nil {
 				return err

@@ -146,7 +146,7 @@ func TestConfigErrors(t *testing.T) {
 		{"unknown top key", "lists: []\nallw:\n  - a.test\n", "pixelwall.yaml:2: allw: unknown key"},
 		{"unknown nested key", "lists:\n  - name: a\n    path: /x\n    refrsh: 1h\n", "pixelwall.yaml:4: lists[0].refrsh: unknown key"},
 		{"wrong shape", "allow: 5\n", "pixelwall.yaml:1: allow: want a list"},
-		{"wrong scalar", "lists:\n  - name: a\n    path: /x\n    enabled: maybe\n", "pixelwall.yaml: line 4: cannot unmarshal"},
+		{"wrong scalar", "lists:\n  - name: a\n    path: /x\n    enabled: maybe\n", "pixelwall.yaml:4: lists[0].enabled: \"maybe\": want true or false"},
 		{"list for a value", "lists:\n  - name: [a, b]\n", "pixelwall.yaml:2: lists[0].name: want a single value"},
 		{"list without source", "lists:\n  - name: a\n", "pixelwall.yaml:2: lists[0].url: give exactly one of url and path"},
 		{"bad format", "lists:\n  - name: a\n    path: /x\n    format: csv\n", "pixelwall.yaml:4: lists[0].format: unknown list format"},

@@ -8,10 +8,12 @@ import (
 	"maps"
 	"net"
 	"net/netip"
+	"net/url"
 	"os"
 	"path/filepath"
 	"reflect"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -150,15 +152,69 @@ type DashboardConfig struct {
 	PasswordHash string `yaml:"password_hash"`
 }
 
-// duration is a time.Duration written as "10s", "1m30s".
+// duration is a time.Duration written as "10s", "1m30s" or "30d".
 type duration time.Duration
 
 func (d *duration) UnmarshalYAML(n *yaml.Node) error {
-	v, err := time.ParseDuration(n.Value)
-	if err != nil || v < 0 {
-		return fmt.Errorf("line %d: %q is not a duration like 10s or 2m", n.Line, n.Value)
+	v, err := parseDuration(n.Value)
+	if err != nil {
+		return err
 	}
 	*d = duration(v)
+	return nil
+}
+
+// parseDuration reads a duration as time.ParseDuration does, with days
+// ("d") as a further unit written first: "30d", "1d12h". Negative
+// durations are errors. Every duration of the config and the command line
+// is read with it.
+func parseDuration(s string) (time.Duration, error) {
+	bad := fmt.Errorf("%q is not a duration like 90s, 10m, 12h, 30d or 1d12h", s)
+	days, rest, hasDays := strings.Cut(s, "d")
+	var total time.Duration
+	if hasDays {
+		n, err := strconv.ParseUint(days, 10, 16)
+		if err != nil || n > 100000 {
+			return 0, bad
+		}
+		total = time.Duration(n) * 24 * time.Hour
+		if rest == "" {
+			return total, nil
+		}
+		s = rest
+	}
+	v, err := time.ParseDuration(s)
+	if err != nil || v < 0 || strings.HasPrefix(s, "+") {
+		return 0, bad
+	}
+	return total + v, nil
+}
+
+// durationFlag is a flag.Value for a duration read with parseDuration; set
+// says whether it was given.
+type durationFlag struct {
+	d   time.Duration
+	set bool
+}
+
+func (f *durationFlag) String() string {
+	switch {
+	case f == nil:
+		return ""
+	case f.d > 0 && f.d%(24*time.Hour) == 0:
+		return strconv.FormatInt(int64(f.d/(24*time.Hour)), 10) + "d"
+	case f.d > 0 && f.d%time.Hour == 0:
+		return strconv.FormatInt(int64(f.d/time.Hour), 10) + "h"
+	}
+	return f.d.String()
+}
+
+func (f *durationFlag) Set(s string) error {
+	d, err := parseDuration(s)
+	if err != nil {
+		return errors.New("not a duration like 90s, 10m, 12h, 30d or 1d12h")
+	}
+	f.d, f.set = d, true
 	return nil
 }
 
@@ -208,6 +264,10 @@ func (e *configError) Error() string {
 // loadConfig reads and checks a config file. Unknown keys, wrong types and
 // bad values are errors that name the file, line and key.
 func loadConfig(path string) (*Config, error) {
+	path, err := expandHome(path)
+	if err != nil {
+		return nil, fmt.Errorf("read config: %w", err)
+	}
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("read config: %w", err)
@@ -239,6 +299,9 @@ func parseConfig(path string, b []byte) (*Config, error) {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	if err := cfg.validate(path, doc.Content[0]); err != nil {
+		return nil, err
+	}
+	if err := cfg.expandPaths(path, doc.Content[0]); err != nil {
 		return nil, err
 	}
 	return cfg, nil
@@ -297,8 +360,26 @@ func checkKeys(file string, n *yaml.Node, t reflect.Type, path string) error {
 		if n.Kind != yaml.ScalarNode {
 			return &configError{file, n.Line, path, "want a single value, not a list or mapping"}
 		}
+		if err := n.Decode(reflect.New(t).Interface()); err != nil {
+			return &configError{file, n.Line, path, scalarProblem(t, n.Value, err)}
+		}
 	}
 	return nil
+}
+
+// scalarProblem says why value does not fit a key of type t.
+func scalarProblem(t reflect.Type, value string, err error) string {
+	if t == reflect.TypeFor[duration]() {
+		return err.Error()
+	}
+	switch t.Kind() {
+	case reflect.Bool:
+		return fmt.Sprintf("%q: want true or false", value)
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return fmt.Sprintf("%q: want a whole number", value)
+	}
+	return fmt.Sprintf("%q: want a %s", value, t.Kind())
 }
 
 func fieldByTag(t reflect.Type, key string) (reflect.StructField, bool) {
@@ -367,15 +448,11 @@ func (c *Config) validate(file string, root *yaml.Node) error {
 		}
 		return &configError{file, line, key, msg}
 	}
-	if l := c.HTTP.Listen; l != "off" {
-		if _, _, err := net.SplitHostPort(l); err != nil {
-			return at("http.listen", -1, fmt.Sprintf("%q is not host:port (or off)", l))
-		}
+	if msg := listenProblem(c.HTTP.Listen); msg != "" {
+		return at("http.listen", -1, msg)
 	}
-	if l := c.DNS.Listen; l != "off" {
-		if _, _, err := net.SplitHostPort(l); err != nil {
-			return at("dns.listen", -1, fmt.Sprintf("%q is not host:port (or off)", l))
-		}
+	if msg := listenProblem(c.DNS.Listen); msg != "" {
+		return at("dns.listen", -1, msg)
 	}
 	for _, key := range []string{"http.allow_clients", "dns.allow_clients"} {
 		list := c.HTTP.AllowClients
@@ -388,14 +465,8 @@ func (c *Config) validate(file string, root *yaml.Node) error {
 			}
 		}
 	}
-	if l := c.Dashboard.Listen; l != "off" {
-		host, _, err := net.SplitHostPort(l)
-		if err != nil {
-			return at("dashboard.listen", -1, fmt.Sprintf("%q is not host:port (or off)", l))
-		}
-		if ip, err := netip.ParseAddr(host); (err != nil || !ip.IsLoopback()) && host != "localhost" && c.Dashboard.PasswordHash == "" {
-			return at("dashboard.listen", -1, "the dashboard listens beyond loopback: set dashboard.password_hash (pixelwall dashboard password)")
-		}
+	if msg := c.dashboardProblem(); msg != "" {
+		return at("dashboard.listen", -1, msg)
 	}
 	switch c.DNS.Strategy {
 	case "parallel", "failover":
@@ -443,6 +514,9 @@ func (c *Config) validate(file string, root *yaml.Node) error {
 			if _, err := resolver.ParseUpstream(u, resolver.UpstreamOptions{}); err != nil {
 				return &configError{file, line(i), fmt.Sprintf("%s[%d]", key, i), err.Error()}
 			}
+			if msg := upstreamPortProblem(u); msg != "" {
+				return &configError{file, line(i), fmt.Sprintf("%s[%d]", key, i), msg}
+			}
 		}
 	}
 	switch c.DNS.BlockMode {
@@ -464,6 +538,9 @@ func (c *Config) validate(file string, root *yaml.Node) error {
 		if _, err := resolver.ParseUpstream(u, resolver.UpstreamOptions{}); err != nil {
 			return at("dns.upstreams", i, err.Error())
 		}
+		if msg := upstreamPortProblem(u); msg != "" {
+			return at("dns.upstreams", i, msg)
+		}
 	}
 	for key, hosts := range map[string][]string{"allow": c.Allow, "deny": c.Deny} {
 		for i, h := range hosts {
@@ -471,6 +548,133 @@ func (c *Config) validate(file string, root *yaml.Node) error {
 				return &configError{file, nodeLine(root, key, i, ""), fmt.Sprintf("%s[%d]", key, i), fmt.Sprintf("%q is not a hostname", h)}
 			}
 		}
+	}
+	return nil
+}
+
+// listenProblem says what is wrong with a listen address, or "". A
+// listener takes port 0 (the system picks a free one, printed at start).
+func listenProblem(addr string) string {
+	if addr == "off" {
+		return ""
+	}
+	_, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Sprintf("%q is not host:port (or off)", addr)
+	}
+	if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
+		return fmt.Sprintf("%q: the port must be a number from 1 to 65535 (0: any free port)", addr)
+	}
+	return ""
+}
+
+// dashboardProblem checks dashboard.listen: an address, and a password
+// when it is reachable beyond loopback.
+func (c *Config) dashboardProblem() string {
+	l := c.Dashboard.Listen
+	if msg := listenProblem(l); msg != "" || l == "off" {
+		return msg
+	}
+	host, _, _ := net.SplitHostPort(l)
+	if ip, err := netip.ParseAddr(host); (err != nil || !ip.IsLoopback()) && host != "localhost" && c.Dashboard.PasswordHash == "" {
+		return "the dashboard listens beyond loopback: set dashboard.password_hash (pixelwall dashboard password)"
+	}
+	return ""
+}
+
+// overrideListen applies run's -http, -dns and -dashboard flags (empty:
+// keep the config's) and checks them as the config's are checked.
+func (c *Config) overrideListen(httpAddr, dnsAddr, dashAddr string) error {
+	for _, o := range []struct {
+		flag, value string
+		to          *string
+	}{{"-http", httpAddr, &c.HTTP.Listen}, {"-dns", dnsAddr, &c.DNS.Listen}, {"-dashboard", dashAddr, &c.Dashboard.Listen}} {
+		if o.value == "" {
+			continue
+		}
+		*o.to = o.value
+		msg := listenProblem(o.value)
+		if o.flag == "-dashboard" && msg == "" {
+			msg = c.dashboardProblem()
+		}
+		if msg != "" {
+			return fmt.Errorf("%s: %s", o.flag, msg)
+		}
+	}
+	return nil
+}
+
+// upstreamPortProblem checks the port of an upstream that names one: an
+// upstream has to be asked on a real port (1–65535).
+func upstreamPortProblem(u string) string {
+	hostport := u
+	if scheme, rest, ok := strings.Cut(u, "://"); ok {
+		if scheme == "https" {
+			pu, err := url.Parse(u)
+			if err != nil {
+				return ""
+			}
+			hostport = pu.Host
+		} else {
+			hostport, _, _ = strings.Cut(rest, "#")
+		}
+	}
+	_, port, err := net.SplitHostPort(hostport)
+	if err != nil || port == "" {
+		return "" // the protocol's default port
+	}
+	if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+		return fmt.Sprintf("%q: the port must be a number from 1 to 65535", u)
+	}
+	return ""
+}
+
+// expandHome expands a leading "~" or "~/" to the user's home directory;
+// other paths are returned as they are.
+func expandHome(p string) (string, error) {
+	if p != "~" && !strings.HasPrefix(p, "~/") {
+		return p, nil
+	}
+	home, err := os.UserHomeDir()
+	if err != nil {
+		return "", fmt.Errorf("%q: no home directory to expand ~ to: %w", p, err)
+	}
+	return filepath.Join(home, p[1:]), nil
+}
+
+// expandPaths expands ~ in the config's file and directory names.
+func (c *Config) expandPaths(file string, root *yaml.Node) error {
+	paths := []struct {
+		key string
+		p   *string
+	}{{"data_dir", &c.DataDir}, {"log.path", &c.Log.Path}, {"http.upstream_ca_file", &c.HTTP.UpstreamCAFile}}
+	if c.Log.JSON != "stdout" {
+		paths = append(paths, struct {
+			key string
+			p   *string
+		}{"log.json", &c.Log.JSON})
+	}
+	for _, p := range paths {
+		v, err := expandHome(*p.p)
+		if err != nil {
+			section, sub, _ := strings.Cut(p.key, ".")
+			line := root.Line
+			if n := mapValue(root, section); n != nil {
+				line = n.Line
+				if m := mapValue(n, sub); m != nil {
+					line = m.Line
+				}
+			}
+			return &configError{file, line, p.key, err.Error()}
+		}
+		*p.p = v
+	}
+	for i := range c.Lists {
+		v, err := expandHome(c.Lists[i].Path)
+		if err != nil {
+			return &configError{file, nodeLine(root, "lists", i, "path"), fmt.Sprintf("lists[%d].path", i), err.Error()}
+		}
+		c.Lists[i].Path = v
 	}
 	return nil
 }
@@ -525,10 +729,14 @@ func nodeLine(root *yaml.Node, key string, index int, sub string) int {
 }
 
 // dataDir resolves the data directory: flag, then config, then
-// $XDG_DATA_HOME/pixelwall (or ~/.local/share/pixelwall).
+// $XDG_DATA_HOME/pixelwall (or ~/.local/share/pixelwall). A leading ~ in
+// the flag is expanded too ("-data=~/x" reaches us unexpanded).
 func dataDir(flagValue string, cfg *Config) string {
 	switch {
 	case flagValue != "":
+		if p, err := expandHome(flagValue); err == nil {
+			return p
+		}
 		return flagValue
 	case cfg.DataDir != "":
 		return cfg.DataDir

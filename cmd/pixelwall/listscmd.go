@@ -18,13 +18,14 @@ import (
 
 // cmdLists is `pixelwall lists show|update`.
 func cmdLists(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("lists", stderr)
+	fs := newFlagSet("lists", stdout)
 	var common commonFlags
 	common.register(fs)
-	if err := fs.Parse(args); err != nil {
+	pos, err := parseFlags(fs, args)
+	if err != nil {
 		return err
 	}
-	if fs.NArg() != 1 || fs.Arg(0) != "show" && fs.Arg(0) != "update" {
+	if len(pos) != 1 || pos[0] != "show" && pos[0] != "update" {
 		return usageError{fmt.Errorf("want show or update")}
 	}
 	cfg, err := loadConfigOrDefault(common.config)
@@ -32,7 +33,7 @@ func cmdLists(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	data := dataDir(common.data, cfg)
-	if fs.Arg(0) == "update" {
+	if pos[0] == "update" {
 		return listsUpdate(ctx, cfg, data, stdout)
 	}
 	return listsShow(cfg, data, stdout)
@@ -67,7 +68,7 @@ func listsUpdate(ctx context.Context, cfg *Config, data string, stdout io.Writer
 		}
 	}
 	if failed > 0 {
-		return fmt.Errorf("%d of %d lists could not be updated (their last good copies stay)", failed, len(results))
+		return fmt.Errorf("%d of %d lists could not be updated (see above)", failed, len(results))
 	}
 	return nil
 }

@@ -72,35 +72,56 @@ func dnsEntry(e resolver.Event) blocklog.Entry {
 	}
 }
 
+// topKeys are what `logs -top` counts by.
+var topKeys = []string{"hosts", "rules", "lists", "clients", "kinds"}
+
+// logKinds are the kinds the proxy and the resolver store in the log (the
+// resolver's are blocked, refused and passed). Kinds found in the log are
+// accepted too.
+var logKinds = []string{string(proxy.KindBlocked), string(proxy.KindHeuristic), string(proxy.KindParamsStripped),
+	string(proxy.KindReferer), string(proxy.KindUnwrapped), string(proxy.KindConnectRefused), string(proxy.KindAccessRefused),
+	string(proxy.KindPinned), "refused", string(proxy.KindPassed)}
+
 // cmdLogs is `pixelwall logs [flags]` and `pixelwall logs purge`.
 func cmdLogs(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	purge := len(args) > 0 && args[0] == "purge"
-	if purge {
-		args = args[1:]
-	}
-	fs := newFlagSet("logs", stderr)
+	fs := newFlagSet("logs", stdout)
 	var common commonFlags
 	common.register(fs)
-	since := fs.Duration("since", 24*time.Hour, "show entries newer than this (purge: delete entries older than this; 0 = everything)")
+	since := &durationFlag{d: 24 * time.Hour}
+	fs.Var(since, "since", "show entries newer than this `duration` (0: all); purge: delete entries older than this")
+	all := fs.Bool("all", false, "purge: delete every entry")
 	client := fs.String("client", "", "only this client `address`")
-	host := fs.String("host", "", "only this host (and its subdomains)")
-	reason := fs.String("reason", "", "only this kind: blocked, heuristic, params-stripped, referer, unwrapped, connect-refused, access-refused, pinned, refused, passed")
-	layer := fs.String("layer", "", "only http or dns")
-	top := fs.String("top", "", "aggregate instead: hosts, rules, lists or clients")
-	limit := fs.Int("n", 50, "how many entries (or top rows)")
+	host := fs.String("host", "", "only this `host` (and its subdomains)")
+	var kind string
+	fs.StringVar(&kind, "kind", "", "only this `kind` (the KIND column): "+strings.Join(logKinds, ", "))
+	fs.StringVar(&kind, "reason", "", "an alias of -`kind`")
+	layer := fs.String("layer", "", "only this `layer`: http or dns")
+	top := fs.String("top", "", "count instead, by `key`: "+strings.Join(topKeys, ", "))
+	limit := fs.Int("n", 50, "how many entries (or -top rows) to show")
 	asJSON := fs.Bool("json", false, "one JSON object per line")
 	follow := fs.Bool("follow", false, "keep printing new entries as they arrive")
-	if err := fs.Parse(args); err != nil {
+	pos, err := parseFlags(fs, args)
+	if err != nil {
 		return err
 	}
-	if fs.NArg() > 0 && fs.Arg(0) == "purge" && !purge {
-		purge = true // "logs -config f purge -since 0": flags may come on both sides
-		if err := fs.Parse(fs.Args()[1:]); err != nil {
-			return err
-		}
+	purge := len(pos) > 0 && pos[0] == "purge"
+	if purge {
+		pos = pos[1:]
 	}
-	if fs.NArg() > 0 {
-		return usageError{fmt.Errorf("unexpected arguments: %v", fs.Args())}
+	if len(pos) > 0 {
+		return usageError{fmt.Errorf("unexpected arguments: %v", pos)}
+	}
+	switch {
+	case purge && since.set == *all:
+		return usageError{errors.New("purge: give -since DURATION (delete entries older than it) or -all")}
+	case !purge && *all:
+		return usageError{errors.New("-all is for purge")}
+	case *layer != "" && *layer != "http" && *layer != "dns":
+		return usageError{fmt.Errorf("-layer %q: want http or dns", *layer)}
+	case *top != "" && !slices.Contains(topKeys, *top):
+		return usageError{fmt.Errorf("-top %q: want one of %s", *top, strings.Join(topKeys, ", "))}
+	case *limit <= 0:
+		return usageError{fmt.Errorf("-n %d: want a positive number", *limit)}
 	}
 	cfg, err := loadConfigOrDefault(common.config)
 	if err != nil {
@@ -117,8 +138,8 @@ func cmdLogs(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		}
 		defer l.Close()
 		var before time.Time
-		if *since > 0 {
-			before = time.Now().Add(-*since)
+		if since.d > 0 && !*all {
+			before = time.Now().Add(-since.d)
 		}
 		n, err := l.Purge(ctx, before)
 		if err != nil {
@@ -133,16 +154,16 @@ func cmdLogs(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return err
 	}
 	defer l.Close()
-	f := blocklog.Filter{Client: *client, Host: *host, Kind: *reason, Layer: *layer, Limit: *limit}
-	if *since > 0 {
-		f.Since = time.Now().Add(-*since)
+	if kind != "" {
+		if err := checkKind(ctx, l, kind); err != nil {
+			return err
+		}
+	}
+	f := blocklog.Filter{Client: *client, Host: *host, Kind: kind, Layer: *layer, Limit: *limit}
+	if since.d > 0 {
+		f.Since = time.Now().Add(-since.d)
 	}
 	if *top != "" {
-		switch *top {
-		case "hosts", "rules", "lists", "clients", "kinds":
-		default:
-			return usageError{fmt.Errorf("-top %q: want hosts, rules, lists or clients", *top)}
-		}
 		rows, err := l.Top(ctx, *top, f, *limit)
 		if err != nil {
 			return err
@@ -161,6 +182,13 @@ func cmdLogs(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		}
 		return tw.Flush()
 	}
+	// The follower starts after the last entry stored before the first
+	// query, or after the newest one shown if that is later: nothing is
+	// printed twice, and -since does not let older entries in later.
+	last, err := l.LastID(ctx)
+	if err != nil {
+		return err
+	}
 	entries, err := l.Query(ctx, f)
 	if err != nil {
 		return err
@@ -171,9 +199,8 @@ func cmdLogs(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if !*follow {
 		return nil
 	}
-	var last int64
-	if len(entries) > 0 {
-		last = entries[len(entries)-1].ID
+	for _, e := range entries {
+		last = max(last, e.ID)
 	}
 	for {
 		select {
@@ -181,7 +208,7 @@ func cmdLogs(ctx context.Context, args []string, stdout, stderr io.Writer) error
 			return nil
 		case <-time.After(500 * time.Millisecond):
 		}
-		f.AfterID, f.Since = last, time.Time{}
+		f.AfterID, f.Follow, f.Since = last, true, time.Time{}
 		more, err := l.Query(ctx, f)
 		if err != nil {
 			if errors.Is(err, context.Canceled) {
@@ -194,6 +221,22 @@ func cmdLogs(ctx context.Context, args []string, stdout, stderr io.Writer) error
 			last = more[len(more)-1].ID
 		}
 	}
+}
+
+// checkKind is a usage error unless kind is one pixelwall logs or one
+// found in the log.
+func checkKind(ctx context.Context, l *blocklog.Log, kind string) error {
+	known := slices.Clone(logKinds)
+	if rows, err := l.Top(ctx, "kinds", blocklog.Filter{}, 100); err == nil {
+		for _, r := range rows {
+			known = append(known, r.Key)
+		}
+	}
+	if slices.Contains(known, kind) {
+		return nil
+	}
+	slices.Sort(known)
+	return usageError{fmt.Errorf("-kind %q: want one of %s", kind, strings.Join(slices.Compact(known), ", "))}
 }
 
 // printEntries writes entries as an aligned table with relative times, or

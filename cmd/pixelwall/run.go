@@ -15,7 +15,7 @@ import (
 // cmdRun starts every configured service and serves until ctx is done (or
 // SIGINT/SIGTERM); SIGHUP reloads the config's lists, allow and deny.
 func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("run", stderr)
+	fs := newFlagSet("run", stdout)
 	var common commonFlags
 	common.register(fs)
 	httpAddr := fs.String("http", "", "proxy listen `address` (overrides the config; off disables it)")
@@ -23,20 +23,19 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	dashAddr := fs.String("dashboard", "", "dashboard listen `address` (overrides the config; off disables it)")
 	verbose := fs.Bool("v", false, "log debug messages")
 	noRefresh := fs.Bool("no-refresh", false, "do not download or refresh url lists (use the cached copies)")
-	if err := fs.Parse(args); err != nil {
+	pos, err := parseFlags(fs, args)
+	if err != nil {
 		return err
 	}
-	if fs.NArg() > 0 {
-		return usageError{fmt.Errorf("unexpected arguments: %v", fs.Args())}
+	if len(pos) > 0 {
+		return usageError{fmt.Errorf("unexpected arguments: %v", pos)}
 	}
 	cfg, err := loadConfigOrDefault(common.config)
 	if err != nil {
 		return err
 	}
-	for _, o := range []struct{ flag, field *string }{{httpAddr, &cfg.HTTP.Listen}, {dnsAddr, &cfg.DNS.Listen}, {dashAddr, &cfg.Dashboard.Listen}} {
-		if *o.flag != "" {
-			*o.field = *o.flag
-		}
+	if err := cfg.overrideListen(*httpAddr, *dnsAddr, *dashAddr); err != nil {
+		return usageError{err}
 	}
 	if cfg.HTTP.Listen == "off" && cfg.DNS.Listen == "off" {
 		return errors.New("every service is off: nothing to run")

@@ -2,6 +2,7 @@ package blocklog
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"strings"
@@ -29,8 +30,11 @@ type Filter struct {
 	// case-insensitive for ASCII letters.
 	Search string
 	// AfterID selects entries stored after the one with this ID, oldest
-	// first (for following the log).
+	// first (for following the log). 0 is unset unless Follow is set.
 	AfterID int64
+	// Follow applies AfterID even when it is 0, which a follower of a log
+	// that never held an entry needs (its LastID is 0).
+	Follow bool
 	// Limit is the most entries Query returns; default 100.
 	Limit int
 }
@@ -89,7 +93,7 @@ func (f Filter) where() (string, []any) {
 		p := "%" + escapeLike(f.Search) + "%"
 		add(`(url LIKE ? ESCAPE '\' OR host LIKE ? ESCAPE '\' OR rule LIKE ? ESCAPE '\')`, p, p, p)
 	}
-	if f.AfterID > 0 {
+	if f.AfterID > 0 || f.Follow {
 		add("id > ?", f.AfterID)
 	}
 	if len(conds) == 0 {
@@ -107,7 +111,7 @@ func escapeLike(s string) string {
 func querySQL(f Filter) (string, []any) {
 	where, args := f.where()
 	order := "time DESC, id DESC"
-	if f.AfterID > 0 {
+	if f.AfterID > 0 || f.Follow {
 		order = "id"
 	}
 	limit := f.Limit
@@ -120,10 +124,10 @@ func querySQL(f Filter) (string, []any) {
 }
 
 // Query returns the entries f selects, newest first, or oldest first when
-// f.AfterID is set. Each is a stored row, which may stand for several
-// identical decisions (see Entry.Count); f.Limit counts rows. It is safe
-// to call concurrently with writes; entries still queued are not seen
-// (see Flush).
+// f.AfterID or f.Follow is set. Each is a stored row, which may stand for
+// several identical decisions (see Entry.Count); f.Limit counts rows. It
+// is safe to call concurrently with writes; entries still queued are not
+// seen (see Flush).
 func (l *Log) Query(ctx context.Context, f Filter) ([]Entry, error) {
 	q, args := querySQL(f)
 	rows, err := l.r.QueryContext(ctx, q, args...)
@@ -143,6 +147,18 @@ func (l *Log) Query(ctx context.Context, f Filter) ([]Entry, error) {
 		return nil, fmt.Errorf("blocklog: reading entries: %w", err)
 	}
 	return entries, nil
+}
+
+// LastID is the greatest ID an entry of the log has had (0 when it never
+// held one); IDs are never reused, so a Filter with Follow and this
+// AfterID selects only entries stored later.
+func (l *Log) LastID(ctx context.Context) (int64, error) {
+	var id int64
+	err := l.r.QueryRowContext(ctx, "SELECT seq FROM sqlite_sequence WHERE name = 'entries'").Scan(&id)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return 0, fmt.Errorf("blocklog: last id: %w", err)
+	}
+	return id, nil
 }
 
 // Count is one row of Top: a key and how many decisions have it (the sum

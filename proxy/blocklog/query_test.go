@@ -104,6 +104,42 @@ func TestQueryOrderAndAfterID(t *testing.T) {
 	}
 }
 
+// TestFollowFromLastID: following from LastID shows only later entries,
+// oldest first, also from a log that never held one (AfterID 0) and
+// after a purge emptied it.
+func TestFollowFromLastID(t *testing.T) {
+	l := openTest(t, Options{})
+	ctx := context.Background()
+	if id, err := l.LastID(ctx); err != nil || id != 0 {
+		t.Fatalf("LastID of a new log = %d, %v; want 0", id, err)
+	}
+	for _, d := range []string{"a", "b"} {
+		l.Add(Entry{Time: base, Kind: "blocked", Detail: d})
+	}
+	flush(t, l)
+	if got := names(query(t, l, Filter{Follow: true})); got != "a,b" {
+		t.Errorf("Query(Follow, AfterID 0) = %q, want a,b (oldest first)", got)
+	}
+	last, err := l.LastID(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := query(t, l, Filter{Follow: true, AfterID: last}); len(got) != 0 {
+		t.Errorf("Query(Follow, AfterID LastID) = %q, want nothing", names(got))
+	}
+	if _, err := l.Purge(ctx, time.Time{}); err != nil {
+		t.Fatal(err)
+	}
+	l.Add(Entry{Time: base.Add(-time.Hour), Kind: "blocked", Detail: "c"})
+	flush(t, l)
+	if id, _ := l.LastID(ctx); id <= last {
+		t.Errorf("LastID after purge and add = %d, want more than %d", id, last)
+	}
+	if got := names(query(t, l, Filter{Follow: true, AfterID: last})); got != "c" {
+		t.Errorf("Query(Follow, AfterID %d) after purge = %q, want c", last, got)
+	}
+}
+
 func TestTop(t *testing.T) {
 	l := openTest(t, Options{})
 	seed(t, l)
