@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"strconv"
+	"strings"
 	"time"
 
 	"golang.org/x/sync/errgroup"
@@ -28,6 +29,8 @@ const shutdownGrace = 10 * time.Second
 // every other service reads, the block log, and the listeners of the
 // configured ones.
 type app struct {
+	cfg           *Config // the config the services started with
+	listenFlags   [3]string
 	cfgPath, data string
 	logger        *slog.Logger
 	stdout        io.Writer
@@ -46,12 +49,14 @@ type app struct {
 	dnsTCP  net.Listener
 	dashSrv *http.Server
 	dashLn  net.Listener
+
+	firstRun bool // the CA was made now: say how to set up
 }
 
 // newApp builds every service of cfg and opens its listeners; close undoes
 // it when serve is not called.
 func newApp(cfg *Config, cfgPath, data string, logger *slog.Logger, stdout io.Writer) (_ *app, err error) {
-	a := &app{cfgPath: cfgPath, data: data, logger: logger, stdout: stdout}
+	a := &app{cfg: cfg, cfgPath: cfgPath, data: data, logger: logger, stdout: stdout}
 	defer func() {
 		if err != nil {
 			a.close()
@@ -102,7 +107,26 @@ func newApp(cfg *Config, cfgPath, data string, logger *slog.Logger, stdout io.Wr
 		a.dashSrv = &http.Server{Handler: dash, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelDebug)}
 		fmt.Fprintf(stdout, "dashboard listening on http://%s/\n", a.dashLn.Addr())
 	}
+	if a.firstRun && a.httpLn != nil {
+		a.printSetup()
+	}
 	return a, nil
+}
+
+// printSetup gives a new user the three steps, with the real addresses.
+func (a *app) printSetup() {
+	addr := a.httpLn.Addr().String()
+	fmt.Fprintf(a.stdout, `
+To start:
+  1. Set your browser's or system's HTTP and HTTPS proxy to %[1]s
+     (or automatic proxy configuration: http://%[1]s/proxy.pac).
+  2. Open http://%[1]s/ and install the CA certificate it offers,
+     so that HTTPS trackers can be blocked too.
+`, addr)
+	if a.dashLn != nil {
+		fmt.Fprintf(a.stdout, "  3. See what is blocked at http://%s/\n", a.dashLn.Addr())
+	}
+	fmt.Fprintln(a.stdout)
 }
 
 // listenProxy sets up the CA and the proxy and opens its listener.
@@ -116,7 +140,8 @@ func (a *app) listenProxy(cfg *Config, rec recorder) error {
 		return err
 	}
 	if created {
-		fmt.Fprintf(a.stdout, "created a new CA for this install at %s: install it from http://%s/\n", ca.CertPath(), proxy.OwnHost)
+		fmt.Fprintf(a.stdout, "created a new CA for this install at %s\n", ca.CertPath())
+		a.firstRun = true
 	}
 	opts.CA, opts.Signer = ca, signer
 	opts.Policy, opts.Allow = a.lists.Policy, a.lists.Allow
@@ -216,9 +241,15 @@ func (a *app) serve(ctx context.Context, hup <-chan os.Signal, refresh bool) err
 // that need a restart are named.
 func (a *app) reload() {
 	cfg, err := loadConfigOrDefault(a.cfgPath)
+	if err == nil {
+		err = cfg.overrideListen(a.listenFlags[0], a.listenFlags[1], a.listenFlags[2])
+	}
 	if err != nil {
 		a.logger.Error("reload: config not reloaded", "err", err)
 		return
+	}
+	if keys := restartKeys(a.cfg, cfg); len(keys) > 0 {
+		a.logger.Warn("reload: these settings changed and take effect at the next start", "keys", strings.Join(keys, ", "))
 	}
 	a.lists.Reload(listsConfig(cfg, nil, false))
 	a.lists.RefreshNow()

@@ -143,3 +143,46 @@ deny: ["tracker.test"]
 }
 
 func discardLogger() *log.Logger { return log.New(io.Discard, "", 0) }
+
+// A reload names the settings it cannot apply; lists, allow and deny it
+// applies.
+func TestRestartKeys(t *testing.T) {
+	old := defaultConfig()
+	same := defaultConfig()
+	same.Allow = []string{"example.com"}
+	same.Lists = nil
+	if keys := restartKeys(old, same); len(keys) != 0 {
+		t.Errorf("lists and allow changed: restart keys %v, want none", keys)
+	}
+	changed := defaultConfig()
+	changed.HTTP.Listen = "127.0.0.1:9999"
+	changed.Log.KeepQueryValues = true
+	changed.DNS.Upstreams = []string{"127.0.0.1:53"}
+	if got, want := strings.Join(restartKeys(old, changed), " "), "http.listen dns.upstreams log.keep_query_values"; got != want {
+		t.Errorf("restart keys %q, want %q", got, want)
+	}
+}
+
+// The first run says how to set up, with the real addresses.
+func TestFirstRunSaysHowToSetUp(t *testing.T) {
+	data := t.TempDir()
+	cfgPath := writeFile(t, "config.yaml", fmt.Sprintf(`
+http: {listen: "127.0.0.1:0"}
+dns: {listen: "off", upstreams: ["%s"]}
+dashboard: {listen: "127.0.0.1:0"}
+`, dnsStub(t)))
+	addr, stop, out := startRun(t, "-config", cfgPath, "-data", data, "-no-refresh")
+	dash := waitLine(t, out, "dashboard listening on ")
+	waitLine(t, out, "  3. ")
+	stop()
+	for _, want := range []string{"proxy to " + addr, "http://" + addr + "/proxy.pac", "Open http://" + addr + "/ and install", "at " + dash} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("first run output lacks %q:\n%s", want, out.String())
+		}
+	}
+	_, stop, out = startRun(t, "-config", cfgPath, "-data", data, "-no-refresh")
+	stop()
+	if strings.Contains(out.String(), "To start:") {
+		t.Errorf("the second run repeats the set-up steps:\n%s", out.String())
+	}
+}

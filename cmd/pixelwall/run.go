@@ -9,6 +9,8 @@ import (
 	"net/netip"
 	"os"
 	"os/signal"
+	"reflect"
+	"strings"
 	"syscall"
 )
 
@@ -57,6 +59,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if err != nil {
 		return err
 	}
+	a.listenFlags = [3]string{*httpAddr, *dnsAddr, *dashAddr}
 	return a.serve(ctx, hup, !*noRefresh)
 }
 
@@ -73,4 +76,31 @@ func loadConfigOrDefault(path string) (*Config, error) {
 		return defaultConfig(), nil
 	}
 	return loadConfig(path)
+}
+
+// restartKeys are the settings that differ between old and new that a
+// reload does not apply: all but the lists, allow and deny.
+func restartKeys(old, new *Config) []string {
+	var keys []string
+	var walk func(prefix string, a, b reflect.Value)
+	walk = func(prefix string, a, b reflect.Value) {
+		for i := range a.NumField() {
+			f := a.Type().Field(i)
+			key := strings.Split(f.Tag.Get("yaml"), ",")[0]
+			if prefix == "" && (key == "lists" || key == "allow" || key == "deny") {
+				continue
+			}
+			if prefix != "" {
+				key = prefix + "." + key
+			}
+			switch {
+			case f.Type.Kind() == reflect.Struct:
+				walk(key, a.Field(i), b.Field(i))
+			case !reflect.DeepEqual(a.Field(i).Interface(), b.Field(i).Interface()):
+				keys = append(keys, key)
+			}
+		}
+	}
+	walk("", reflect.ValueOf(*old), reflect.ValueOf(*new))
+	return keys
 }
