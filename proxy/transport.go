@@ -33,7 +33,9 @@ func NewTransport(o TransportOptions) *http.Transport {
 	if o.ResponseHeaderTimeout == 0 {
 		o.ResponseHeaderTimeout = 60 * time.Second
 	}
-	d := &net.Dialer{Timeout: o.DialTimeout, KeepAlive: 30 * time.Second}
+	// dialControl checks every address connected against the
+	// destinations policy of the client the dial is for.
+	d := &net.Dialer{Timeout: o.DialTimeout, KeepAlive: 30 * time.Second, ControlContext: dialControl}
 	if len(o.Resolvers) > 0 {
 		d.Resolver = newResolver(o.Resolvers, o.DialTimeout)
 	}
