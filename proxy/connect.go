@@ -125,9 +125,11 @@ func hijack(w http.ResponseWriter) (net.Conn, *bufio.Reader, bool) {
 }
 
 // dialTunnel opens a tunnel's upstream connection with the client's
-// transport, whose dialer checks the destination.
+// transport, whose dialer checks the destination. The CONNECT's context
+// ends when its connection is hijacked; the dialer's timeout bounds the
+// dial instead.
 func (s *Server) dialTunnel(r *http.Request, hostport string, info *reqInfo) (net.Conn, error) {
-	return s.tr[info.class].DialContext(r.Context(), "tcp", hostport)
+	return s.tr[info.class].DialContext(context.WithoutCancel(r.Context()), "tcp", hostport)
 }
 
 // tunnel copies bytes both ways, starting with those buffered in br. When

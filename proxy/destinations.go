@@ -322,4 +322,3 @@ func (s *Server) requestInfo(r *http.Request) *reqInfo {
 	}
 	return &reqInfo{s: s, client: clientIP(r.RemoteAddr), class: classRemote}
 }
-
