@@ -158,6 +158,10 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 			return fmt.Errorf("dashboard: %w", err)
 		}
 		dashSrv = &http.Server{Handler: dash, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelDebug)}
+		if p != nil {
+			// Never served through the proxy but to loopback clients.
+			p.SetAdminAddrs([]netip.AddrPort{dl.Addr().(*net.TCPAddr).AddrPort()})
+		}
 		fmt.Fprintf(stdout, "dashboard listening on http://%s/\n", dl.Addr())
 		go func() { serveErr <- fmt.Errorf("dashboard: %w", dashSrv.Serve(dl)) }()
 	}
@@ -356,6 +360,13 @@ func newProxy(cfg *Config, data string, m *blocklist.Matcher, logger *slog.Logge
 	for _, c := range h.AllowClients {
 		p, _ := parseNetwork(c) // checked with the config
 		opts.AllowClients = append(opts.AllowClients, p)
+	}
+	for _, c := range h.DenyDestinations {
+		p, _ := parseNetwork(c) // checked with the config
+		opts.DenyDestinations = append(opts.DenyDestinations, p)
+	}
+	for _, p := range h.ConnectPorts {
+		opts.ConnectPorts = append(opts.ConnectPorts, uint16(p)) // checked with the config
 	}
 	opts.Passthrough = append([]string(nil), h.Passthrough...)
 	if !h.NoDefaultPassthrough {
