@@ -302,7 +302,7 @@ type reqInfo struct {
 	s      *Server
 	client netip.Addr
 	class  clientClass
-	sw     *streamWriter
+	sw     streamWriter
 }
 
 type reqInfoKey struct{}

@@ -258,8 +258,8 @@ func (s *Server) proxyRequest(w http.ResponseWriter, r *http.Request, info *reqI
 	if s.checkLiteral(w, r, info) {
 		return
 	}
-	info.sw = &streamWriter{ResponseWriter: w}
-	s.gp.ServeHTTP(info.sw, s.withReqInfo(r, info))
+	info.sw.ResponseWriter = w
+	s.gp.ServeHTTP(&info.sw, s.withReqInfo(r, info))
 }
 
 func (s *Server) clientAllowed(ip netip.Addr) bool {

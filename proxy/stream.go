@@ -2,9 +2,11 @@ package proxy
 
 import (
 	"bufio"
+	"io"
 	"mime"
 	"net"
 	"net/http"
+	"sync"
 
 	"github.com/elazarl/goproxy"
 )
@@ -54,6 +56,20 @@ func (w *streamWriter) Flush() {
 	}
 }
 
+// ReadFrom is what io.Copy uses: the server's own ReadFrom (no buffer of
+// ours) for responses of known length; a pooled buffer, each read flushed,
+// for streams.
+func (w *streamWriter) ReadFrom(r io.Reader) (int64, error) {
+	if rf, ok := w.ResponseWriter.(io.ReaderFrom); ok && !w.stream {
+		return rf.ReadFrom(r)
+	}
+	buf := copyBuffers.Get().(*[]byte)
+	defer copyBuffers.Put(buf)
+	return io.CopyBuffer(struct{ io.Writer }{w}, r, *buf) // the struct hides ReadFrom
+}
+
+var copyBuffers = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
+
 // Hijack serves WebSocket upgrades, which goproxy takes over.
 func (w *streamWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	return http.NewResponseController(w.ResponseWriter).Hijack()
@@ -68,7 +84,7 @@ func (s *Server) sendResponse(resp *http.Response, ctx *goproxy.ProxyCtx) *http.
 	if resp == nil {
 		return s.destinationResponse(ctx.Req, ctx.Error)
 	}
-	if info := s.requestInfo(ctx.Req); info.sw != nil {
+	if info := s.requestInfo(ctx.Req); info.sw.ResponseWriter != nil {
 		info.sw.stream = isStream(resp)
 	}
 	return resp
