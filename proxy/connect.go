@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
+	"encoding/binary"
 	"errors"
 	"io"
 	"net"
@@ -162,7 +163,8 @@ func closeWrite(c net.Conn) {
 // any proxied request; plain HTTP (ws://, or http:// through a tunnel) is
 // served the same way without TLS; anything else, or nothing within
 // peekTimeout (a protocol whose server speaks first), is tunnelled
-// untouched, the bytes already read included.
+// untouched, the bytes already read included. A CONNECT to an address
+// whose ClientHello names a passthrough or pinned host is tunnelled too.
 func (s *Server) mitm(req *http.Request, conn net.Conn, br *bufio.Reader, host, hostport string, info *reqInfo) {
 	defer conn.Close()
 	if _, err := io.WriteString(conn, "HTTP/1.1 200 Connection established\r\n\r\n"); err != nil {
@@ -173,6 +175,13 @@ func (s *Server) mitm(req *http.Request, conn net.Conn, br *bufio.Reader, host, 
 	first, err := br.Peek(1)
 	isTLS := err == nil && first[0] == 0x16 // a TLS handshake record
 	isHTTP := err == nil && !isTLS && looksLikeHTTP(br)
+	if isTLS && isIPLiteral(host) {
+		// The CONNECT named no host: the ClientHello's may be one that is
+		// tunnelled (an app that connects by address).
+		if sni := serverName(br); sni != "" && !s.intercepts(strings.ToLower(sni)) {
+			isTLS = false
+		}
+	}
 	var ne net.Error
 	if err != nil && !(errors.As(err, &ne) && ne.Timeout()) {
 		return // the client went away
@@ -233,6 +242,48 @@ func (s *Server) mitm(req *http.Request, conn net.Conn, br *bufio.Reader, host, 
 	_ = srv.Serve(l)
 	<-l.closed
 }
+
+func isIPLiteral(host string) bool {
+	_, err := netip.ParseAddr(host)
+	return err == nil
+}
+
+// serverName is the server name of the TLS ClientHello at the front of br,
+// read without consuming it; "" when there is none, or the hello does not
+// fit in br's buffer.
+func serverName(br *bufio.Reader) string {
+	hdr, err := br.Peek(5) // a record header: type, version, length
+	if err != nil || hdr[0] != 0x16 {
+		return ""
+	}
+	rec, err := br.Peek(5 + int(binary.BigEndian.Uint16(hdr[3:])))
+	if err != nil {
+		return ""
+	}
+	var name string
+	errRead := errors.New("hello read")
+	tc := tls.Server(helloConn{bytes.NewReader(rec)}, &tls.Config{
+		GetConfigForClient: func(h *tls.ClientHelloInfo) (*tls.Config, error) {
+			name = h.ServerName
+			return nil, errRead
+		},
+	})
+	_ = tc.Handshake()
+	return name
+}
+
+// helloConn lets crypto/tls parse a ClientHello held in memory; what it
+// would send back goes nowhere.
+type helloConn struct{ r io.Reader }
+
+func (c helloConn) Read(p []byte) (int, error)     { return c.r.Read(p) }
+func (helloConn) Write(p []byte) (int, error)      { return 0, io.ErrClosedPipe }
+func (helloConn) Close() error                     { return nil }
+func (helloConn) LocalAddr() net.Addr              { return dummyAddr{} }
+func (helloConn) RemoteAddr() net.Addr             { return dummyAddr{} }
+func (helloConn) SetDeadline(time.Time) error      { return nil }
+func (helloConn) SetReadDeadline(time.Time) error  { return nil }
+func (helloConn) SetWriteDeadline(time.Time) error { return nil }
 
 // looksLikeHTTP reports whether the client's first bytes are an HTTP/1
 // request line's method and space.

@@ -174,3 +174,37 @@ func TestConnectPlainHTTPStillFiltered(t *testing.T) {
 		t.Errorf("request through the tunnel was not served by the proxy: origin saw %v", echo)
 	}
 }
+
+// TestConnectByAddressTunnelsPassthroughServerName: an app that CONNECTs to
+// an address and names a passthrough host in its ClientHello is tunnelled
+// (it sees the origin's certificate); another name is intercepted.
+func TestConnectByAddressTunnelsPassthroughServerName(t *testing.T) {
+	w := newWorld(t, worldOptions{})
+	target := "127.0.0.1:" + w.tlsPort
+	for _, tc := range []struct {
+		name, wantCA string
+	}{
+		{"bank.test", w.originCA.Cert.Subject.CommonName},
+		{"news.test", w.ca.Cert.Subject.CommonName},
+	} {
+		conn, br, resp := rawConnect(t, loopbackDial, w.proxyURL.Host, target, "")
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("CONNECT %s: %d", target, resp.StatusCode)
+		}
+		tc0 := tls.Client(&readerConn{Conn: conn, r: br}, &tls.Config{ServerName: tc.name, InsecureSkipVerify: true})
+		if err := tc0.Handshake(); err != nil {
+			t.Fatalf("%s: handshake: %v", tc.name, err)
+		}
+		if got := tc0.ConnectionState().PeerCertificates[0].Issuer.CommonName; got != tc.wantCA {
+			t.Errorf("ClientHello naming %s: certificate from %q, want %q", tc.name, got, tc.wantCA)
+		}
+	}
+}
+
+// readerConn reads from r, the buffered rest of conn.
+type readerConn struct {
+	net.Conn
+	r io.Reader
+}
+
+func (c *readerConn) Read(p []byte) (int, error) { return c.r.Read(p) }
