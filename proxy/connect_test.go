@@ -52,12 +52,17 @@ func TestConnectServerSpeaksFirst(t *testing.T) {
 	w := newWorld(t, worldOptions{})
 	p := lineServer(t, "220 mail.test ESMTP ready\r\n")
 	for _, host := range []string{"mail.test", "bank.test"} { // intercepted by default; passthrough
-		_, br, resp := rawConnect(t, loopbackDial, w.proxyURL.Host, host+":"+p, "")
+		conn, br, resp := rawConnect(t, loopbackDial, w.proxyURL.Host, host+":"+p, "")
 		if resp.StatusCode != http.StatusOK {
 			t.Fatalf("CONNECT %s: %d", host, resp.StatusCode)
 		}
 		if line, err := br.ReadString('\n'); line != "220 mail.test ESMTP ready\r\n" {
 			t.Errorf("%s: banner = %q, %v", host, line, err)
+		}
+		// The client's side goes through too once it speaks.
+		io.WriteString(conn, "EHLO client.test\r\n")
+		if line, err := br.ReadString('\n'); line != "got: EHLO client.test\r\n" {
+			t.Errorf("%s: answer to EHLO = %q, %v", host, line, err)
 		}
 	}
 }
