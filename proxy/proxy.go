@@ -87,9 +87,10 @@ type Options struct {
 
 	// Transport sends requests upstream, and its DialContext opens
 	// tunnels. Default: NewTransport(TransportOptions{}). The proxy uses
-	// clones of it (see Server.CloseIdleConnections); a DialContext other
-	// than NewTransport's should set dialControl's check on its
-	// net.Dialer, or destinations are checked only once connected.
+	// clones of it, one per kind of client (see CloseIdleConnections).
+	// NewTransport's dialer checks each address before connecting to it;
+	// with another DialContext the check comes once connected, before any
+	// byte is sent.
 	Transport *http.Transport
 
 	// Overrides allow what the lists block (dashboard, block pages); the
@@ -172,9 +173,11 @@ func New(opts Options) (*Server, error) {
 	if opts.ConnectPorts == nil {
 		opts.ConnectPorts = DefaultConnectPorts
 	}
+	deny := make([]netip.Prefix, len(opts.DenyDestinations))
 	for i, p := range opts.DenyDestinations {
-		opts.DenyDestinations[i] = p.Masked()
+		deny[i] = p.Masked()
 	}
+	opts.DenyDestinations = deny
 	if opts.Intercept == "" {
 		opts.Intercept = InterceptAll
 	}
