@@ -3,6 +3,7 @@ package proxy
 import (
 	"bufio"
 	"context"
+	"errors"
 	"io"
 	"net"
 	"net/http"
@@ -286,4 +287,27 @@ func TestDialControlRefusesRebinding(t *testing.T) {
 	if err := dialControl(context.Background(), "tcp4", "127.0.0.1:80", nil); err != nil {
 		t.Errorf("a dial not made for a client was refused: %v", err)
 	}
+}
+
+// TestCustomDialerCheckedOnceConnected: a Transport whose dialer does not
+// run dialControl is still held to the policy, on the connected address.
+func TestCustomDialerCheckedOnceConnected(t *testing.T) {
+	l := listen(t)
+	tr := NewTransport(TransportOptions{})
+	var d net.Dialer
+	tr.DialContext = d.DialContext // no ControlContext
+	w := newWorld(t, worldOptions{tweak: func(o *Options) { o.Transport = tr }})
+	c, err := w.proxy.tr[classRemote].DialContext(context.Background(), "tcp", l.Addr().String())
+	var de *DestinationError
+	if !errors.As(err, &de) || de.Reason != reasonLoopback {
+		if c != nil {
+			c.Close()
+		}
+		t.Fatalf("dial to loopback for a remote client: %v, want a refusal", err)
+	}
+	c, err = w.proxy.tr[classLoopback].DialContext(context.Background(), "tcp", l.Addr().String())
+	if err != nil {
+		t.Fatalf("dial to loopback for a loopback client: %v", err)
+	}
+	c.Close()
 }
