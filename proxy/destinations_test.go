@@ -99,7 +99,6 @@ func TestDestinationsPolicyForLANClients(t *testing.T) {
 		// to it is refused for its address, not its port.
 		o.ConnectPorts = []uint16{443, uint16(mailPort), uint16(localPort)}
 	}})
-	w.proxy.peekTimeout = 200 * time.Millisecond
 	pl, err := net.Listen("tcp", ns.HostIP+":0")
 	if err != nil {
 		t.Fatal(err)
