@@ -124,8 +124,8 @@ func newBrowserWorld(t *testing.T) *browserWorld {
 	roots.AddCert(originCA.Cert)
 	tr := NewTransport(TransportOptions{RootCAs: roots})
 	// Loopback only: port 443 goes to the origin's TLS listener, 80 to its
-	// plain one, anything else is refused. goproxy's CONNECT tunnels dial
-	// through here too (ConnectDialWithReq).
+	// plain one, anything else is refused. CONNECT tunnels dial through here
+	// too.
 	tr.DialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
 		_, p, err := net.SplitHostPort(addr)
 		if err != nil {
@@ -155,7 +155,7 @@ func newBrowserWorld(t *testing.T) *browserWorld {
 	}
 	pl := listen(t)
 	serveForTest(t, srv, pl)
-	t.Cleanup(tr.CloseIdleConnections)
+	t.Cleanup(srv.CloseIdleConnections)
 	bw.proxyURL = "http://" + pl.Addr().String()
 	return bw
 }

@@ -2,13 +2,16 @@ package proxy
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"crypto/tls"
+	"encoding/binary"
 	"errors"
 	"io"
 	"net"
 	"net/http"
 	"net/netip"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -21,38 +24,88 @@ import (
 // handshakeTimeout bounds the TLS handshake with an intercepted client.
 const handshakeTimeout = 10 * time.Second
 
-// handleConnect is the CONNECT policy: refuse hosts blocked by a hostname
-// rule without contacting them, tunnel passthrough and pinned hosts,
-// intercept the rest (per Options.Intercept).
-func (s *Server) handleConnect(hostport string, ctx *goproxy.ProxyCtx) (*goproxy.ConnectAction, string) {
-	host, _, err := net.SplitHostPort(hostport)
-	if err != nil {
-		host = hostport
+// protocolPeek bounds the wait for a CONNECT client's first bytes before
+// the connection is taken for one whose server speaks first (SMTP, IMAP,
+// POP3 banners) and tunnelled; a TLS client sends its ClientHello within
+// a round trip of the 200.
+const protocolPeek = time.Second
+
+// serveConnect is the CONNECT policy: refuse destinations the client may
+// not reach and hosts blocked by a hostname rule, without contacting them;
+// tunnel passthrough and pinned hosts; intercept the rest (per
+// Options.Intercept) when the client speaks TLS or HTTP, and tunnel
+// anything else untouched.
+func (s *Server) serveConnect(w http.ResponseWriter, r *http.Request, info *reqInfo) {
+	hostport := r.Host
+	host, portStr, err := net.SplitHostPort(hostport)
+	port, perr := strconv.ParseUint(portStr, 10, 16)
+	if err != nil || perr != nil || host == "" {
+		w.Header().Set("Connection", "close")
+		http.Error(w, "pixelwall: CONNECT wants host:port\n", http.StatusBadRequest)
+		return
 	}
 	host = strings.TrimSuffix(strings.ToLower(host), ".")
-	client := clientIP(ctx.Req.RemoteAddr)
+	client := info.client
 	if s.isOwnHost(host) {
-		ctx.Resp = textResponse(ctx.Req, http.StatusForbidden, "pixelwall: use http://"+OwnHost+"/\n")
-		return goproxy.RejectConnect, hostport
+		w.Header().Set("Connection", "close")
+		http.Error(w, "pixelwall: use http://"+OwnHost+"/\n", http.StatusForbidden)
+		return
+	}
+	if !s.connectPortAllowed(info.class, uint16(port)) {
+		s.refuseDestination(w, r, client, host, &DestinationError{Dest: hostport, Reason: reasonPort})
+		return
+	}
+	if ip, err := netip.ParseAddr(host); err == nil {
+		if de := s.checkDestination(info.class, netip.AddrPortFrom(ip, uint16(port))); de != nil {
+			s.refuseDestination(w, r, client, host, de)
+			return
+		}
 	}
 	pol := s.opts.Policy()
 	d := pol.DecideHost(host, client)
 	cloakedBy := ""
 	if d.Action != blocklist.Block && d.Action != blocklist.Allow {
-		cloakedBy, d = s.uncloakHost(ctx.Req.Context(), pol, client, host)
+		cloakedBy, d = s.uncloakHost(r.Context(), pol, client, host)
 	}
 	if d.Action == blocklist.Block {
 		s.emit(Event{Kind: KindConnectRefused, Client: client.String(), Method: http.MethodConnect, Host: host, Rule: d.Rule, List: d.List, CloakedBy: cloakedBy})
-		ctx.Resp = textResponse(ctx.Req, http.StatusForbidden, "pixelwall: "+host+" is blocked by "+d.Rule+" ("+d.List+")\n")
-		return goproxy.RejectConnect, hostport
+		w.Header().Set("Connection", "close")
+		http.Error(w, "pixelwall: "+host+" is blocked by "+d.Rule+" ("+d.List+")\n", http.StatusForbidden)
+		return
 	}
+	r = s.withReqInfo(r, info)
 	if !s.intercepts(host) {
-		return goproxy.OkConnect, hostport
+		// The tunnel's upstream is dialled before the client is told yes,
+		// so that a refusal or failure is an HTTP answer.
+		up, err := s.dialTunnel(r, hostport, info)
+		if err != nil {
+			var de *DestinationError
+			if errors.As(err, &de) {
+				s.refuseDestination(w, r, client, host, de)
+				return
+			}
+			w.Header().Set("Connection", "close")
+			http.Error(w, "pixelwall: cannot reach "+hostport+": "+err.Error()+"\n", http.StatusBadGateway)
+			return
+		}
+		conn, br, ok := hijack(w)
+		if !ok {
+			up.Close()
+			return
+		}
+		if _, err := io.WriteString(conn, "HTTP/1.1 200 Connection established\r\n\r\n"); err != nil {
+			conn.Close()
+			up.Close()
+			return
+		}
+		tunnel(conn, br, up)
+		return
 	}
-	return &goproxy.ConnectAction{
-		Action: goproxy.ConnectHijack,
-		Hijack: func(req *http.Request, conn net.Conn, ctx *goproxy.ProxyCtx) { s.mitm(req, conn, host, hostport) },
-	}, hostport
+	conn, br, ok := hijack(w)
+	if !ok {
+		return
+	}
+	s.mitm(r, conn, br, host, hostport, info)
 }
 
 // intercepts decides between interception and a plain tunnel.
@@ -68,27 +121,96 @@ func (s *Server) intercepts(host string) bool {
 	return true
 }
 
-// mitm serves an intercepted CONNECT: it completes the TLS handshake with
-// our certificate itself (so that a client rejecting it is seen, and the
-// host pinned), then serves the decrypted HTTP/1.1 requests through goproxy
-// like any proxied request. A CONNECT that carries plain HTTP (ws://, or
-// http:// through a tunnel) is served the same way without TLS.
-func (s *Server) mitm(req *http.Request, conn net.Conn, host, hostport string) {
+// hijack takes the client's connection over from net/http, with the
+// reader holding whatever the client sent after its CONNECT.
+func hijack(w http.ResponseWriter) (net.Conn, *bufio.Reader, bool) {
+	conn, brw, err := http.NewResponseController(w).Hijack()
+	if err != nil {
+		return nil, nil, false
+	}
+	return conn, brw.Reader, true
+}
+
+// dialTunnel opens a tunnel's upstream connection with the client's
+// transport, whose dialer checks the destination. The CONNECT's context
+// ends when its connection is hijacked; the dialer's timeout bounds the
+// dial instead.
+func (s *Server) dialTunnel(r *http.Request, hostport string, info *reqInfo) (net.Conn, error) {
+	return s.tr[info.class].DialContext(context.WithoutCancel(r.Context()), "tcp", hostport)
+}
+
+// tunnel copies bytes both ways, starting with those buffered in br. When
+// the client finishes sending, the upstream is half-closed and its answer
+// still flows; when the upstream finishes, the tunnel ends.
+func tunnel(client net.Conn, br *bufio.Reader, up net.Conn) {
+	defer client.Close()
+	defer up.Close()
+	go func() {
+		if _, err := io.Copy(up, br); err == nil {
+			closeWrite(up)
+		} else {
+			up.Close()
+		}
+	}()
+	io.Copy(client, up)
+	closeWrite(client)
+}
+
+func closeWrite(c net.Conn) {
+	if cw, ok := c.(interface{ CloseWrite() error }); ok {
+		cw.CloseWrite()
+	}
+}
+
+// mitm serves an intercepted CONNECT. It tells the client yes, then looks
+// at what the client sends first: a TLS handshake it completes itself with
+// our certificate (so that a client rejecting it is seen, and the host
+// pinned) and serves the decrypted HTTP/1.1 requests through goproxy like
+// any proxied request; plain HTTP (ws://, or http:// through a tunnel) is
+// served the same way without TLS; anything else, or nothing within
+// peekTimeout (a protocol whose server speaks first), is tunnelled
+// untouched, the bytes already read included. A CONNECT to an address
+// whose ClientHello names a passthrough or pinned host is tunnelled too.
+func (s *Server) mitm(req *http.Request, conn net.Conn, br *bufio.Reader, host, hostport string, info *reqInfo) {
 	defer conn.Close()
 	if _, err := io.WriteString(conn, "HTTP/1.1 200 Connection established\r\n\r\n"); err != nil {
 		return
 	}
-	br := bufio.NewReader(conn)
-	_ = conn.SetReadDeadline(time.Now().Add(handshakeTimeout))
+	client := info.client
+	_ = conn.SetReadDeadline(time.Now().Add(s.peekTimeout))
 	first, err := br.Peek(1)
-	if err != nil {
+	isTLS := err == nil && first[0] == 0x16 // a TLS handshake record
+	isHTTP := err == nil && !isTLS && looksLikeHTTP(br)
+	if isTLS && isIPLiteral(host) {
+		// The CONNECT named no host: the ClientHello's may be one that is
+		// tunnelled (an app that connects by address).
+		if sni := serverName(br); sni != "" && !s.intercepts(strings.ToLower(sni)) {
+			isTLS = false
+		}
+	}
+	var ne net.Error
+	if err != nil && !(errors.As(err, &ne) && ne.Timeout()) {
+		return // the client went away
+	}
+	_ = conn.SetReadDeadline(time.Time{})
+	if !isTLS && !isHTTP {
+		up, err := s.dialTunnel(req, hostport, info)
+		if err != nil {
+			var de *DestinationError
+			if errors.As(err, &de) {
+				s.emitRefusal(client, Event{Kind: KindDestinationRefused, Client: client.String(), Method: http.MethodConnect,
+					Host: host, URL: hostport, Detail: de.Error()})
+			}
+			return
+		}
+		tunnel(conn, br, up)
 		return
 	}
-	client := clientIP(req.RemoteAddr)
 	var c net.Conn = &bufferedConn{Conn: conn, r: br}
 	scheme := "http"
-	if first[0] == 0x16 { // TLS handshake record
+	if isTLS {
 		scheme = "https"
+		_ = conn.SetReadDeadline(time.Now().Add(handshakeTimeout))
 		cfg := s.signer().TLSConfig(host)
 		var sentCert bool
 		getCert := cfg.GetCertificate
@@ -113,11 +235,11 @@ func (s *Server) mitm(req *http.Request, conn net.Conn, host, hostport string) {
 		}
 		s.pins.accepted(client, s.now())
 		c = tc
+		_ = conn.SetReadDeadline(time.Time{})
 	}
-	_ = conn.SetReadDeadline(time.Time{})
 
 	srv := &http.Server{
-		Handler:           s.innerHandler(scheme, hostport),
+		Handler:           s.innerHandler(scheme, hostport, info.client, info.class),
 		ReadHeaderTimeout: 30 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          ErrorLog(s.log),
@@ -131,9 +253,66 @@ func (s *Server) mitm(req *http.Request, conn net.Conn, host, hostport string) {
 	<-l.closed
 }
 
+func isIPLiteral(host string) bool {
+	_, err := netip.ParseAddr(host)
+	return err == nil
+}
+
+// serverName is the server name of the TLS ClientHello at the front of br,
+// read without consuming it; "" when there is none, or the hello does not
+// fit in br's buffer.
+func serverName(br *bufio.Reader) string {
+	hdr, err := br.Peek(5) // a record header: type, version, length
+	if err != nil || hdr[0] != 0x16 {
+		return ""
+	}
+	rec, err := br.Peek(5 + int(binary.BigEndian.Uint16(hdr[3:])))
+	if err != nil {
+		return ""
+	}
+	var name string
+	errRead := errors.New("hello read")
+	tc := tls.Server(helloConn{bytes.NewReader(rec)}, &tls.Config{
+		GetConfigForClient: func(h *tls.ClientHelloInfo) (*tls.Config, error) {
+			name = h.ServerName
+			return nil, errRead
+		},
+	})
+	_ = tc.Handshake()
+	return name
+}
+
+// helloConn lets crypto/tls parse a ClientHello held in memory; what it
+// would send back goes nowhere.
+type helloConn struct{ r io.Reader }
+
+func (c helloConn) Read(p []byte) (int, error)     { return c.r.Read(p) }
+func (helloConn) Write(p []byte) (int, error)      { return 0, io.ErrClosedPipe }
+func (helloConn) Close() error                     { return nil }
+func (helloConn) LocalAddr() net.Addr              { return dummyAddr{} }
+func (helloConn) RemoteAddr() net.Addr             { return dummyAddr{} }
+func (helloConn) SetDeadline(time.Time) error      { return nil }
+func (helloConn) SetReadDeadline(time.Time) error  { return nil }
+func (helloConn) SetWriteDeadline(time.Time) error { return nil }
+
+// looksLikeHTTP reports whether the client's first bytes are an HTTP/1
+// request line's method and space.
+func looksLikeHTTP(br *bufio.Reader) bool {
+	b, _ := br.Peek(8) // fewer when the deadline comes first
+	i := bytes.IndexByte(b, ' ')
+	if i < 3 {
+		return false
+	}
+	switch string(b[:i]) {
+	case "GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS", "PATCH", "TRACE":
+		return true
+	}
+	return false
+}
+
 // innerHandler turns requests read from an intercepted connection into
 // absolute-URL proxy requests for goproxy.
-func (s *Server) innerHandler(scheme, hostport string) http.Handler {
+func (s *Server) innerHandler(scheme, hostport string, client netip.Addr, class clientClass) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		r.URL.Scheme = scheme
 		if r.Host == "" {
@@ -150,7 +329,7 @@ func (s *Server) innerHandler(scheme, hostport string) http.Handler {
 			s.servePages(w, r)
 			return
 		}
-		s.gp.ServeHTTP(w, r)
+		s.proxyRequest(w, r, &reqInfo{client: client, class: class})
 	})
 }
 

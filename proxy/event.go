@@ -15,6 +15,13 @@ const (
 	KindConnectRefused Kind = "connect-refused" // CONNECT to a blocked host
 	KindPinned         Kind = "pinned"          // a client rejected our certificate: host tunnelled from now on
 	KindAccessRefused  Kind = "access-refused"  // a client outside allow_clients
+	// KindDestinationRefused is a request or CONNECT refused by the
+	// destinations policy (loopback, this host, the admin listener,
+	// deny_destinations, connect_ports); Detail says which.
+	KindDestinationRefused Kind = "destination-refused"
+	// KindRateLimited is a refusal beyond its source's logging budget:
+	// loggers count it and do not store it. Detail is the refusal's kind.
+	KindRateLimited Kind = "rate-limited"
 	// KindPassed is every request forwarded upstream, for totals and for
 	// users who log allowed requests too.
 	KindPassed Kind = "passed"

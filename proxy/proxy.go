@@ -69,6 +69,17 @@ type Options struct {
 
 	// AllowClients are the networks served; others get 403. Default: loopback.
 	AllowClients []netip.Prefix
+	// DenyDestinations are networks the proxy never connects to, for any
+	// client. Loopback, unspecified and this host's own addresses are
+	// refused to clients on other machines without being listed.
+	DenyDestinations []netip.Prefix
+	// ConnectPorts are the ports clients on other machines may CONNECT
+	// to. Nil means DefaultConnectPorts.
+	ConnectPorts []uint16
+	// AdminAddrs are the admin (dashboard) listener's addresses: served
+	// through the proxy to loopback clients only. SetAdminAddrs replaces
+	// them.
+	AdminAddrs []netip.AddrPort
 
 	Intercept      Intercept // default InterceptAll
 	InterceptHosts []string  // for InterceptListed; a name covers its subdomains
@@ -82,8 +93,12 @@ type Options struct {
 	// NoHeuristic turns off the tiny-image heuristic.
 	NoHeuristic bool
 
-	// Transport sends requests upstream. Default: NewTransport with
-	// Resolver.
+	// Transport sends requests upstream, and its DialContext opens
+	// tunnels. Default: NewTransport with Resolver. The proxy uses clones
+	// of it, one per kind of client (see CloseIdleConnections).
+	// NewTransport's dialer checks each address before connecting to it;
+	// with another DialContext the check comes once connected, before any
+	// byte is sent.
 	Transport *http.Transport
 
 	// Event receives every decision worth logging. It must not block.
@@ -129,6 +144,18 @@ type Server struct {
 	inner innerServers
 	now   func() time.Time
 
+	// tr are Options.Transport's clones, one per client class; rt the
+	// same as goproxy round trippers.
+	tr [numClasses]*http.Transport
+	rt [numClasses]goproxy.RoundTripper
+	// own are this host's addresses; admin the admin listener's.
+	own   ownAddrs
+	admin atomic.Pointer[[]netip.AddrPort]
+	// refusals is the logging budget of refusals.
+	refusals *refusalLimiter
+	// peekTimeout bounds the wait for a CONNECT client's first bytes.
+	peekTimeout time.Duration
+
 	// pins remembers hosts whose certificate our clients rejected.
 	pins pinTracker
 	// allowKey signs "allow for an hour" links so a page cannot forge them.
@@ -146,6 +173,14 @@ func New(opts Options) (*Server, error) {
 	if len(opts.AllowClients) == 0 {
 		opts.AllowClients = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")}
 	}
+	if opts.ConnectPorts == nil {
+		opts.ConnectPorts = DefaultConnectPorts
+	}
+	deny := make([]netip.Prefix, len(opts.DenyDestinations))
+	for i, p := range opts.DenyDestinations {
+		deny[i] = p.Masked()
+	}
+	opts.DenyDestinations = deny
 	if opts.Intercept == "" {
 		opts.Intercept = InterceptAll
 	}
@@ -167,41 +202,62 @@ func New(opts Options) (*Server, error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	s := &Server{opts: opts, log: opts.Logger, now: opts.Now}
+	s := &Server{opts: opts, log: opts.Logger, now: opts.Now, refusals: newRefusalLimiter(), peekTimeout: protocolPeek}
+	s.own.list = net.InterfaceAddrs
+	s.SetAdminAddrs(opts.AdminAddrs)
+	s.classTransports(opts.Transport)
+	for c, t := range s.tr {
+		s.rt[c] = goproxy.RoundTripperFunc(func(r *http.Request, _ *goproxy.ProxyCtx) (*http.Response, error) { return t.RoundTrip(r) })
+	}
 	s.pins.init()
 	s.SetCA(opts.CA, opts.Signer)
 	rand.Read(s.allowKey[:]) // never fails (Go 1.24)
 
 	gp := goproxy.NewProxyHttpServer()
-	gp.Tr = opts.Transport
-	gp.ConnectDial = nil
-	gp.ConnectDialWithReq = func(req *http.Request, network, addr string) (net.Conn, error) {
-		return opts.Transport.DialContext(req.Context(), network, addr)
-	}
+	// Requests get their client's transport in onRequest; this one, the
+	// strictest, is for any that would not.
+	gp.Tr = s.tr[classRemote]
 	gp.KeepAcceptEncoding = true
 	gp.Logger = goproxyLogger{s.log}
 	gp.NonproxyHandler = http.HandlerFunc(s.servePages)
-	gp.OnRequest().HandleConnectFunc(s.handleConnect)
 	gp.OnRequest().DoFunc(s.onRequest)
 	gp.OnResponse().DoFunc(s.onResponse)
+	gp.OnResponse().DoFunc(s.sendResponse) // last: it sees the response as sent
 	s.gp = gp
 	return s, nil
 }
 
-// ServeHTTP checks the client's address, serves the proxy's own pages, and
-// hands everything else to goproxy.
+// ServeHTTP checks the client's address, serves CONNECT and the proxy's
+// own pages, and hands everything else to goproxy.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	client := clientIP(r.RemoteAddr)
 	if !s.clientAllowed(client) {
-		s.emit(Event{Kind: KindAccessRefused, Client: client.String(), Method: r.Method, Host: r.Host})
+		s.emitRefusal(client, Event{Kind: KindAccessRefused, Client: client.String(), Method: r.Method, Host: r.Host})
+		w.Header().Set("Connection", "close")
 		http.Error(w, "pixelwall: this proxy does not serve your network\n", http.StatusForbidden)
 		return
 	}
-	if r.Method != http.MethodConnect && s.isOwnRequest(r) {
+	info := &reqInfo{client: client, class: s.classify(client)}
+	if r.Method == http.MethodConnect {
+		s.serveConnect(w, r, info)
+		return
+	}
+	if s.isOwnRequest(r) {
 		s.servePages(w, r)
 		return
 	}
-	s.gp.ServeHTTP(w, r)
+	s.proxyRequest(w, r, info)
+}
+
+// proxyRequest hands a proxied request (plain, or read from an intercepted
+// connection) to goproxy, refusing IP literals the client may not reach
+// before anything is dialled.
+func (s *Server) proxyRequest(w http.ResponseWriter, r *http.Request, info *reqInfo) {
+	if s.checkLiteral(w, r, info) {
+		return
+	}
+	info.sw.ResponseWriter = w
+	s.gp.ServeHTTP(&info.sw, s.withReqInfo(r, info))
 }
 
 func (s *Server) clientAllowed(ip netip.Addr) bool {
@@ -217,13 +273,15 @@ func (s *Server) clientAllowed(ip netip.Addr) bool {
 	return false
 }
 
+// clientIP is the client's address, without an IPv6 zone: a link-local
+// client (fe80::1%eth0) matches fe80::/10 in allow_clients, as in DNS.
 func clientIP(remoteAddr string) netip.Addr {
 	ap, err := netip.ParseAddrPort(remoteAddr)
 	if err != nil {
 		a, _ := netip.ParseAddr(remoteAddr)
-		return a.Unmap()
+		return a.Unmap().WithZone("")
 	}
-	return ap.Addr().Unmap()
+	return ap.Addr().Unmap().WithZone("")
 }
 
 func (s *Server) emit(e Event) {

@@ -31,6 +31,7 @@ type reqState struct {
 func (s *Server) onRequest(r *http.Request, ctx *goproxy.ProxyCtx) (*http.Request, *http.Response) {
 	st := &reqState{}
 	ctx.UserData = st
+	ctx.RoundTripper = s.rt[s.requestInfo(r).class]
 	addr := clientIP(r.RemoteAddr)
 	client := addr.String()
 	st.typ = requestType(r)

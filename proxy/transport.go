@@ -32,7 +32,9 @@ func NewTransport(o TransportOptions) *http.Transport {
 	if o.ResponseHeaderTimeout == 0 {
 		o.ResponseHeaderTimeout = 60 * time.Second
 	}
-	d := &dialer{nd: net.Dialer{Timeout: o.DialTimeout, KeepAlive: 30 * time.Second}, res: o.Resolver}
+	// dialControl checks every address connected against the
+	// destinations policy of the client the dial is for.
+	d := &dialer{nd: net.Dialer{Timeout: o.DialTimeout, KeepAlive: 30 * time.Second, ControlContext: dialControl}, res: o.Resolver}
 	return &http.Transport{
 		Proxy:                 nil,
 		DialContext:           d.DialContext,

@@ -122,7 +122,7 @@ func newWorld(t testing.TB, wo worldOptions) *world {
 	srv := &http.Server{Handler: w.proxy, ErrorLog: ErrorLog(opts.Logger)}
 	go srv.Serve(pl)
 	t.Cleanup(func() { srv.Close() })
-	t.Cleanup(opts.Transport.CloseIdleConnections) // no upstream connection outlives the test
+	t.Cleanup(w.proxy.CloseIdleConnections) // no upstream connection outlives the test
 	w.proxyURL = &url.URL{Scheme: "http", Host: pl.Addr().String()}
 	return w
 }

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"strconv"
 	"strings"
@@ -105,6 +106,10 @@ func newApp(cfg *Config, cfgPath, data string, logger *slog.Logger, stdout io.Wr
 			return nil, fmt.Errorf("dashboard: %w", err)
 		}
 		a.dashSrv = &http.Server{Handler: dash, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelDebug)}
+		if a.proxy != nil {
+			// Never served through the proxy but to loopback clients.
+			a.proxy.SetAdminAddrs([]netip.AddrPort{a.dashLn.Addr().(*net.TCPAddr).AddrPort()})
+		}
 		fmt.Fprintf(stdout, "dashboard listening on http://%s/\n", a.dashLn.Addr())
 	}
 	if a.firstRun && a.httpLn != nil {

@@ -160,6 +160,8 @@ func TestConfigErrors(t *testing.T) {
 		{"wildcard domain", "dns:\n  domain_upstreams:\n    lan: [192.168.1.1]\n    '*.lan': [192.168.1.1]\n", "pixelwall.yaml:4: dns.domain_upstreams.*.lan: \"*.lan\" is not a domain name"},
 		{"network as domain", "dns:\n  domain_upstreams:\n    192.168.0.0/16: [192.168.1.1]\n", "pixelwall.yaml:3: dns.domain_upstreams.192.168.0.0/16: \"192.168.0.0/16\" is not a domain name"},
 		{"non-ASCII domain", "dns:\n  domain_upstreams:\n    é.lan: [192.168.1.1]\n", "pixelwall.yaml:3: dns.domain_upstreams.é.lan: \"é.lan\": write an international name"},
+		{"bad deny_destinations", "http:\n  deny_destinations:\n    - 10.0.0.0/8\n    - lan\n", "pixelwall.yaml:4: http.deny_destinations[1]: \"lan\" is not a CIDR"},
+		{"bad connect port", "http:\n  connect_ports: [443, 70000]\n", "pixelwall.yaml:2: http.connect_ports[1]: 70000 is not a TCP port"},
 		{"domain twice", "dns:\n  domain_upstreams:\n    lan: [192.168.1.1]\n    Lan.: [192.168.1.2]\n", "dns.domain_upstreams.lan: the same domain as \"Lan.\""},
 	}
 	for _, tc := range tests {

@@ -143,7 +143,7 @@ func TestUsageErrorsOnce(t *testing.T) {
 		{[]string{"logs", "-data", data, "-since", "3x"}, "invalid value \"3x\" for flag -since: not a duration like 90s, 10m, 12h, 30d or 1d12h"},
 		{[]string{"logs", "-data", data, "-top", "nonsense"}, "-top \"nonsense\": want one of hosts, rules, lists, clients, kinds"},
 		{[]string{"logs", "-data", data, "-layer", "smtp"}, "-layer \"smtp\": want http or dns"},
-		{[]string{"logs", "-data", data, "-reason", "nonsense"}, "-kind \"nonsense\": want one of access-refused, blocked, connect-refused, heuristic,"},
+		{[]string{"logs", "-data", data, "-reason", "nonsense"}, "-kind \"nonsense\": want one of access-refused, blocked, connect-refused, destination-refused, heuristic,"},
 		{[]string{"logs", "-data", data, "-kind", "nonsense"}, "-kind \"nonsense\": want one of"},
 		{[]string{"logs", "purge", "-data", data}, "purge: give -since DURATION (delete entries older than it) or -all"},
 		{[]string{"logs", "purge", "-data", data, "-since", "1h", "-all"}, "purge: give -since DURATION"},

@@ -70,6 +70,12 @@ type HTTPConfig struct {
 	Listen string `yaml:"listen"`
 	// AllowClients are the networks served (CIDRs); others get 403.
 	AllowClients []string `yaml:"allow_clients"`
+	// DenyDestinations are networks (CIDRs) the proxy never connects to,
+	// on top of this host's own addresses for clients on other machines.
+	DenyDestinations []string `yaml:"deny_destinations"`
+	// ConnectPorts are the ports clients on other machines may CONNECT
+	// to; empty means proxy.DefaultConnectPorts.
+	ConnectPorts []int `yaml:"connect_ports"`
 	// Intercept is all, listed or none.
 	Intercept string `yaml:"intercept"`
 	// InterceptHosts are the hosts intercepted when Intercept is listed.
@@ -454,15 +460,23 @@ func (c *Config) validate(file string, root *yaml.Node) error {
 	if msg := listenProblem(c.DNS.Listen); msg != "" {
 		return at("dns.listen", -1, msg)
 	}
-	for _, key := range []string{"http.allow_clients", "dns.allow_clients"} {
+	for _, key := range []string{"http.allow_clients", "dns.allow_clients", "http.deny_destinations"} {
 		list := c.HTTP.AllowClients
-		if key == "dns.allow_clients" {
+		switch key {
+		case "dns.allow_clients":
 			list = c.DNS.AllowClients
+		case "http.deny_destinations":
+			list = c.HTTP.DenyDestinations
 		}
 		for i, p := range list {
 			if _, err := parseNetwork(p); err != nil {
 				return at(key, i, fmt.Sprintf("%q is not a CIDR network or an IP address", p))
 			}
+		}
+	}
+	for i, p := range c.HTTP.ConnectPorts {
+		if p < 1 || p > 65535 {
+			return at("http.connect_ports", i, fmt.Sprintf("%d is not a TCP port (1-65535)", p))
 		}
 	}
 	if msg := c.dashboardProblem(); msg != "" {

@@ -19,7 +19,8 @@ func TestConfigExampleParses(t *testing.T) {
 		t.Fatalf("config.example.yaml: %v", err)
 	}
 	if cfg.HTTP.Listen != "0.0.0.0:8080" || len(cfg.Lists) != 2 || cfg.HTTP.Referer != "origin" ||
-		len(cfg.DNS.DomainUpstreams["168.192.in-addr.arpa"]) != 1 || cfg.DNS.LocalNames != "auto" {
+		len(cfg.DNS.DomainUpstreams["168.192.in-addr.arpa"]) != 1 || cfg.DNS.LocalNames != "auto" ||
+		len(cfg.HTTP.ConnectPorts) != 6 {
 		t.Errorf("example parsed to %+v", cfg)
 	}
 }

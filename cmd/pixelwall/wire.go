@@ -113,14 +113,18 @@ func networks(list []string) []netip.Prefix {
 func proxyOptions(cfg *Config, res proxy.Resolver) (proxy.Options, error) {
 	h := cfg.HTTP
 	opts := proxy.Options{
-		Resolver:       res,
-		Intercept:      proxy.Intercept(h.Intercept),
-		InterceptHosts: h.InterceptHosts,
-		Referer:        proxy.RefererPolicy(h.Referer),
-		NoGPC:          h.GPC != nil && !*h.GPC,
-		NoHeuristic:    h.Heuristic != nil && !*h.Heuristic,
-		AllowClients:   networks(h.AllowClients),
-		Passthrough:    append([]string(nil), h.Passthrough...),
+		Resolver:         res,
+		Intercept:        proxy.Intercept(h.Intercept),
+		InterceptHosts:   h.InterceptHosts,
+		Referer:          proxy.RefererPolicy(h.Referer),
+		NoGPC:            h.GPC != nil && !*h.GPC,
+		NoHeuristic:      h.Heuristic != nil && !*h.Heuristic,
+		AllowClients:     networks(h.AllowClients),
+		DenyDestinations: networks(h.DenyDestinations),
+		Passthrough:      append([]string(nil), h.Passthrough...),
+	}
+	for _, p := range h.ConnectPorts {
+		opts.ConnectPorts = append(opts.ConnectPorts, uint16(p)) // checked with the config
 	}
 	if !h.NoDefaultPassthrough {
 		opts.Passthrough = append(opts.Passthrough, proxy.DefaultPassthrough...)
