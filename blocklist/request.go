@@ -246,9 +246,9 @@ var byteClass = func() (t [256]struct{ lower, alnum uint8 }) {
 // lowerAndTokenize lower-cases s into lower and appends its tokens in one
 // pass. Tokens are the maximal runs of [a-z0-9]; rules are indexed by one
 // token that any URL they match must contain as a whole run. Single
-// characters are too common to index by and are skipped. Measured on the
-// corpus, a branch-free version of this loop was 20% slower and a SWAR one
-// (eight bytes a step) 40% slower: URLs mix short runs too irregularly.
+// characters are too common to index by and are skipped. A plain byte loop:
+// URLs mix short runs too irregularly for branch-free or SWAR versions to
+// pay (the README's benchmark section has the measurements).
 func lowerAndTokenize(lower []byte, toks []token, s string) ([]byte, []token) {
 	lower = append(lower, s...)
 	var h uint32

@@ -174,8 +174,8 @@ type Log struct {
 	// The queue: Add appends under pendMu and, when the queue was empty,
 	// wakes the writer, which takes everything at once after a moment.
 	// A channel would wake the writer for nearly every entry under load
-	// (it drains faster than Adds arrive): a resolver answering 80k blocked
-	// queries a second paid a goroutine wake-up for each.
+	// (it drains faster than Adds arrive), a goroutine wake-up per blocked
+	// query.
 	pendMu   sync.Mutex
 	pending  []Entry
 	wake     chan struct{} // capacity 1
