@@ -167,6 +167,9 @@ func New(opts Options) (*Server, error) {
 	if opts.Policy == nil {
 		return nil, errors.New("proxy: Options.Policy is required")
 	}
+	if err := opts.checkEnums(); err != nil {
+		return nil, err
+	}
 	if opts.Signer == nil && opts.Intercept != InterceptNone {
 		return nil, errors.New("proxy: Options.Signer is required unless Intercept is none")
 	}

@@ -430,3 +430,17 @@ func TestRedirectorHost(t *testing.T) {
 		}
 	}
 }
+
+func TestOptionsEnumsChecked(t *testing.T) {
+	pol := func() *blocklist.Policy { return nil }
+	if _, err := New(Options{Policy: pol, Intercept: "some", Referer: RefererKeep}); err == nil {
+		t.Error("New accepted intercept \"some\"")
+	}
+	if _, err := New(Options{Policy: pol, Intercept: InterceptNone, Referer: "drop"}); err == nil {
+		t.Error("New accepted referer \"drop\"")
+	}
+	var i Intercept
+	if err := i.UnmarshalText([]byte("listed")); err != nil || i != InterceptListed {
+		t.Errorf("UnmarshalText(listed) = %q, %v", i, err)
+	}
+}

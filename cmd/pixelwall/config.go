@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"encoding"
 	"errors"
 	"fmt"
 	"io"
@@ -21,6 +22,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/pixelwall/pixelwall/blocklist"
+	"github.com/pixelwall/pixelwall/proxy"
 	"github.com/pixelwall/pixelwall/proxy/resolver"
 )
 
@@ -482,15 +484,17 @@ func (c *Config) validate(file string, root *yaml.Node) error {
 	if msg := c.dashboardProblem(); msg != "" {
 		return at("dashboard.listen", -1, msg)
 	}
-	switch c.DNS.Strategy {
-	case "parallel", "failover":
-	default:
-		return at("dns.strategy", -1, fmt.Sprintf("%q: want parallel or failover", c.DNS.Strategy))
-	}
-	switch c.DNS.LocalNames {
-	case "auto", "answer", "forward":
-	default:
-		return at("dns.local_names", -1, fmt.Sprintf("%q: want auto, answer or forward", c.DNS.LocalNames))
+	for _, e := range []struct {
+		key, value string
+		into       encoding.TextUnmarshaler
+	}{
+		{"dns.strategy", c.DNS.Strategy, new(resolver.Strategy)}, {"dns.local_names", c.DNS.LocalNames, new(resolver.LocalNames)},
+		{"dns.block_mode", c.DNS.BlockMode, new(resolver.BlockMode)}, {"http.intercept", c.HTTP.Intercept, new(proxy.Intercept)},
+		{"http.referer", c.HTTP.Referer, new(proxy.RefererPolicy)},
+	} {
+		if err := e.into.UnmarshalText([]byte(e.value)); err != nil {
+			return at(e.key, -1, err.Error())
+		}
 	}
 	seen := map[string]string{} // normalized domain → key as written
 	for _, d := range slices.Sorted(maps.Keys(c.DNS.DomainUpstreams)) {
@@ -532,21 +536,6 @@ func (c *Config) validate(file string, root *yaml.Node) error {
 				return &configError{file, line(i), fmt.Sprintf("%s[%d]", key, i), msg}
 			}
 		}
-	}
-	switch c.DNS.BlockMode {
-	case "null", "nxdomain", "refused":
-	default:
-		return at("dns.block_mode", -1, fmt.Sprintf("%q: want null, nxdomain or refused", c.DNS.BlockMode))
-	}
-	switch c.HTTP.Intercept {
-	case "all", "listed", "none":
-	default:
-		return at("http.intercept", -1, fmt.Sprintf("%q: want all, listed or none", c.HTTP.Intercept))
-	}
-	switch c.HTTP.Referer {
-	case "strip-cross-site", "origin", "keep":
-	default:
-		return at("http.referer", -1, fmt.Sprintf("%q: want strip-cross-site, origin or keep", c.HTTP.Referer))
 	}
 	for i, u := range c.DNS.Upstreams {
 		if _, err := resolver.ParseUpstream(u, resolver.UpstreamOptions{}); err != nil {

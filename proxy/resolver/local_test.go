@@ -239,3 +239,24 @@ func TestStaleFindsFreshAnswer(t *testing.T) {
 		t.Fatalf("stale() again within the 30s: ok=%v stale=%v, want the stale answer (a copy of its own)", ok, isStale)
 	}
 }
+
+// Enums are checked by the library, not defaulted: a value no
+// UnmarshalText accepts is an error.
+func TestOptionsEnumsChecked(t *testing.T) {
+	up, _ := ParseUpstream("127.0.0.1:53", UpstreamOptions{})
+	for _, tweak := range []func(*Options){
+		func(o *Options) { o.Strategy = "random" },
+		func(o *Options) { o.BlockMode = "0.0.0.0" },
+		func(o *Options) { o.LocalNames = "sometimes" },
+	} {
+		o := Options{Policy: staticPolicy(blocklist.Compile()), Upstreams: []Upstream{up}}
+		tweak(&o)
+		if _, err := New(o); err == nil {
+			t.Errorf("New accepted %+v", o)
+		}
+	}
+	var m BlockMode
+	if err := m.UnmarshalText([]byte("nxdomain")); err != nil || m != BlockNXDomain {
+		t.Errorf("UnmarshalText(nxdomain) = %q, %v", m, err)
+	}
+}

@@ -143,6 +143,9 @@ func New(opts Options) (*Server, error) {
 	if len(opts.Upstreams) == 0 {
 		return nil, errors.New("resolver: at least one upstream is required")
 	}
+	if err := opts.checkEnums(); err != nil {
+		return nil, err
+	}
 	if opts.Strategy == "" {
 		opts.Strategy = StrategyParallel
 	}
