@@ -432,7 +432,8 @@ func TestRedirectorHost(t *testing.T) {
 }
 
 func TestOptionsEnumsChecked(t *testing.T) {
-	pol := func() *blocklist.Policy { return nil }
+	w := newWorld(t, worldOptions{})
+	pol := w.lists.Policy
 	if _, err := New(Options{Policy: pol, Intercept: "some", Referer: RefererKeep}); err == nil {
 		t.Error("New accepted intercept \"some\"")
 	}
