@@ -292,7 +292,6 @@ func sharedDataPath(name string) string {
 	return filepath.Join(dir, name)
 }
 
-
 // TestPixelCorpusFresh keeps the corpus honest: its brand domains are
 // fictional (.test / .example, or a vendor's own host), and no rule in the
 // embedded lists names one of them.
@@ -319,5 +318,26 @@ func TestPixelCorpusFresh(t *testing.T) {
 				t.Errorf("rule %q names corpus brand %s", line, b)
 			}
 		}
+	}
+}
+
+// BenchmarkMatchCorpusWithDefaults matches the crawl against what a running
+// proxy holds: the embedded lists plus EasyList and EasyPrivacy. It is the
+// check that a longer embedded list keeps per-request matching cost level.
+func BenchmarkMatchCorpusWithDefaults(b *testing.B) {
+	m := Compile(append(Defaults(), easyLists(b)...)...)
+	reqs := loadCorpus(b)
+	rs := make([]*Request, 0, len(reqs))
+	for _, c := range reqs {
+		if r, err := NewRequest(c.URL, c.FrameURL, corpusType(c.CPT)); err == nil {
+			rs = append(rs, r)
+			m.Match(r) // warm up: lazily compiled regexes belong to start-up
+		}
+	}
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		m.Match(rs[i%len(rs)])
+		i++
 	}
 }
