@@ -32,7 +32,7 @@ func TestLearnPattern(t *testing.T) {
 		// Characters the filter syntax reads.
 		{"https://t.brand.example/o$x/abc12345", ""},
 		{"https://t.brand.example/o^x/abc12345", "t.brand.example/o%5Ex/*"}, // as URL.String escapes it
-		{"https://other.example/o/abc12345", ""}, // not the host given
+		{"https://other.example/o/abc12345", ""},                            // not the host given
 	} {
 		host := "t.news.brand.example"
 		if i := strings.Index(tc.url, "//"); i >= 0 {
