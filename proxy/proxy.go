@@ -73,6 +73,10 @@ type Options struct {
 	NoGPC bool
 	// NoHeuristic turns off the tiny-image heuristic.
 	NoHeuristic bool
+	// Learner, when set, learns rules from the heuristic's catches and
+	// blocks with them before contact, where the lists say Pass and no
+	// allow covers the request. Nil: no learning.
+	Learner Learner
 
 	// Transport sends requests upstream. Default: NewTransport(TransportOptions{}).
 	Transport *http.Transport

@@ -18,6 +18,7 @@ var requestPool = sync.Pool{New: func() any { return new(blocklist.Request) }}
 // reqState travels from onRequest to onResponse in ctx.UserData.
 type reqState struct {
 	answered bool // the response is ours: leave it alone
+	excepted bool // a list exception matched: nothing is learned from it
 	typ      blocklist.Type
 	third    bool
 	source   string
@@ -51,11 +52,18 @@ func (s *Server) onRequest(r *http.Request, ctx *goproxy.ProxyCtx) (*http.Reques
 	ev := Event{Client: client, Method: r.Method, Host: breq.Host, URL: rawURL, Type: st.typ.String(), Source: breq.SourceHost}
 
 	m := s.match()
-	if d := m.Match(breq); d.Action == blocklist.Block && !s.allowed(addr, breq.Host, breq.SourceHost) {
+	d := m.Match(breq)
+	if d.Action == blocklist.Block && !s.allowed(addr, breq.Host, breq.SourceHost) {
 		st.answered = true
 		ev.Kind, ev.Rule, ev.List, ev.Response = KindBlocked, d.Rule, d.List, d.Response.String()
 		s.emit(ev)
 		return r, s.blockedResponse(r, d, breq.Host)
+	}
+	st.excepted = d.Action == blocklist.Allow
+	if d.Action == blocklist.Pass && s.opts.Learner != nil {
+		if ld := s.opts.Learner.Match(breq); ld.Action == blocklist.Block && !s.allowed(addr, breq.Host, breq.SourceHost) {
+			return r, s.learnedBlock(r, st, ev, ld)
+		}
 	}
 
 	navigation := st.typ == blocklist.TypeDocument && (r.Method == http.MethodGet || r.Method == http.MethodHead)
