@@ -367,36 +367,66 @@ func (l *Learner) load() error {
 	if l.opts.Path == "" {
 		return nil
 	}
-	b, err := os.ReadFile(l.opts.Path)
+	rules, err := readLearned(l.opts.Path, l.opts.Now(), l.opts.TTL)
+	for _, r := range rules {
+		l.rules[r.Rule] = &r
+	}
+	for len(l.rules) > l.opts.MaxRules {
+		l.dropLeastUsed()
+	}
+	if errors.Is(err, errBadLearned) {
+		return l.setAside(err)
+	}
+	return err
+}
+
+var errBadLearned = errors.New("unusable")
+
+// readLearned reads the rules saved at path that were used within ttl of
+// now; a missing file has none. When some cannot be used, the error (which
+// wraps errBadLearned) says which, and the others are returned.
+func readLearned(path string, now time.Time, ttl time.Duration) ([]LearnedRule, error) {
+	b, err := os.ReadFile(path)
 	if errors.Is(err, os.ErrNotExist) {
-		return nil
+		return nil, nil
 	}
 	if err != nil {
-		return fmt.Errorf("learned rules %s: %w", l.opts.Path, err)
+		return nil, fmt.Errorf("learned rules %s: %w", path, err)
 	}
 	var f learnedFile
 	if err := json.Unmarshal(b, &f); err != nil {
-		return l.setAside(err)
+		return nil, fmt.Errorf("%w: %w", errBadLearned, err)
 	}
-	now := l.opts.Now()
+	var rules []LearnedRule
 	var bad []error
 	for i, r := range f.Rules {
 		if err := checkLearned(r); err != nil {
 			bad = append(bad, fmt.Errorf("rule %d: %w", i+1, err))
 			continue
 		}
-		if now.Sub(r.LastUsed) > l.opts.TTL {
-			continue
+		if now.Sub(r.LastUsed) <= ttl {
+			rules = append(rules, r)
 		}
-		l.rules[r.Rule] = &r
-	}
-	for len(l.rules) > l.opts.MaxRules {
-		l.dropLeastUsed()
 	}
 	if len(bad) > 0 {
-		return l.setAside(errors.Join(bad...))
+		return rules, fmt.Errorf("%w: %w", errBadLearned, errors.Join(bad...))
 	}
-	return nil
+	return rules, nil
+}
+
+// ReadLearnedSource reads the rules a Learner saved at path (learned.json)
+// as the list LearnedListName, without changing the file: for reports such
+// as `pixelwall lists show`. Rules unused for DefaultLearnTTL are left out.
+func ReadLearnedSource(path string, now time.Time) (Source, error) {
+	rules, err := readLearned(path, now, DefaultLearnTTL)
+	if err != nil && errors.Is(err, errBadLearned) {
+		err = fmt.Errorf("learned rules %s: %w", path, err)
+	}
+	l := &Learner{rules: make(map[string]*LearnedRule, len(rules))}
+	for _, r := range rules {
+		l.rules[r.Rule] = &r
+	}
+	return l.sourceLocked(), err
 }
 
 // setAside keeps an unusable learned.json as learned.json.bad, so that

@@ -300,6 +300,11 @@ func TestLearnerPersists(t *testing.T) {
 		t.Errorf("reloaded Match = %v %q, want block by %q", d.Action, d.Rule, rule)
 	}
 
+	src, err := ReadLearnedSource(path, c.t)
+	if st := Compile(src).Lists()[0]; err != nil || st.Name != LearnedListName || st.Rules() != 1 {
+		t.Errorf("ReadLearnedSource: %v; compiles to %s with %d rules, want %s with 1", err, st.Name, st.Rules(), LearnedListName)
+	}
+
 	// A rule unused for the TTL is not loaded.
 	c.t = c.t.Add(31 * 24 * time.Hour)
 	l3, err := NewLearner(LearnerOptions{Path: path, Now: c.now})
