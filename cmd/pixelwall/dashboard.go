@@ -19,11 +19,11 @@ func overridesPath(data string) string { return filepath.Join(data, "allow.jsonl
 // running says which config and lists are in use now (they change on
 // reloads).
 func newDashboard(cfg *Config, data string, running func() (*Config, *blocklist.Matcher), blog *blocklog.Log, met *metrics,
-	overrides *blocklist.Overrides, logger *slog.Logger) (*dashboard.Server, error) {
+	overrides *blocklist.Overrides, learner *blocklist.Learner, logger *slog.Logger) (*dashboard.Server, error) {
 	host, _, _ := net.SplitHostPort(cfg.Dashboard.Listen)
 	ip, err := netip.ParseAddr(host)
 	loopback := host == "localhost" || err == nil && ip.IsLoopback()
-	return dashboard.New(dashboard.Options{
+	opts := dashboard.Options{
 		Log:          blog,
 		Metrics:      met.handler(),
 		PasswordHash: cfg.Dashboard.PasswordHash,
@@ -52,9 +52,25 @@ func newDashboard(cfg *Config, data string, running func() (*Config, *blocklist.
 		},
 		Lists: func() []dashboard.ListStatus {
 			cfg, m := running()
-			return listStatus(cfg, data, m)
+			ls := listStatus(cfg, data, m)
+			if learner != nil {
+				ls = append(ls, dashboard.ListStatus{Name: blocklist.LearnedListName, Source: "learned from the pixel heuristic",
+					Format: "adblock", Rules: len(learner.Rules())})
+			}
+			return ls
 		},
-	})
+	}
+	if learner != nil {
+		opts.Unlearn = learner.Unlearn
+		opts.Learned = func() []dashboard.LearnedRule {
+			var out []dashboard.LearnedRule
+			for _, r := range learner.Rules() {
+				out = append(out, dashboard.LearnedRule(r))
+			}
+			return out
+		}
+	}
+	return dashboard.New(opts)
 }
 
 // listStatus describes the lists in use for the dashboard.

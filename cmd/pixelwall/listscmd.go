@@ -145,6 +145,8 @@ func listReport(cfg *Config, data string, m *blocklist.Matcher) []listInfo {
 			info.Source = l.Path
 		case !configured && (st.Name == "allow" || st.Name == "deny"):
 			info.Source = "config " + st.Name + ":"
+		case !configured && st.Name == blocklist.LearnedListName:
+			info.Source = "learned from the pixel heuristic (" + learnedPath(data) + ")"
 		}
 		out = append(out, info)
 	}
@@ -155,6 +157,13 @@ func listReport(cfg *Config, data string, m *blocklist.Matcher) []listInfo {
 // update and next refresh.
 func listsShow(cfg *Config, data string, w io.Writer) error {
 	srcs, warnings := listSources(cfg, data, nil, false)
+	if learnOn(cfg) {
+		src, err := blocklist.ReadLearnedSource(learnedPath(data), time.Now())
+		if err != nil {
+			warnings = append(warnings, err.Error())
+		}
+		srcs = append(srcs, src)
+	}
 	infos := listReport(cfg, data, blocklist.Compile(srcs...))
 	for _, li := range infos {
 		st := li.Stats

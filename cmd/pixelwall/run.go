@@ -97,8 +97,12 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 
 	var p *proxy.Server
 	var srv *http.Server
+	var learner *blocklist.Learner
 	if cfg.HTTP.Listen != "off" {
-		if p, err = newProxy(cfg, data, m, logger, stdout, overrides, record.http); err != nil {
+		if learner = newLearner(cfg, data, overrides, func() *Config { return inUse.Load().cfg }, logger); learner != nil {
+			defer learner.Save()
+		}
+		if p, err = newProxy(cfg, data, m, logger, stdout, overrides, learner, record.http); err != nil {
 			return err
 		}
 		ln, err := net.Listen("tcp", cfg.HTTP.Listen)
@@ -147,7 +151,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	var dashSrv *http.Server
 	if cfg.Dashboard.Listen != "off" {
 		inUseNow := func() (*Config, *blocklist.Matcher) { r := inUse.Load(); return r.cfg, r.m }
-		dash, err := newDashboard(cfg, data, inUseNow, blog, met, overrides, logger)
+		dash, err := newDashboard(cfg, data, inUseNow, blog, met, overrides, learner, logger)
 		if err != nil {
 			closeHTTP()
 			return err
@@ -340,7 +344,8 @@ func compileLists(cfg *Config, data string, logger *slog.Logger) *blocklist.Matc
 }
 
 // newProxy sets up the CA and the proxy from the config.
-func newProxy(cfg *Config, data string, m *blocklist.Matcher, logger *slog.Logger, stdout io.Writer, overrides *blocklist.Overrides, event func(proxy.Event)) (*proxy.Server, error) {
+func newProxy(cfg *Config, data string, m *blocklist.Matcher, logger *slog.Logger, stdout io.Writer, overrides *blocklist.Overrides,
+	learner *blocklist.Learner, event func(proxy.Event)) (*proxy.Server, error) {
 	h := cfg.HTTP
 	opts := proxy.Options{
 		Matcher:        m,
@@ -352,6 +357,9 @@ func newProxy(cfg *Config, data string, m *blocklist.Matcher, logger *slog.Logge
 		Logger:         logger,
 		Event:          event,
 		Overrides:      overrides,
+	}
+	if learner != nil {
+		opts.Learner = learner
 	}
 	for _, c := range h.AllowClients {
 		p, _ := parseNetwork(c) // checked with the config
