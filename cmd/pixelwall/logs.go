@@ -84,7 +84,7 @@ func cmdLogs(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	since := fs.Duration("since", 24*time.Hour, "show entries newer than this (purge: delete entries older than this; 0 = everything)")
 	client := fs.String("client", "", "only this client `address`")
 	host := fs.String("host", "", "only this host (and its subdomains)")
-	reason := fs.String("reason", "", "only this kind: blocked, heuristic, params-stripped, referer, unwrapped, connect-refused, access-refused, pinned, refused, passed")
+	reason := fs.String("reason", "", "only this kind: blocked, heuristic, learned, params-stripped, referer, unwrapped, connect-refused, access-refused, pinned, refused, passed")
 	layer := fs.String("layer", "", "only http or dns")
 	top := fs.String("top", "", "aggregate instead: hosts, rules, lists or clients")
 	limit := fs.Int("n", 50, "how many entries (or top rows)")
