@@ -90,6 +90,9 @@ type Learner struct {
 	saved time.Time                      // when rules were last written
 
 	matcher atomic.Pointer[Matcher]
+	// active is how many rules the matcher holds: with none, Match costs
+	// nothing.
+	active atomic.Int32
 }
 
 // candidate is a host and path shape the heuristic has caught, not yet
@@ -194,11 +197,10 @@ func (l *Learner) Observe(host, rawURL string, t Type, now time.Time) (rule stri
 // and LearnedListName, or Pass. A rule unused for TTL is forgotten here
 // rather than applied, and none applies to a host the user allowed.
 func (l *Learner) Match(req *Request) Decision {
-	m := l.matcher.Load()
-	if m == nil {
+	if l.active.Load() == 0 {
 		return Decision{}
 	}
-	d := m.Match(req)
+	d := l.matcher.Load().Match(req)
 	if d.Action != Block {
 		return Decision{}
 	}
@@ -307,7 +309,10 @@ func (l *Learner) sourceLocked() Source {
 }
 
 // rebuild compiles the rules and publishes the matcher. l.mu is held.
-func (l *Learner) rebuild() { l.matcher.Store(Compile(l.sourceLocked())) }
+func (l *Learner) rebuild() {
+	l.matcher.Store(Compile(l.sourceLocked()))
+	l.active.Store(int32(len(l.rules)))
+}
 
 // expire forgets the rules unused for TTL. l.mu is held.
 func (l *Learner) expire(now time.Time) {

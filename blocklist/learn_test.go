@@ -361,3 +361,36 @@ func TestIdentifier(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkLearnerMatch is the cost the proxy adds to a request the lists
+// pass: a miss against a few hundred learned rules, and against none.
+func BenchmarkLearnerMatch(b *testing.B) {
+	req, err := NewRequest("https://cdn.shop.example/images/products/4711/front.jpg", "https://shop.example/item/4711", TypeImage)
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, n := range []int{0, 300} {
+		b.Run(fmt.Sprintf("rules=%d", n), func(b *testing.B) {
+			l, err := NewLearner(LearnerOptions{MaxRules: 1000})
+			if err != nil {
+				b.Fatal(err)
+			}
+			now := time.Now()
+			for i := range n {
+				host := fmt.Sprintf("t%d.brand%d.example", i, i)
+				for _, id := range []string{"a1b2c3d4e5", "f6a7b8c9d0", "0f9e8d7c6b"} {
+					l.Observe(host, "https://"+host+"/o/"+id, TypeImage, now)
+				}
+			}
+			if got := len(l.Rules()); got != n {
+				b.Fatalf("%d rules learned, want %d", got, n)
+			}
+			b.ReportAllocs()
+			for b.Loop() {
+				if d := l.Match(req); d.Action != Pass {
+					b.Fatalf("Match = %v", d.Action)
+				}
+			}
+		})
+	}
+}
