@@ -56,6 +56,11 @@ type LearnerOptions struct {
 	Now func() time.Time
 	// Logger receives failures to save the rules; default: discard.
 	Logger *slog.Logger
+	// OnChange, when set, is called with the new matcher each time the
+	// learned rules change (learned, unlearned, expired), after the
+	// Learner's lock is released: a holder of a snapshot of all lists
+	// republishes it. It may call the Learner.
+	OnChange func(*Matcher)
 }
 
 // LearnedRule is a rule learned from the heuristic, as Rules reports it
@@ -93,6 +98,8 @@ type Learner struct {
 	// active is how many rules the matcher holds: with none, Match costs
 	// nothing.
 	active atomic.Int32
+	// changed says a rebuild has not been announced to OnChange yet.
+	changed atomic.Bool
 }
 
 // candidate is a host and path shape the heuristic has caught, not yet
@@ -140,6 +147,7 @@ func NewLearner(opts LearnerOptions) (*Learner, error) {
 	defer l.mu.Unlock()
 	err := l.load()
 	l.rebuild()
+	l.changed.Store(false) // the caller takes Matcher itself
 	return l, err
 }
 
@@ -154,6 +162,7 @@ func (l *Learner) Observe(host, rawURL string, t Type, now time.Time) (rule stri
 	if !ok {
 		return "", false
 	}
+	defer l.announce()
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.expire(now)
@@ -208,6 +217,7 @@ func (l *Learner) Match(req *Request) Decision {
 		return Decision{}
 	}
 	now := l.opts.Now()
+	defer l.announce()
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	r, ok := l.rules[d.Rule]
@@ -241,6 +251,7 @@ func (l *Learner) Touch(rule string, now time.Time) {
 // Unlearn forgets a learned rule at once; the host and shape may be
 // learned again later.
 func (l *Learner) Unlearn(rule string) error {
+	defer l.announce()
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if _, ok := l.rules[rule]; !ok {
@@ -253,6 +264,7 @@ func (l *Learner) Unlearn(rule string) error {
 
 // Rules returns the learned rules in force, most recently learned first.
 func (l *Learner) Rules() []LearnedRule {
+	defer l.announce()
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.expire(l.opts.Now())
@@ -312,6 +324,15 @@ func (l *Learner) sourceLocked() Source {
 func (l *Learner) rebuild() {
 	l.matcher.Store(Compile(l.sourceLocked()))
 	l.active.Store(int32(len(l.rules)))
+	l.changed.Store(true)
+}
+
+// announce calls OnChange after a rebuild. Methods that may rebuild defer
+// it before taking l.mu, so it runs after the unlock.
+func (l *Learner) announce() {
+	if l.changed.Swap(false) && l.opts.OnChange != nil {
+		l.opts.OnChange(l.matcher.Load())
+	}
 }
 
 // expire forgets the rules unused for TTL. l.mu is held.

@@ -215,7 +215,15 @@ func TestLearnerExpiry(t *testing.T) {
 }
 
 func TestLearnerUnlearn(t *testing.T) {
-	l, c := newTestLearner(t, LearnerOptions{})
+	// OnChange sees each new matcher, and may call the learner back.
+	var published []int
+	var l *Learner
+	l, c := newTestLearner(t, LearnerOptions{OnChange: func(m *Matcher) {
+		if m != l.Matcher() || len(l.Source().Text) == 0 {
+			t.Error("OnChange got another matcher than the learner's")
+		}
+		published = append(published, m.Lists()[0].Rules())
+	}})
 	var rule string
 	for _, id := range []string{"a1b2c3d4e5", "f6a7b8c9d0", "0f9e8d7c6b"} {
 		if r, ok := l.Observe("t.news.brand.example", openURL(id), TypeImage, c.t); ok {
@@ -230,6 +238,9 @@ func TestLearnerUnlearn(t *testing.T) {
 	}
 	if err := l.Unlearn(rule); err == nil {
 		t.Error("Unlearn of a rule not learned: no error")
+	}
+	if fmt.Sprint(published) != "[1 0]" {
+		t.Errorf("OnChange saw matchers with %v rules, want [1 0] (learned, unlearned)", published)
 	}
 }
 
