@@ -54,8 +54,13 @@ func newDashboard(cfg *Config, data string, running func() (*Config, *blocklist.
 			cfg, m := running()
 			ls := listStatus(cfg, data, m)
 			if learner != nil {
-				ls = append(ls, dashboard.ListStatus{Name: blocklist.LearnedListName, Source: "learned from the pixel heuristic",
-					Format: "adblock", Rules: len(learner.Rules())})
+				rules := learner.Rules() // newest first
+				st := dashboard.ListStatus{Name: blocklist.LearnedListName, Source: "learned from the pixel heuristic",
+					Format: "adblock", Rules: len(rules)}
+				if len(rules) > 0 {
+					st.Updated = rules[0].Learned
+				}
+				ls = append(ls, st)
 			}
 			return ls
 		},
