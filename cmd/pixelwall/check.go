@@ -75,6 +75,9 @@ func cmdCheck(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 		return err
 	}
 	srcs, warnings := listSources(cfg, dataDir(common.data, cfg), lists, *noDefaults)
+	if !*noDefaults {
+		srcs, warnings = withLearned(cfg, dataDir(common.data, cfg), srcs, warnings)
+	}
 	for _, w := range warnings {
 		fmt.Fprintln(stderr, "warning:", w)
 	}

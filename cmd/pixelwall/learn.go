@@ -5,11 +5,25 @@ import (
 	"net/netip"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/pixelwall/pixelwall/blocklist"
 )
 
 func learnedPath(data string) string { return filepath.Join(data, "learned.json") }
+
+// withLearned adds the learned rules saved in data to srcs, when learning
+// is on, so that reports and `check` say what the running proxy does.
+func withLearned(cfg *Config, data string, srcs []blocklist.Source, warnings []string) ([]blocklist.Source, []string) {
+	if !learnOn(cfg) {
+		return srcs, warnings
+	}
+	src, err := blocklist.ReadLearnedSource(learnedPath(data), time.Now())
+	if err != nil {
+		warnings = append(warnings, err.Error())
+	}
+	return append(srcs, src), warnings
+}
 
 // learnOn reports whether http.learn leaves learning on (the default).
 func learnOn(cfg *Config) bool { return cfg.HTTP.Learn == nil || *cfg.HTTP.Learn }

@@ -35,9 +35,19 @@ func TestListsShowLearned(t *testing.T) {
 		t.Errorf("lists show does not report the learned list with 1 rule:\n%s", out)
 	}
 
+	// check says what the proxy does with the learned rule.
+	fresh := "https://t.news.brand.example/o/9a8b7c6d5e"
+	code, out, errOut = runCmd(t, "", "check", "-config", on, "-data", data, "-type", "image", fresh)
+	if code != 0 || !strings.Contains(out, `"decision":"block"`) || !strings.Contains(out, `"list":"learned"`) {
+		t.Errorf("check %s: exit %d, want a block by the learned list:\n%s%s", fresh, code, out, errOut)
+	}
+
 	off := writeFile(t, "off.yaml", "lists: []\nhttp:\n  learn: false\n")
 	code, out, errOut = runCmd(t, "", "lists", "-config", off, "-data", data, "show")
 	if code != 0 || strings.Contains(out, "learned") {
 		t.Errorf("with http.learn false: exit %d, output:\n%s%s", code, out, errOut)
+	}
+	if code, out, _ = runCmd(t, "", "check", "-config", off, "-data", data, "-type", "image", fresh); code != 0 || !strings.Contains(out, `"decision":"pass"`) {
+		t.Errorf("check with http.learn false: exit %d, want pass:\n%s", code, out)
 	}
 }

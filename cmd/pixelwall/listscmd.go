@@ -157,13 +157,7 @@ func listReport(cfg *Config, data string, m *blocklist.Matcher) []listInfo {
 // update and next refresh.
 func listsShow(cfg *Config, data string, w io.Writer) error {
 	srcs, warnings := listSources(cfg, data, nil, false)
-	if learnOn(cfg) {
-		src, err := blocklist.ReadLearnedSource(learnedPath(data), time.Now())
-		if err != nil {
-			warnings = append(warnings, err.Error())
-		}
-		srcs = append(srcs, src)
-	}
+	srcs, warnings = withLearned(cfg, data, srcs, warnings)
 	infos := listReport(cfg, data, blocklist.Compile(srcs...))
 	for _, li := range infos {
 		st := li.Stats
