@@ -492,7 +492,9 @@ func checkLearned(r LearnedRule) error {
 // syntax gives a meaning to.
 func learnPattern(host, rawURL string) (pattern string, ok bool) {
 	u, err := url.Parse(rawURL)
-	if err != nil || u.Opaque != "" || !strings.EqualFold(u.Hostname(), host) {
+	// IPv6 literals are left alone: the filter syntax has no clear way to
+	// anchor one with a port.
+	if err != nil || u.Opaque != "" || !strings.EqualFold(u.Hostname(), host) || strings.Contains(host, ":") {
 		return "", false
 	}
 	var b strings.Builder

@@ -2,6 +2,7 @@ package blocklist
 
 import (
 	"fmt"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -33,13 +34,13 @@ func TestLearnPattern(t *testing.T) {
 		{"https://t.brand.example/o$x/abc12345", ""},
 		{"https://t.brand.example/o^x/abc12345", "t.brand.example/o%5Ex/*"}, // as URL.String escapes it
 		{"https://other.example/o/abc12345", ""},                            // not the host given
+		{"http://192.0.2.7/o/abc12345", "192.0.2.7/o/*"},
+		{"http://[2001:db8::1]:8080/o/abc12345", ""},
+		{"", ""}, {"http://", ""}, {"http://t.brand.example", ""}, {"mailto:a@b.example", ""}, {"http://t.brand.example/o/%zz/abc12345", ""},
 	} {
-		host := "t.news.brand.example"
-		if i := strings.Index(tc.url, "//"); i >= 0 {
-			host = strings.SplitN(strings.SplitN(tc.url[i+2:], "/", 2)[0], ":", 2)[0]
-		}
-		if strings.Contains(tc.url, "other.example") {
-			host = "t.brand.example"
+		host := "t.brand.example"
+		if u, err := url.Parse(tc.url); err == nil && u.Hostname() != "" && !strings.Contains(tc.url, "other.example") {
+			host = u.Hostname()
 		}
 		got, ok := learnPattern(host, tc.url)
 		if !ok {
