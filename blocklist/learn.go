@@ -533,15 +533,22 @@ func learnPattern(host, rawURL string) (pattern string, ok bool) {
 	if u.RawQuery != "" {
 		b.WriteByte('?')
 		for i, pair := range strings.Split(u.RawQuery, "&") {
-			name, value, _ := strings.Cut(pair, "=")
+			if i > 0 {
+				b.WriteString("*&")
+			}
+			name, value, eq := strings.Cut(pair, "=")
+			if !eq && identifier(name) {
+				// "?<id>" (as some ESPs' open.aspx): the identifier is the
+				// whole query.
+				hasID = true
+				b.WriteByte('*')
+				continue
+			}
 			if name == "" || !literalSafe(name) {
 				return "", false
 			}
 			if v, err := url.QueryUnescape(value); err == nil && identifier(v) {
 				hasID = true
-			}
-			if i > 0 {
-				b.WriteString("*&")
 			}
 			b.WriteString(name + "=")
 			anchors++

@@ -35,6 +35,15 @@ func TestLearnPattern(t *testing.T) {
 		{"https://t.brand.example/o^x/abc12345", "t.brand.example/o%5Ex/*"}, // as URL.String escapes it
 		{"https://other.example/o/abc12345", ""},                            // not the host given
 		{"http://192.0.2.7/o/abc12345", "192.0.2.7/o/*"},
+		// Open-pixel shapes as EasyPrivacy's email-tracker rules name them
+		// (/wf/open?upn=, /track/open.php?, /open.aspx?, awstrack.me,
+		// cmail*.com/t/), with fictional hosts and identifiers.
+		{"https://u123.ct.brand.example/wf/open?upn=MTIzNDU2Nzg5MGFiY2RlZmdoaWprbG1u", "u123.ct.brand.example/wf/open?upn="},
+		{"https://brand.us5.list-manage.example/track/open.php?u=1a2b3c4d5e&id=9f8e7d6c5b&e=0a1b2c3d4e", "brand.us5.list-manage.example/track/open.php?u=*&id=*&e="},
+		{"https://cl.s7.brand.example/open.aspx?ffcb10-fec5157475620d7c-fe2a1570726d0d7d7c1d72", "cl.s7.brand.example/open.aspx?*"},
+		{"https://r.eu-west-1.awstrack.example/I0/0102018c1a2b3c4d-5e6f7a8b/9c0d1e2f3a4b5c6d=123", "r.eu-west-1.awstrack.example/I0/*/*"},
+		{"https://t.brand.example/t/y-o-abc123def-l/t.gif", "t.brand.example/t/*/t.gif"},
+		{"https://r.brand.example/8f3a9c2e71b54d0e.gif", ""}, // nothing but the identifier
 		{"http://[2001:db8::1]:8080/o/abc12345", ""},
 		{"", ""}, {"http://", ""}, {"http://t.brand.example", ""}, {"mailto:a@b.example", ""}, {"http://t.brand.example/o/%zz/abc12345", ""},
 	} {
