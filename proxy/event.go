@@ -9,6 +9,7 @@ type Kind string
 const (
 	KindBlocked        Kind = "blocked"         // a request answered by us
 	KindHeuristic      Kind = "heuristic"       // a tiny tracking image caught from its response
+	KindLearned        Kind = "learned"         // a rule learned from heuristic catches (list "learned")
 	KindParamsStripped Kind = "params-stripped" // tracking parameters removed
 	KindReferer        Kind = "referer"         // cross-site Referer trimmed or removed
 	KindUnwrapped      Kind = "unwrapped"       // redirect tracker skipped

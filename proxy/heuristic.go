@@ -74,9 +74,17 @@ func (s *Server) onResponse(resp *http.Response, ctx *goproxy.ProxyCtx) *http.Re
 	if mail {
 		who = "in a mail client"
 	}
-	s.emit(Event{Kind: KindHeuristic, Client: clientIP(ctx.Req.RemoteAddr).String(), Method: ctx.Req.Method,
+	ev := Event{Kind: KindHeuristic, Client: clientIP(ctx.Req.RemoteAddr).String(), Method: ctx.Req.Method,
 		Host: strings.ToLower(ctx.Req.URL.Hostname()), URL: ctx.Req.URL.String(), Type: st.typ.String(), Source: st.source,
-		Response: blocklist.ResponseGIF.String(), Detail: reason + ", loaded " + who, Bytes: int64(len(head))})
+		Response: blocklist.ResponseGIF.String(), Detail: reason + ", loaded " + who, Bytes: int64(len(head))}
+	rule := s.learn(ctx, st, ev)
+	if rule != "" {
+		ev.Detail += "; learned rule " + rule
+	}
+	s.emit(ev)
+	if rule != "" {
+		s.emitLearned(ev, rule)
+	}
 	out := newResponse(ctx.Req, http.StatusOK, "image/gif", transparentGIF)
 	out.Header.Set("Cache-Control", "no-store")
 	out.Header.Set("X-Pixelwall", "tracking pixel (heuristic)")

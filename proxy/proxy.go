@@ -92,6 +92,10 @@ type Options struct {
 	NoGPC bool
 	// NoHeuristic turns off the tiny-image heuristic.
 	NoHeuristic bool
+	// Learner, when set, learns rules from the heuristic's catches and
+	// blocks with them before contact, where the lists say Pass and no
+	// allow covers the request. Nil: no learning.
+	Learner Learner
 
 	// Transport sends requests upstream, and its DialContext opens
 	// tunnels. Default: NewTransport with Resolver. The proxy uses clones

@@ -18,6 +18,7 @@ var requestPool = sync.Pool{New: func() any { return new(blocklist.Request) }}
 // reqState travels from onRequest to onResponse in ctx.UserData.
 type reqState struct {
 	answered bool // the response is ours: leave it alone
+	excepted bool // a list exception matched: nothing is learned from it
 	typ      blocklist.Type
 	third    bool
 	source   string
@@ -61,6 +62,14 @@ func (s *Server) onRequest(r *http.Request, ctx *goproxy.ProxyCtx) (*http.Reques
 		ev.Kind, ev.Rule, ev.List, ev.Response = KindBlocked, d.Rule, d.List, d.Response.String()
 		s.emit(ev)
 		return r, s.blockedResponse(r, d, breq.Host)
+	}
+	st.excepted = d.Action == blocklist.Allow
+	if d.Action == blocklist.Pass && s.opts.Learner != nil {
+		if ld := s.opts.Learner.Match(breq); ld.Action == blocklist.Block {
+			if _, ok := pol.Allowed(addr, breq.Host, breq.SourceHost); !ok {
+				return r, s.learnedBlock(r, st, ev, ld)
+			}
+		}
 	}
 
 	navigation := st.typ == blocklist.TypeDocument && (r.Method == http.MethodGet || r.Method == http.MethodHead)

@@ -37,11 +37,12 @@ type app struct {
 	stdout        io.Writer
 	mem           memoryGovernor
 
-	lists *blocklist.Service
-	res   *resolver.Server
-	blog  *blocklog.Log
-	json  io.Closer
-	met   *metrics
+	lists   *blocklist.Service
+	learner *blocklist.Learner // nil when http.learn is false
+	res     *resolver.Server
+	blog    *blocklog.Log
+	json    io.Closer
+	met     *metrics
 
 	proxy   *proxy.Server
 	httpSrv *http.Server
@@ -86,6 +87,7 @@ func newApp(cfg *Config, cfgPath, data string, logger *slog.Logger, stdout io.Wr
 	}
 
 	if cfg.HTTP.Listen != "off" {
+		a.learner = newLearner(cfg, data, a.lists, logger)
 		if err := a.listenProxy(cfg, rec); err != nil {
 			return nil, err
 		}
@@ -98,7 +100,7 @@ func newApp(cfg *Config, cfgPath, data string, logger *slog.Logger, stdout io.Wr
 		warnIfWide(logger, "dns", a.dnsUDP.LocalAddr().String(), cfg.DNS.AllowClients)
 	}
 	if cfg.Dashboard.Listen != "off" {
-		dash, err := newDashboard(cfg, a.lists, a.blog, a.met, logger)
+		dash, err := newDashboard(cfg, a.lists, a.learner, a.blog, a.met, logger)
 		if err != nil {
 			return nil, err
 		}
@@ -150,6 +152,9 @@ func (a *app) listenProxy(cfg *Config, rec recorder) error {
 	}
 	opts.CA, opts.Signer = ca, signer
 	opts.Policy, opts.Allow = a.lists.Policy, a.lists.Allow
+	if a.learner != nil {
+		opts.Learner = a.learner
+	}
 	opts.Logger, opts.Event = a.logger, rec.http
 	if a.proxy, err = proxy.New(opts); err != nil {
 		return err
@@ -283,6 +288,9 @@ func (a *app) writePID() func() {
 
 // close releases what newApp opened, the block log last (flushing it).
 func (a *app) close() {
+	if a.learner != nil {
+		a.learner.Save() // last-used times are otherwise saved only now and then
+	}
 	for _, c := range []io.Closer{a.httpLn, a.dashLn, a.dnsTCP, a.dnsUDP} {
 		if c != nil {
 			c.Close()

@@ -78,7 +78,13 @@ func cmdCheck(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	svc, err := blocklist.NewService(listsConfig(cfg, lists, *noDefaults),
+	lc := listsConfig(cfg, lists, *noDefaults)
+	if !*noDefaults {
+		if lc, err = withLearned(cfg, dataDir(common.data, cfg), lc); err != nil {
+			fmt.Fprintln(stderr, "warning:", err)
+		}
+	}
+	svc, err := blocklist.NewService(lc,
 		blocklist.ServiceOptions{Dir: dataDir(common.data, cfg), Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		fmt.Fprintln(stderr, "warning:", err)

@@ -92,6 +92,9 @@ type HTTPConfig struct {
 	GPC *bool `yaml:"gpc"`
 	// Heuristic catches tiny tracking images from their responses.
 	Heuristic *bool `yaml:"heuristic"`
+	// Learn turns the heuristic's repeated catches into rules that block
+	// before contact (list "learned"). Default true.
+	Learn *bool `yaml:"learn"`
 	// UpstreamCAFile adds PEM roots for verifying upstream servers.
 	UpstreamCAFile string `yaml:"upstream_ca_file"`
 }

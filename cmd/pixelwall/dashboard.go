@@ -13,11 +13,11 @@ import (
 
 // newDashboard wires the dashboard: the log to read, /metrics, list status,
 // and allow actions that take effect at once.
-func newDashboard(cfg *Config, lists *blocklist.Service, blog *blocklog.Log, met *metrics, logger *slog.Logger) (*dashboard.Server, error) {
+func newDashboard(cfg *Config, lists *blocklist.Service, learner *blocklist.Learner, blog *blocklog.Log, met *metrics, logger *slog.Logger) (*dashboard.Server, error) {
 	host, _, _ := net.SplitHostPort(cfg.Dashboard.Listen)
 	ip, err := netip.ParseAddr(host)
 	loopback := host == "localhost" || err == nil && ip.IsLoopback()
-	return dashboard.New(dashboard.Options{
+	opts := dashboard.Options{
 		Log:          blog,
 		Metrics:      met.handler(),
 		PasswordHash: cfg.Dashboard.PasswordHash,
@@ -30,8 +30,31 @@ func newDashboard(cfg *Config, lists *blocklist.Service, blog *blocklog.Log, met
 			}
 			return lists.Allow(ov)
 		},
-		Lists: func() []dashboard.ListStatus { return listStatus(lists.Status()) },
-	})
+		Lists: func() []dashboard.ListStatus {
+			ls := listStatus(lists.Status())
+			if learner != nil {
+				rules := learner.Rules() // newest first
+				st := dashboard.ListStatus{Name: blocklist.LearnedListName, Source: "learned from the pixel heuristic",
+					Format: "adblock", Rules: len(rules)}
+				if len(rules) > 0 {
+					st.Updated = rules[0].Learned
+				}
+				ls = append(ls, st)
+			}
+			return ls
+		},
+	}
+	if learner != nil {
+		opts.Unlearn = learner.Unlearn
+		opts.Learned = func() []dashboard.LearnedRule {
+			var out []dashboard.LearnedRule
+			for _, r := range learner.Rules() {
+				out = append(out, dashboard.LearnedRule(r))
+			}
+			return out
+		}
+	}
+	return dashboard.New(opts)
 }
 
 // listStatus describes the lists for the dashboard.

@@ -95,7 +95,11 @@ func listsShow(cfg *Config, data string, w io.Writer) error {
 	if err != nil {
 		return err
 	}
-	for _, ls := range lists.Status() {
+	status := lists.Status()
+	if ls, ok := learnedStatus(cfg, data); ok {
+		status = append(status, ls)
+	}
+	for _, ls := range status {
 		st := ls.Stats
 		fmt.Fprintf(w, "%s  (%s, %s): %s\n", ls.Name, ls.Source, st.Format, ls.State)
 		if ls.Reason != "" {

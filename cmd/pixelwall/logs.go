@@ -78,7 +78,7 @@ var topKeys = []string{"hosts", "rules", "lists", "clients", "kinds"}
 // logKinds are the kinds the proxy and the resolver store in the log (the
 // resolver's are blocked, refused and passed). Kinds found in the log are
 // accepted too.
-var logKinds = []string{string(proxy.KindBlocked), string(proxy.KindHeuristic), string(proxy.KindParamsStripped),
+var logKinds = []string{string(proxy.KindBlocked), string(proxy.KindHeuristic), string(proxy.KindLearned), string(proxy.KindParamsStripped),
 	string(proxy.KindReferer), string(proxy.KindUnwrapped), string(proxy.KindConnectRefused), string(proxy.KindAccessRefused),
 	string(proxy.KindDestinationRefused), string(proxy.KindPinned), "refused", string(proxy.KindPassed)}
 

@@ -45,7 +45,7 @@ type Entry struct {
 	ID       int64     `json:"id,omitempty"` // set when stored or read back
 	Time     time.Time `json:"time"`
 	Layer    string    `json:"layer"` // "http" or "dns"
-	Kind     string    `json:"kind"`  // blocked, heuristic, params-stripped, referer, unwrapped, connect-refused, access-refused, pinned, refused, rate-limited, passed
+	Kind     string    `json:"kind"`  // blocked, heuristic, learned, params-stripped, referer, unwrapped, connect-refused, access-refused, pinned, refused, rate-limited, passed
 	Client   string    `json:"client,omitempty"`
 	Method   string    `json:"method,omitempty"`
 	Host     string    `json:"host,omitempty"`

@@ -99,6 +99,17 @@ type ListStatus struct {
 	LastError string
 }
 
+// LearnedRule is a rule learned from the pixel heuristic, shown on /lists
+// with an unlearn action.
+type LearnedRule struct {
+	Rule     string
+	Host     string
+	Learned  time.Time
+	LastUsed time.Time
+	Hits     int64  // requests it blocked
+	Example  string // a URL it was learned from, query values removed
+}
+
 // Options configure New.
 type Options struct {
 	// Log is the block log the pages show. Required.
@@ -110,6 +121,10 @@ type Options struct {
 	Allow func(AllowAction) error
 	// Lists reports the block lists' status for /lists; nil shows none.
 	Lists func() []ListStatus
+	// Learned reports the rules learned from the pixel heuristic for
+	// /lists; Unlearn forgets one at once. Nil hides them (and the action).
+	Learned func() []LearnedRule
+	Unlearn func(rule string) error
 	// PasswordHash is a bcrypt hash (see HashPassword). When it is set,
 	// every page needs a login with the password.
 	PasswordHash string
@@ -208,6 +223,7 @@ func New(opts Options) (*Server, error) {
 	m.HandleFunc("GET /log", s.logPage)
 	m.HandleFunc("GET /lists", s.lists)
 	m.HandleFunc("POST /allow", s.allow)
+	m.HandleFunc("POST /unlearn", s.unlearn)
 	m.HandleFunc("/metrics", s.metrics)
 	if s.auth {
 		m.HandleFunc("GET /login", s.loginPage)

@@ -316,7 +316,7 @@ func (s *Server) logPage(w http.ResponseWriter, r *http.Request) {
 		v.ClearRule = link(func(v url.Values) { v.Del("rule") })
 	}
 	v.Kinds = options(f.Kind, "", "any kind",
-		"blocked", "blocked", "heuristic", "heuristic", "connect-refused", "connect-refused",
+		"blocked", "blocked", "heuristic", "heuristic", "learned", "learned", "connect-refused", "connect-refused",
 		"params-stripped", "params-stripped", "referer", "referer", "unwrapped", "unwrapped",
 		"access-refused", "access-refused", "pinned", "pinned",
 		"refused", "refused (dns)", "rate-limited", "rate-limited (dns)", "passed", "passed")
@@ -410,6 +410,17 @@ type listsView struct {
 	Lists     []listView
 	Rules     int
 	Failing   int
+	// Learning says whether learned rules are reported; Learned are they.
+	Learning   bool
+	CanUnlearn bool
+	Learned    []learnedView
+}
+
+// learnedView is one row of the learned rules.
+type learnedView struct {
+	LearnedRule
+	LearnedAgo, LearnedAt   string
+	LastUsedAgo, LastUsedAt string
 }
 
 // lists serves GET /lists.
@@ -432,8 +443,39 @@ func (s *Server) lists(w http.ResponseWriter, r *http.Request) {
 			v.Lists = append(v.Lists, lv)
 		}
 	}
+	if s.opts.Learned != nil {
+		now := s.now()
+		v.Learning, v.CanUnlearn = true, s.opts.Unlearn != nil
+		for _, lr := range s.opts.Learned() {
+			v.Learned = append(v.Learned, learnedView{LearnedRule: lr,
+				LearnedAgo: ago(now, lr.Learned), LearnedAt: absTime(lr.Learned),
+				LastUsedAgo: ago(now, lr.LastUsed), LastUsedAt: absTime(lr.LastUsed)})
+		}
+	}
 	v.base = s.base(w, r, "Lists", "lists")
 	s.render(w, r, http.StatusOK, "lists", v)
+}
+
+// unlearn serves POST /unlearn (ServeHTTP checked the origin and the CSRF
+// token): it forgets a learned rule and goes back to /lists.
+func (s *Server) unlearn(w http.ResponseWriter, r *http.Request) {
+	if s.opts.Unlearn == nil {
+		http.NotFound(w, r)
+		return
+	}
+	rule := strings.TrimSpace(r.PostForm.Get("rule"))
+	if rule == "" || len(rule) > 2048 {
+		http.Error(w, "Bad rule.", http.StatusBadRequest)
+		return
+	}
+	if err := s.opts.Unlearn(rule); err != nil {
+		s.logger.Error("dashboard: unlearn failed", "rule", rule, "err", err)
+		s.setFlash(w, r, flash{Kind: "error", Msg: "Could not unlearn " + rule + ": " + err.Error()})
+	} else {
+		s.logger.Info("dashboard: unlearned", "rule", rule, "remote", r.RemoteAddr)
+		s.setFlash(w, r, flash{Kind: "ok", Msg: "unlearned " + rule + ": its pixels reach the heuristic again, which may learn it anew"})
+	}
+	http.Redirect(w, r, "/lists", http.StatusSeeOther)
 }
 
 // allow serves POST /allow (ServeHTTP checked the origin and the CSRF

@@ -49,7 +49,7 @@ func kindClass(kind string) string {
 	switch kind {
 	case "blocked", "connect-refused":
 		return "k-block"
-	case "heuristic":
+	case "heuristic", "learned":
 		return "k-heur"
 	case "params-stripped", "referer", "unwrapped":
 		return "k-mod"
