@@ -115,9 +115,18 @@ const (
 	ResponseEmptyText                  // empty text/plain
 	ResponseEmptyMedia                 // 204 for audio/video, named apart for logs
 	ResponseBlockPage                  // a page explaining the block (top-level documents)
+
+	// Stand-in scripts (surrogates): a blocked tag script is answered with
+	// our own script that keeps its public API working and sends nothing,
+	// so pages that call it do not break. Script returns the body.
+	ResponseGoogleAnalytics // Google Analytics analytics.js
+	ResponseGoogleTag       // the Google tag, gtag.js
+	ResponseTagManager      // Google Tag Manager, gtm.js
+	ResponseMetaPixel       // the Meta Pixel, fbevents.js
 )
 
-var responseNames = [...]string{"", "1x1-gif", "no-content", "empty-js", "empty-css", "empty-html", "empty-text", "empty-media", "block-page"}
+var responseNames = [...]string{"", "1x1-gif", "no-content", "empty-js", "empty-css", "empty-html", "empty-text", "empty-media", "block-page",
+	"stand-in-analytics.js", "stand-in-gtag.js", "stand-in-gtm.js", "stand-in-fbevents.js"}
 
 func (r Response) String() string {
 	if int(r) < len(responseNames) {
@@ -148,8 +157,8 @@ func responseFor(t Type) Response {
 }
 
 // redirectResources maps uBO/AdGuard redirect resource names to our
-// responses. Any other name ending in ".js" is a surrogate script and gets an
-// empty script.
+// responses. Any other name ending in ".js" is a surrogate script we do not
+// have and gets the generic no-op script.
 var redirectResources = map[string]Response{
 	"1x1.gif": ResponseGIF, "1x1-transparent.gif": ResponseGIF, "2x2.png": ResponseGIF,
 	"2x2-transparent.png": ResponseGIF, "3x2.png": ResponseGIF, "3x2-transparent.png": ResponseGIF,
@@ -161,6 +170,18 @@ var redirectResources = map[string]Response{
 	"noopjson": ResponseEmptyText, "empty": ResponseEmptyText, "none": ResponseNone,
 	"noopmp3-0.1s": ResponseEmptyMedia, "noop-0.1s.mp3": ResponseEmptyMedia, "noopmp4-1s": ResponseEmptyMedia,
 	"noop-1s.mp4": ResponseEmptyMedia, "mp4": ResponseEmptyMedia, "click2load.html": ResponseEmptyHTML,
+
+	// Stand-in scripts under uBlock Origin's names (and their
+	// "host/path" aliases), AdGuard's names (and its "ubo-" aliases), and
+	// our own where neither has one.
+	"google-analytics_analytics.js": ResponseGoogleAnalytics, "google-analytics.com/analytics.js": ResponseGoogleAnalytics,
+	"google-analytics": ResponseGoogleAnalytics, "ubo-google-analytics_analytics.js": ResponseGoogleAnalytics,
+	"ubo-google-analytics_analytics": ResponseGoogleAnalytics,
+	"googletagmanager_gtm.js":        ResponseTagManager, "googletagmanager.com/gtm.js": ResponseTagManager,
+	"googletagmanager-gtm": ResponseTagManager, "ubo-googletagmanager_gtm.js": ResponseTagManager,
+	"ubo-googletagmanager_gtm": ResponseTagManager,
+	"googletagmanager_gtag.js": ResponseGoogleTag,
+	"facebook_fbevents.js":     ResponseMetaPixel, "fbevents.js": ResponseMetaPixel, "fb-events": ResponseMetaPixel,
 }
 
 func redirectResponse(name string) (Response, bool) {

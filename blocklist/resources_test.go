@@ -1,0 +1,136 @@
+package blocklist
+
+import (
+	"strings"
+	"testing"
+)
+
+// TestRedirectNamesToStandIns: uBO's and AdGuard's resource names for the
+// tag scripts give our stand-ins; other script names the generic no-op.
+func TestRedirectNamesToStandIns(t *testing.T) {
+	cases := []struct {
+		name string
+		want Response
+	}{
+		{"google-analytics_analytics.js", ResponseGoogleAnalytics},
+		{"google-analytics_analytics.js:5", ResponseGoogleAnalytics},
+		{"google-analytics.com/analytics.js", ResponseGoogleAnalytics},
+		{"google-analytics", ResponseGoogleAnalytics},
+		{"ubo-google-analytics_analytics.js", ResponseGoogleAnalytics},
+		{"googletagmanager_gtm.js", ResponseTagManager},
+		{"googletagmanager_gtm.js:5", ResponseTagManager},
+		{"googletagmanager.com/gtm.js", ResponseTagManager},
+		{"googletagmanager-gtm", ResponseTagManager},
+		{"ubo-googletagmanager_gtm.js", ResponseTagManager},
+		{"googletagmanager_gtag.js", ResponseGoogleTag},
+		{"facebook_fbevents.js", ResponseMetaPixel},
+		{"fb-events", ResponseMetaPixel},
+		{"noopjs", ResponseEmptyJS},
+		{"google-analytics_ga.js", ResponseEmptyJS},
+		{"scorecardresearch_beacon.js", ResponseEmptyJS},
+		{"fuckadblock.js-3.2.0", ResponseEmptyJS},
+	}
+	for _, c := range cases {
+		if got, ok := redirectResponse(c.name); !ok || got != c.want {
+			t.Errorf("redirectResponse(%q) = %v, %v; want %v", c.name, got, ok, c.want)
+		}
+	}
+	if got, ok := redirectResponse("no-such-resource"); ok {
+		t.Errorf("redirectResponse(unknown) = %v, want not ok", got)
+	}
+}
+
+// TestStandInScripts: every script response has a body; the stand-ins
+// implement the API their pages call and contact nothing.
+func TestStandInScripts(t *testing.T) {
+	cases := []struct {
+		r    Response
+		name string
+		api  []string // what the page relies on
+	}{
+		{ResponseEmptyJS, "empty-js", nil},
+		{ResponseGoogleAnalytics, "stand-in-analytics.js", []string{"GoogleAnalyticsObject", "hitCallback", "getAll", "getByName", "create", ".q"}},
+		{ResponseGoogleTag, "stand-in-gtag.js", []string{"event_callback", "dataLayer", "gtag"}},
+		{ResponseTagManager, "stand-in-gtm.js", []string{"eventCallback", "hide", "async-hide", "google_tag_manager"}},
+		{ResponseMetaPixel, "stand-in-fbevents.js", []string{"callMethod", "queue", "loaded", "version", "push"}},
+	}
+	for _, c := range cases {
+		body, ok := c.r.Script()
+		if !ok || len(body) == 0 {
+			t.Errorf("%v.Script() = %d bytes, %v; want a body", c.r, len(body), ok)
+			continue
+		}
+		if c.r.String() != c.name {
+			t.Errorf("Response(%d).String() = %q, want %q", c.r, c.r.String(), c.name)
+		}
+		js := string(body)
+		for _, s := range c.api {
+			if !strings.Contains(js, s) {
+				t.Errorf("%v stand-in does not mention %q", c.r, s)
+			}
+		}
+		// Nothing that could reach a network.
+		for _, s := range []string{"://", "XMLHttpRequest", "sendBeacon", "fetch(", "new Image", "createElement", "import("} {
+			if strings.Contains(js, s) {
+				t.Errorf("%v stand-in contains %q", c.r, s)
+			}
+		}
+	}
+	for _, r := range []Response{ResponseNone, ResponseGIF, ResponseNoContent, ResponseEmptyCSS, ResponseEmptyHTML, ResponseBlockPage} {
+		if body, ok := r.Script(); ok {
+			t.Errorf("%v.Script() = %d bytes, want not a script", r, len(body))
+		}
+	}
+	seen := map[string]bool{}
+	for r := ResponseGIF; r <= ResponseMetaPixel; r++ {
+		name := r.String()
+		if name == "" || name == "unknown" || seen[name] {
+			t.Errorf("Response(%d).String() = %q: want a name of its own", r, name)
+		}
+		seen[name] = true
+	}
+}
+
+// TestRedirectWhicheverRuleBlocks: a $redirect= rule chooses the answer
+// also when another rule, of another list, is the one that blocks (as
+// EasyPrivacy's ||googletagmanager.com^ would), and $badfilter removes it
+// from both roles.
+func TestRedirectWhicheverRuleBlocks(t *testing.T) {
+	ours := Source{Name: "ours", Format: FormatAdblock, Text: "||www.googletagmanager.com/gtm.js$script,redirect=googletagmanager_gtm.js\n"}
+	const gtm = "https://www.googletagmanager.com/gtm.js?id=GTM-AB12CD"
+	cases := []struct {
+		name  string
+		other string
+		typ   Type
+		want  Response
+		rule  string
+	}{
+		{"host rule", "||googletagmanager.com^", TypeScript, ResponseTagManager, "||googletagmanager.com^"},
+		{"pattern rule", "/gtm.js?id=", TypeScript, ResponseTagManager, "/gtm.js?id="},
+		{"wrong type", "/gtm.js?id=", TypeXMLHTTPRequest, ResponseNoContent, "/gtm.js?id="},
+		{"redirect excepted", "/gtm.js?id=\n@@||googletagmanager.com^$redirect-rule", TypeScript, ResponseEmptyJS, "/gtm.js?id="},
+		{"badfilter", "||googletagmanager.com^\n||www.googletagmanager.com/gtm.js$script,redirect=googletagmanager_gtm.js,badfilter", TypeScript, ResponseEmptyJS, "||googletagmanager.com^"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			m := Compile(Source{Name: "other", Format: FormatAdblock, Text: c.other}, ours)
+			for _, st := range m.Lists() {
+				if st.BadCount > 0 {
+					t.Fatalf("list %s: %v", st.Name, st.Bad)
+				}
+			}
+			d := m.Match(newReq(t, gtm, "https://shop.example/", c.typ))
+			if d.Action != Block || d.Response != c.want {
+				t.Errorf("Match(%s) = %v %v by %q, want block %v", gtm, d.Action, d.Response, d.Rule, c.want)
+			}
+			if d.Rule != c.rule && d.Rule != ours.Text[:len(ours.Text)-1] {
+				t.Errorf("Match(%s) decided by %q, want %q or ours", gtm, d.Rule, c.rule)
+			}
+		})
+	}
+	// Counting: the twin is not a rule of its own.
+	m := Compile(ours)
+	if st := m.Lists()[0]; st.Blocking != 1 || st.Redirect != 0 {
+		t.Errorf("stats = %d blocking, %d redirect-rule; want 1, 0", st.Blocking, st.Redirect)
+	}
+}
