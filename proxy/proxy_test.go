@@ -10,9 +10,12 @@ import (
 	"net/http"
 	"net/netip"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/pixelwall/pixelwall/blocklist"
 )
 
 // testRules allow for the origin's port: in the test world every URL has one,
@@ -22,11 +25,16 @@ const testRules = `
 ||tracker.test^
 ||beacon.test^*/collect$ping,xmlhttprequest
 ||scripts.test^*/ads.js
+||tags.test^*/gtm.js$script,redirect=googletagmanager_gtm.js
+||tags.test^*/fbevents.js$script,redirect=facebook_fbevents.js
 `
 
 func TestBlockedPixelAnsweredLocally(t *testing.T) {
 	w := newWorld(t, worldOptions{rules: testRules})
 	c := w.client(nil)
+	noop, _ := blocklist.ResponseEmptyJS.Script()
+	gtm, _ := blocklist.ResponseTagManager.Script()
+	fb, _ := blocklist.ResponseMetaPixel.Script()
 	tests := []struct {
 		name, url   string
 		headers     []string
@@ -38,7 +46,9 @@ func TestBlockedPixelAnsweredLocally(t *testing.T) {
 		{"https image", w.httpsURL("cdn.test", "/track/pixel.gif?uid=42"), []string{"Sec-Fetch-Dest", "image"}, 200, "image/gif", transparentGIF, "cdn.test/track/pixel.gif"},
 		{"http image on blocked host", w.httpURL("tracker.test", "/p.gif"), []string{"Sec-Fetch-Dest", "image"}, 200, "image/gif", transparentGIF, "tracker.test/p.gif"},
 		{"beacon", w.httpsURL("beacon.test", "/collect?e=1"), []string{"Sec-Fetch-Dest", "empty"}, 204, "", nil, "beacon.test/collect"},
-		{"script", w.httpsURL("scripts.test", "/ads.js"), []string{"Sec-Fetch-Dest", "script"}, 200, "application/javascript; charset=utf-8", nil, "scripts.test/ads.js"},
+		{"script", w.httpsURL("scripts.test", "/ads.js"), []string{"Sec-Fetch-Dest", "script"}, 200, "application/javascript; charset=utf-8", noop, "scripts.test/ads.js"},
+		{"gtm stand-in", w.httpsURL("tags.test", "/gtm.js?id=GTM-AB12"), []string{"Sec-Fetch-Dest", "script"}, 200, "application/javascript; charset=utf-8", gtm, "tags.test/gtm.js"},
+		{"fbevents stand-in", w.httpURL("tags.test", "/en_US/fbevents.js"), []string{"Accept", "*/*"}, 200, "application/javascript; charset=utf-8", fb, "tags.test/en_US/fbevents.js"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -46,13 +56,20 @@ func TestBlockedPixelAnsweredLocally(t *testing.T) {
 			if resp.StatusCode != tc.code || resp.Header.Get("Content-Type") != tc.contentType || !bytes.Equal(body, tc.body) {
 				t.Errorf("GET %s = %d %q %q, want %d %q %q", tc.url, resp.StatusCode, resp.Header.Get("Content-Type"), body, tc.code, tc.contentType, tc.body)
 			}
+			if cc := resp.Header.Get("Cache-Control"); cc != "no-store" {
+				t.Errorf("GET %s: Cache-Control %q, want no-store", tc.url, cc)
+			}
 			if n := w.origin.count(tc.originPath); n != 0 {
 				t.Errorf("origin saw %s %d times, want 0", tc.originPath, n)
 			}
 		})
 	}
-	if got := len(w.eventsOf(KindBlocked)); got != len(tests) {
-		t.Errorf("%d block events, want %d", got, len(tests))
+	var responses []string
+	for _, e := range w.eventsOf(KindBlocked) {
+		responses = append(responses, e.Response)
+	}
+	if want := []string{"1x1-gif", "1x1-gif", "no-content", "empty-js", "stand-in-gtm.js", "stand-in-fbevents.js"}; !slices.Equal(responses, want) {
+		t.Errorf("block events' responses = %q, want %q", responses, want)
 	}
 	// An allowed request on the same host reaches the origin.
 	if resp, _ := w.get(c, w.httpsURL("cdn.test", "/img/photo.png"), "Sec-Fetch-Dest", "image"); resp.StatusCode != 200 || w.origin.count("cdn.test/img/photo.png") != 1 {
