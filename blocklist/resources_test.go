@@ -134,3 +134,80 @@ func TestRedirectWhicheverRuleBlocks(t *testing.T) {
 		t.Errorf("stats = %d blocking, %d redirect-rule; want 1, 0", st.Blocking, st.Redirect)
 	}
 }
+
+// TestDefaultListTagScripts: the embedded list answers the tag scripts of
+// its "tag scripts" part with the right stand-in, as the vendors' install
+// snippets load them, and leaves alone the scripts it names as left alone.
+func TestDefaultListTagScripts(t *testing.T) {
+	m := Compile(Defaults()...)
+	const page = "https://shop.example.com/product/42"
+	cases := []struct {
+		url  string
+		typ  Type
+		want Response // ResponseNone: must pass
+	}{
+		{"https://www.google-analytics.com/analytics.js", TypeScript, ResponseGoogleAnalytics},
+		{"https://www.google-analytics.com/analytics_debug.js", TypeScript, ResponseGoogleAnalytics},
+		{"https://ssl.google-analytics.com/analytics.js", TypeScript, ResponseGoogleAnalytics},
+		{"https://www.google-analytics.com/plugins/ua/ec.js", TypeScript, ResponseEmptyJS},
+		{"https://ssl.google-analytics.com/ga.js", TypeScript, ResponseEmptyJS},
+		{"https://www.googletagmanager.com/gtag/js?id=G-ABC123DEF4", TypeScript, ResponseGoogleTag},
+		{"https://www.googletagmanager.com/gtag/js?id=AW-123456789", TypeScript, ResponseGoogleTag},
+		{"https://www.googletagmanager.com/gtm.js?id=GTM-ABC1234", TypeScript, ResponseTagManager},
+		{"https://www.googletagmanager.com/gtm.js?id=GTM-ABC1234&l=myLayer", TypeScript, ResponseTagManager},
+		{"https://www.googletagmanager.com/ns.html?id=GTM-ABC1234", TypeSubdocument, ResponseEmptyHTML},
+		{"https://connect.facebook.net/en_US/fbevents.js", TypeScript, ResponseMetaPixel},
+		{"https://connect.facebook.net/de_DE/fbevents.js", TypeScript, ResponseMetaPixel},
+		{"https://connect.facebook.net/signals/config/1234567890123456?v=2.9.170&r=stable", TypeScript, ResponseEmptyJS},
+		{"https://bat.bing.com/bat.js", TypeScript, ResponseEmptyJS},
+		{"https://bat.bing.com/p/action/187012345.js", TypeScript, ResponseEmptyJS},
+		{"https://static.ads-twitter.com/uwt.js", TypeScript, ResponseEmptyJS},
+		{"https://snap.licdn.com/li.lms-analytics/insight.min.js", TypeScript, ResponseEmptyJS},
+		{"https://s.pinimg.com/ct/core.js", TypeScript, ResponseEmptyJS},
+		{"https://analytics.tiktok.com/i18n/pixel/events.js?sdkid=C1ABCDEF2GHIJKL3MNOP&lib=ttq", TypeScript, ResponseEmptyJS},
+		{"https://sc-static.net/scevent.min.js", TypeScript, ResponseEmptyJS},
+		{"https://www.redditstatic.com/ads/pixel.js", TypeScript, ResponseEmptyJS},
+		{"https://a.quora.com/qevents.js", TypeScript, ResponseEmptyJS},
+		{"https://dynamic.criteo.com/js/ld/ld.js?a=12345", TypeScript, ResponseEmptyJS},
+		{"https://amplify.outbrain.com/cp/obtp.js", TypeScript, ResponseEmptyJS},
+		{"https://s.adroll.com/j/ABCDEFGHIJKLMNOPQRSTUV/roundtrip.js", TypeScript, ResponseEmptyJS},
+		{"https://www.clarity.ms/tag/abcde12345", TypeScript, ResponseEmptyJS},
+		{"https://scripts.clarity.ms/0.7.47/clarity.js", TypeScript, ResponseEmptyJS},
+		{"https://static.hotjar.com/c/hotjar-1234567.js?sv=6", TypeScript, ResponseEmptyJS},
+		{"https://cdn.heapanalytics.com/js/heap-1234567890.js", TypeScript, ResponseEmptyJS},
+		{"https://cdn.us.heap-api.com/config/1234567890/heap_config.js", TypeScript, ResponseEmptyJS},
+		{"https://cdn.mxpnl.com/libs/mixpanel-2-latest.min.js", TypeScript, ResponseEmptyJS},
+		{"https://cdn.amplitude.com/libs/analytics-browser-2.11.1-min.js.gz", TypeScript, ResponseEmptyJS},
+		{"https://stats.shop.example.com/matomo.js", TypeScript, ResponseEmptyJS},
+		{"https://cdn.matomo.cloud/shop.matomo.cloud/matomo.js", TypeScript, ResponseEmptyJS},
+		{"https://shop.example.com/piwik/piwik.js", TypeScript, ResponseEmptyJS},
+		{"https://plausible.io/js/script.js", TypeScript, ResponseEmptyJS},
+		{"https://cdn.usefathom.com/script.js", TypeScript, ResponseEmptyJS},
+		// Left alone: pages call them directly, or they are not trackers.
+		{"https://connect.facebook.net/en_US/sdk.js", TypeScript, ResponseNone},
+		{"https://www.googleadservices.com/pagead/conversion_async.js", TypeScript, ResponseNone},
+		{"https://cdn.segment.com/analytics.js/v1/AbCdEf123/analytics.min.js", TypeScript, ResponseNone},
+		{"https://cdn.amplitude.com/script/0123456789abcdef.js", TypeScript, ResponseNone},
+		{"https://cdn.taboola.com/libtrc/publisher-network/loader.js", TypeScript, ResponseNone},
+		{"https://www.googletagmanager.com/gtm.js?id=GTM-ABC1234", TypeImage, ResponseNone},
+		{"https://cdn.jsdelivr.net/npm/matomo-tracker@2/index.js", TypeScript, ResponseNone},
+		{"https://shop.example.com/static/js/matomo.json", TypeXMLHTTPRequest, ResponseNone},
+	}
+	for _, c := range cases {
+		d := m.Match(newReq(t, c.url, page, c.typ))
+		switch {
+		case c.want == ResponseNone && d.Action != Pass:
+			t.Errorf("Match(%s %s) = %v by %q, want pass", c.typ, c.url, d.Action, d.Rule)
+		case c.want != ResponseNone && (d.Action != Block || d.Response != c.want || d.List != DefaultListName):
+			t.Errorf("Match(%s %s) = %v %v by %q (%s), want block with %v", c.typ, c.url, d.Action, d.Response, d.Rule, d.List, c.want)
+		}
+		// A stand-in is only served if the proxy gets to see the request:
+		// a whole-host rule would refuse its CONNECT, and the page would
+		// get nothing to call.
+		if isStandIn(c.want) {
+			if hd := m.MatchHost(newReq(t, c.url, "", c.typ).Host); hd.Action == Block {
+				t.Errorf("%s has a stand-in, but its host is blocked whole by %q (%s)", c.url, hd.Rule, hd.List)
+			}
+		}
+	}
+}
