@@ -400,15 +400,91 @@ func TestRequestType(t *testing.T) {
 		{[]string{"Accept", "*/*", "Referer", "https://a.test/"}, "/lib.js", "script"},
 		{[]string{"Accept", "*/*", "Referer", "https://a.test/"}, "/p.gif", "image"},
 		{[]string{"Upgrade", "websocket"}, "/ws", "websocket"},
+		// No Sec-Fetch-Dest: a document only when Accept asks for HTML.
+		{[]string{"Accept", "*/*"}, "/tr?id=1&ev=PageView", "other"},
+		{nil, "/tr", "other"},
+		{nil, "/", "other"},
+		{[]string{"Accept", "*/*"}, "/index.php", "other"},
+		{[]string{"Accept", "*/*"}, "/page.html", "other"},
+		{[]string{"Accept", "text/html, */*; q=0.01", "X-Requested-With", "XMLHttpRequest"}, "/frag", "document"},
+		{[]string{"Accept", "*/*", "X-Requested-With", "XMLHttpRequest"}, "/api/items", "xmlhttprequest"},
+		{[]string{"Accept", "application/json"}, "/api/items", "xmlhttprequest"},
+		{[]string{"Accept", "text/javascript, application/javascript"}, "/x", "script"},
+		{nil, "/pixel.gif?u=1", "image"},
+		// Mail apps: what they load without a known type is an image.
+		{[]string{"Accept", "*/*", "User-Agent", outlookUA}, "/o/eJxNjz1uwzAMRs", "image"},
+		{[]string{"User-Agent", thunderbirdUA}, "/open", "image"},
+		{[]string{"Accept", "*/*", "User-Agent", appleMailUA}, "/e/o/abc", "image"},
+		{[]string{"Accept", "*/*", "User-Agent", outlookUA}, "/style.css", "stylesheet"},
+		{[]string{"Accept", "*/*", "User-Agent", safariUA}, "/o/abc", "other"},
 	}
 	for _, tc := range tests {
 		r, _ := http.NewRequest(http.MethodGet, "https://x.test"+tc.path, nil)
 		for i := 0; i+1 < len(tc.headers); i += 2 {
 			r.Header.Set(tc.headers[i], tc.headers[i+1])
 		}
-		if got := requestType(r).String(); got != tc.want {
+		if got := RequestType(r.Header, r.URL.Path).String(); got != tc.want {
 			t.Errorf("requestType(%v %s) = %s, want %s", tc.headers, tc.path, got, tc.want)
 		}
+	}
+}
+
+// User-Agents as these clients send them.
+const (
+	outlookUA     = "Microsoft Office/16.0 (Windows NT 10.0; Microsoft Outlook 16.0.17928; Pro)"
+	thunderbirdUA = "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Thunderbird/128.5.0"
+	appleMailUA   = "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko)"
+	safariUA      = "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/18.1 Safari/605.1.15"
+	chromeUA      = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36"
+	gmailProxyUA  = "Mozilla/5.0 (Windows NT 5.1; rv:11.0) Gecko Firefox/11.0 (via ggpht.com GoogleImageProxy)"
+	yahooProxyUA  = "YahooMailProxy; https://help.yahoo.com/kb/yahoo-mail-proxy-SLN28749.html"
+)
+
+func TestIsMailClient(t *testing.T) {
+	for ua, want := range map[string]bool{
+		outlookUA: true, thunderbirdUA: true, appleMailUA: true, gmailProxyUA: true, yahooProxyUA: true,
+		"Evolution/3.52.4": true, "Mail/3826.400.131.1.6 CFNetwork/1496.0.7 Darwin/23.5.0": true,
+		safariUA: false, chromeUA: false, "": false, "curl/8.11.0": false,
+		"Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0": false,
+	} {
+		if got := isMailClient(http.Header{"User-Agent": {ua}}); got != want {
+			t.Errorf("isMailClient(%q) = %v, want %v", ua, got, want)
+		}
+	}
+}
+
+// TestClassify: source, type and party as the proxy decides on them.
+func TestClassify(t *testing.T) {
+	tests := []struct {
+		url     string
+		headers []string
+		typ     blocklist.Type
+		source  string
+		third   bool
+	}{
+		{"https://www.facebook.com/tr?id=1&ev=PageView", []string{"Accept", "*/*"}, blocklist.TypeOther, "", true},
+		{"https://cdn.shop.test/a.png", []string{"Referer", "https://www.shop.test/p"}, blocklist.TypeImage, "www.shop.test", false},
+		{"https://cdn.other.test/a.png", []string{"Origin", "https://www.shop.test"}, blocklist.TypeImage, "www.shop.test", true},
+		{"https://cdn.other.test/a.png", []string{"Referer", "https://www.shop.test/", "Sec-Fetch-Site", "same-site"}, blocklist.TypeImage, "www.shop.test", false},
+		{"https://email.mg.brand.test/o/eJx1", []string{"Accept", "*/*", "User-Agent", outlookUA}, blocklist.TypeImage, "", true},
+		{"https://shop.test", []string{"Accept", "text/html,application/xhtml+xml"}, blocklist.TypeDocument, "", true},
+	}
+	var breq blocklist.Request
+	for _, tc := range tests {
+		h := http.Header{}
+		for i := 0; i+1 < len(tc.headers); i += 2 {
+			h.Set(tc.headers[i], tc.headers[i+1])
+		}
+		if err := Classify(&breq, tc.url, h); err != nil {
+			t.Errorf("Classify(%s): %v", tc.url, err)
+			continue
+		}
+		if breq.Type != tc.typ || breq.SourceHost != tc.source || breq.ThirdParty != tc.third {
+			t.Errorf("Classify(%s, %v) = %v from %q third-party %v; want %v from %q %v", tc.url, tc.headers, breq.Type, breq.SourceHost, breq.ThirdParty, tc.typ, tc.source, tc.third)
+		}
+	}
+	if err := Classify(&breq, "not a url", nil); err == nil {
+		t.Error("Classify(not a url) succeeded")
 	}
 }
 
