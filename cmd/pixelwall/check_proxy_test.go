@@ -47,7 +47,7 @@ func TestCheckAgreesWithProxy(t *testing.T) {
 		{metaPixel, map[string]string{"Accept": "text/html,application/xhtml+xml,*/*;q=0.8"}, false}, // a navigation
 		{"https://u1234567.ct.sendgrid.net/wf/open?upn=Xy7-2BqLmN3-2FabcDEF0123456789-3D-3D", map[string]string{"Accept": "*/*", "User-Agent": thunderbird}, true},
 		{mailgunOpen, map[string]string{"Accept": "*/*", "User-Agent": outlook}, true}, // $image rule: a mail app's load is an image
-		{mailgunOpen, map[string]string{"Accept": "*/*"}, false},                      // a script's fetch of the same URL is not
+		{mailgunOpen, map[string]string{"Accept": "*/*"}, false},                       // a script's fetch of the same URL is not
 		{"https://www.google-analytics.com/analytics.js", map[string]string{"Accept": "*/*"}, true},
 		{"https://www.googletagmanager.com/gtm.js?id=GTM-AB12CD", map[string]string{"Accept": "*/*", "Referer": "https://shop.example.test/"}, true},
 		{"https://www.facebook.com/somepage", map[string]string{"Accept": "*/*"}, false},
