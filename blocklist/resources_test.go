@@ -202,12 +202,44 @@ func TestDefaultListTagScripts(t *testing.T) {
 			t.Errorf("Match(%s %s) = %v %v by %q (%s), want block with %v", c.typ, c.url, d.Action, d.Response, d.Rule, d.List, c.want)
 		}
 		// A stand-in is only served if the proxy gets to see the request:
-		// a whole-host rule would refuse its CONNECT, and the page would
-		// get nothing to call.
+		// if a whole-host rule blocks its host, MatchHost must say that
+		// the host has stand-ins, or the proxy would refuse its CONNECT
+		// and the page get nothing to call.
 		if isStandIn(c.want) {
-			if hd := m.MatchHost(newReq(t, c.url, "", c.typ).Host); hd.Action == Block {
-				t.Errorf("%s has a stand-in, but its host is blocked whole by %q (%s)", c.url, hd.Rule, hd.List)
+			if hd := m.MatchHost(newReq(t, c.url, "", c.typ).Host); hd.Action == Block && !hd.StandIn {
+				t.Errorf("%s has a stand-in, but its host is blocked whole by %q (%s) without StandIn", c.url, hd.Rule, hd.List)
 			}
 		}
+	}
+}
+
+// TestMatchHostStandIn: a host blocked whole (for DNS and CONNECT) says when
+// rules answer some of its requests with a stand-in, so that the proxy
+// intercepts it rather than refusing it.
+func TestMatchHostStandIn(t *testing.T) {
+	m := Compile(
+		Source{Name: "easy", Format: FormatAdblock, Text: "||googletagmanager.com^\n||tracker.example^\n||cdn.example^$important\n"},
+		Source{Name: "hosts", Format: FormatHosts, Text: "0.0.0.0 www.google-analytics.com\n"},
+		Source{Name: "ours", Format: FormatAdblock, Text: "||www.googletagmanager.com/gtm.js$script,redirect=googletagmanager_gtm.js\n" +
+			"||www.google-analytics.com/analytics.js$script,redirect=google-analytics_analytics.js\n" +
+			"||cdn.example/tag.js$script,redirect-rule=noopjs\n"},
+	)
+	cases := []struct {
+		host    string
+		standIn bool
+	}{
+		{"www.googletagmanager.com", true},
+		{"googletagmanager.com", false},
+		{"www.google-analytics.com", true},
+		{"tracker.example", false},
+		{"cdn.example", true},
+	}
+	for _, c := range cases {
+		if d := m.MatchHost(c.host); d.Action != Block || d.StandIn != c.standIn {
+			t.Errorf("MatchHost(%s) = %v, StandIn %v; want block, StandIn %v", c.host, d.Action, d.StandIn, c.standIn)
+		}
+	}
+	if d := m.MatchHost("example.org"); d.Action != Pass || d.StandIn {
+		t.Errorf("MatchHost(example.org) = %+v, want pass", d)
 	}
 }

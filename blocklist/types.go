@@ -212,6 +212,12 @@ type Decision struct {
 	Response Response
 	// Important is set when an $important rule decided.
 	Important bool
+	// StandIn is set on a MatchHost block when rules answer some requests
+	// to the host with a resource of ours, a stand-in script mostly: a
+	// proxy that can see those requests should decide them one by one
+	// rather than refuse the host's connections. DNS blocks the host all
+	// the same.
+	StandIn bool
 }
 
 // TypeFromExtension guesses a request's type from its URL path's file

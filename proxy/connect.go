@@ -22,8 +22,9 @@ import (
 const handshakeTimeout = 10 * time.Second
 
 // handleConnect is the CONNECT policy: refuse hosts blocked by a hostname
-// rule without contacting them, tunnel passthrough and pinned hosts,
-// intercept the rest (per Options.Intercept).
+// rule without contacting them (but intercept, when it may, those whose
+// scripts rules answer with stand-ins), tunnel passthrough and pinned
+// hosts, intercept the rest (per Options.Intercept).
 func (s *Server) handleConnect(hostport string, ctx *goproxy.ProxyCtx) (*goproxy.ConnectAction, string) {
 	host, _, err := net.SplitHostPort(hostport)
 	if err != nil {
@@ -35,7 +36,7 @@ func (s *Server) handleConnect(hostport string, ctx *goproxy.ProxyCtx) (*goproxy
 		ctx.Resp = textResponse(ctx.Req, http.StatusForbidden, "pixelwall: use http://"+OwnHost+"/\n")
 		return goproxy.RejectConnect, hostport
 	}
-	if d := s.match().MatchHost(host); d.Action == blocklist.Block && !s.allowed(client, host, "") {
+	if d := s.match().MatchHost(host); d.Action == blocklist.Block && !s.allowed(client, host, "") && !(d.StandIn && s.intercepts(host)) {
 		s.emit(Event{Kind: KindConnectRefused, Client: client.String(), Method: http.MethodConnect, Host: host, Rule: d.Rule, List: d.List})
 		ctx.Resp = textResponse(ctx.Req, http.StatusForbidden, "pixelwall: "+host+" is blocked by "+d.Rule+" ("+d.List+")\n")
 		return goproxy.RejectConnect, hostport

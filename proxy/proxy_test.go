@@ -510,3 +510,35 @@ func TestImageSize(t *testing.T) {
 		}
 	}
 }
+
+// TestBlockedHostWithStandInIntercepted: a host blocked whole (as
+// EasyPrivacy's ||googletagmanager.com^ blocks it) whose script has a
+// stand-in is intercepted, not refused, so the page gets the stand-in; its
+// other requests are still blocked, and nothing reaches it.
+func TestBlockedHostWithStandInIntercepted(t *testing.T) {
+	w := newWorld(t, worldOptions{rules: "||tags.test^\n||tags.test^*/gtm.js$script,redirect=googletagmanager_gtm.js\n||tracker.test^\n"})
+	c := w.client(nil)
+	gtm, _ := blocklist.ResponseTagManager.Script()
+	resp, body := w.get(c, w.httpsURL("tags.test", "/gtm.js?id=GTM-AB12"), "Sec-Fetch-Dest", "script")
+	if resp.StatusCode != 200 || !bytes.Equal(body, gtm) {
+		t.Errorf("gtm.js on a blocked host = %d, %d bytes; want 200 with the stand-in", resp.StatusCode, len(body))
+	}
+	resp, _ = w.get(c, w.httpsURL("tags.test", "/collect?v=2"), "Sec-Fetch-Dest", "empty")
+	if resp.StatusCode != http.StatusNoContent || !strings.HasPrefix(resp.Header.Get("X-Pixelwall"), "blocked by") {
+		t.Errorf("collect on a blocked host = %d %q, want a 204 from pixelwall", resp.StatusCode, resp.Header.Get("X-Pixelwall"))
+	}
+	if n := w.origin.count("tags.test/gtm.js") + w.origin.count("tags.test/collect"); n != 0 {
+		t.Errorf("origin saw tags.test %d times, want 0", n)
+	}
+	if ev := w.eventsOf(KindConnectRefused); len(ev) != 0 {
+		t.Errorf("connect-refused events = %+v, want none for a host with a stand-in", ev)
+	}
+	// A blocked host with no stand-in is still refused at CONNECT.
+	req, _ := http.NewRequest(http.MethodGet, w.httpsURL("tracker.test", "/p.gif"), nil)
+	if _, err := c.Do(req); err == nil {
+		t.Error("request to tracker.test, blocked whole, went through")
+	}
+	if ev := w.eventsOf(KindConnectRefused); len(ev) != 1 || ev[0].Host != "tracker.test" {
+		t.Errorf("connect-refused events = %+v, want one for tracker.test", ev)
+	}
+}
