@@ -12,6 +12,8 @@ var (
 	noopScript      = resource("noop.js")
 	googleScript    = resource("analytics.js", "googletagmanager.js")
 	metaPixelScript = resource("fbevents.js")
+	uetScript       = resource("bat.js")
+	segmentScript   = resource("segment.js")
 )
 
 // resource reads and joins embedded scripts; each is a self-contained
@@ -44,6 +46,10 @@ func (r Response) Script() (body []byte, ok bool) {
 		return googleScript, true
 	case ResponseMetaPixel:
 		return metaPixelScript, true
+	case ResponseMicrosoftUET:
+		return uetScript, true
+	case ResponseSegment:
+		return segmentScript, true
 	}
 	return nil, false
 }

@@ -25,6 +25,8 @@ func TestRedirectNamesToStandIns(t *testing.T) {
 		{"googletagmanager_gtag.js", ResponseGoogleTag},
 		{"facebook_fbevents.js", ResponseMetaPixel},
 		{"fb-events", ResponseMetaPixel},
+		{"bing_bat.js", ResponseMicrosoftUET},
+		{"segment_analytics.js", ResponseSegment},
 		{"noopjs", ResponseEmptyJS},
 		{"google-analytics_ga.js", ResponseEmptyJS},
 		{"scorecardresearch_beacon.js", ResponseEmptyJS},
@@ -53,6 +55,8 @@ func TestStandInScripts(t *testing.T) {
 		{ResponseGoogleTag, "stand-in-gtag.js", []string{"event_callback", "dataLayer", "gtag"}},
 		{ResponseTagManager, "stand-in-gtm.js", []string{"eventCallback", "hide", "async-hide", "google_tag_manager"}},
 		{ResponseMetaPixel, "stand-in-fbevents.js", []string{"callMethod", "queue", "loaded", "version", "push"}},
+		{ResponseMicrosoftUET, "stand-in-bat.js", []string{"UET", "push"}},
+		{ResponseSegment, "stand-in-segment.js", []string{"data-global-segment-analytics-key", "ready", "user", "track", "identify", "trackLink"}},
 	}
 	for _, c := range cases {
 		body, ok := c.r.Script()
@@ -82,7 +86,7 @@ func TestStandInScripts(t *testing.T) {
 		}
 	}
 	seen := map[string]bool{}
-	for r := ResponseGIF; r <= ResponseMetaPixel; r++ {
+	for r := ResponseGIF; r <= responseLast; r++ {
 		name := r.String()
 		if name == "" || name == "unknown" || seen[name] {
 			t.Errorf("Response(%d).String() = %q: want a name of its own", r, name)
@@ -159,7 +163,7 @@ func TestDefaultListTagScripts(t *testing.T) {
 		{"https://connect.facebook.net/en_US/fbevents.js", TypeScript, ResponseMetaPixel},
 		{"https://connect.facebook.net/de_DE/fbevents.js", TypeScript, ResponseMetaPixel},
 		{"https://connect.facebook.net/signals/config/1234567890123456?v=2.9.170&r=stable", TypeScript, ResponseEmptyJS},
-		{"https://bat.bing.com/bat.js", TypeScript, ResponseEmptyJS},
+		{"https://bat.bing.com/bat.js", TypeScript, ResponseMicrosoftUET},
 		{"https://bat.bing.com/p/action/187012345.js", TypeScript, ResponseEmptyJS},
 		{"https://static.ads-twitter.com/uwt.js", TypeScript, ResponseEmptyJS},
 		{"https://snap.licdn.com/li.lms-analytics/insight.min.js", TypeScript, ResponseEmptyJS},
@@ -186,7 +190,8 @@ func TestDefaultListTagScripts(t *testing.T) {
 		// Left alone: pages call them directly, or they are not trackers.
 		{"https://connect.facebook.net/en_US/sdk.js", TypeScript, ResponseNone},
 		{"https://www.googleadservices.com/pagead/conversion_async.js", TypeScript, ResponseNone},
-		{"https://cdn.segment.com/analytics.js/v1/AbCdEf123/analytics.min.js", TypeScript, ResponseNone},
+		{"https://cdn.segment.com/analytics.js/v1/AbCdEf123/analytics.min.js", TypeScript, ResponseSegment},
+		{"https://cdn.segment.com/analytics-next/bundles/ajs-destination.bundle.16a0f1a8.js", TypeScript, ResponseEmptyJS},
 		{"https://cdn.amplitude.com/script/0123456789abcdef.js", TypeScript, ResponseNone},
 		{"https://cdn.taboola.com/libtrc/publisher-network/loader.js", TypeScript, ResponseNone},
 		{"https://www.googletagmanager.com/gtm.js?id=GTM-ABC1234", TypeImage, ResponseNone},

@@ -123,10 +123,14 @@ const (
 	ResponseGoogleTag       // the Google tag, gtag.js
 	ResponseTagManager      // Google Tag Manager, gtm.js
 	ResponseMetaPixel       // the Meta Pixel, fbevents.js
+	ResponseMicrosoftUET    // Microsoft Advertising UET, bat.js
+	ResponseSegment         // Segment's Analytics.js
+
+	responseLast = ResponseSegment
 )
 
 var responseNames = [...]string{"", "1x1-gif", "no-content", "empty-js", "empty-css", "empty-html", "empty-text", "empty-media", "block-page",
-	"stand-in-analytics.js", "stand-in-gtag.js", "stand-in-gtm.js", "stand-in-fbevents.js"}
+	"stand-in-analytics.js", "stand-in-gtag.js", "stand-in-gtm.js", "stand-in-fbevents.js", "stand-in-bat.js", "stand-in-segment.js"}
 
 func (r Response) String() string {
 	if int(r) < len(responseNames) {
@@ -173,15 +177,24 @@ var redirectResources = map[string]Response{
 
 	// Stand-in scripts under uBlock Origin's names (and their
 	// "host/path" aliases), AdGuard's names (and its "ubo-" aliases), and
-	// our own where neither has one.
-	"google-analytics_analytics.js": ResponseGoogleAnalytics, "google-analytics.com/analytics.js": ResponseGoogleAnalytics,
-	"google-analytics": ResponseGoogleAnalytics, "ubo-google-analytics_analytics.js": ResponseGoogleAnalytics,
-	"ubo-google-analytics_analytics": ResponseGoogleAnalytics,
-	"googletagmanager_gtm.js":        ResponseTagManager, "googletagmanager.com/gtm.js": ResponseTagManager,
-	"googletagmanager-gtm": ResponseTagManager, "ubo-googletagmanager_gtm.js": ResponseTagManager,
-	"ubo-googletagmanager_gtm": ResponseTagManager,
-	"googletagmanager_gtag.js": ResponseGoogleTag,
-	"facebook_fbevents.js":     ResponseMetaPixel, "fbevents.js": ResponseMetaPixel, "fb-events": ResponseMetaPixel,
+	// our own where neither has one (googletagmanager_gtag.js,
+	// facebook_fbevents.js, bing_bat.js, segment_analytics.js).
+	"google-analytics_analytics.js":     ResponseGoogleAnalytics,
+	"google-analytics.com/analytics.js": ResponseGoogleAnalytics,
+	"google-analytics":                  ResponseGoogleAnalytics,
+	"ubo-google-analytics_analytics.js": ResponseGoogleAnalytics,
+	"ubo-google-analytics_analytics":    ResponseGoogleAnalytics,
+	"googletagmanager_gtm.js":           ResponseTagManager,
+	"googletagmanager.com/gtm.js":       ResponseTagManager,
+	"googletagmanager-gtm":              ResponseTagManager,
+	"ubo-googletagmanager_gtm.js":       ResponseTagManager,
+	"ubo-googletagmanager_gtm":          ResponseTagManager,
+	"googletagmanager_gtag.js":          ResponseGoogleTag,
+	"facebook_fbevents.js":              ResponseMetaPixel,
+	"fbevents.js":                       ResponseMetaPixel,
+	"fb-events":                         ResponseMetaPixel,
+	"bing_bat.js":                       ResponseMicrosoftUET,
+	"segment_analytics.js":              ResponseSegment,
 }
 
 func redirectResponse(name string) (Response, bool) {

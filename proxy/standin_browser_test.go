@@ -14,8 +14,8 @@ import (
 	"github.com/chromedp/chromedp"
 )
 
-// The shop's pages load the four major tag scripts the way their vendors'
-// install snippets do, from the trackers' real hostnames (served by the
+// The shop's pages load the tag scripts that have stand-ins the way their
+// vendors' install snippets do, from the trackers' real hostnames (served by the
 // test origin on loopback, so a request that got through would be counted).
 // The first page hides itself with the anti-flicker snippet, with a timeout
 // far beyond the test's, so only gtm.js (or its stand-in) can show it.
@@ -63,13 +63,44 @@ ga(function (tracker) { note('ga ready ' + tracker.get('name') + ' ' + tracker.g
 }(window, document, 'script', 'https://connect.facebook.net/en_US/fbevents.js');
 fbq('init', '000000000000001'); fbq('track', 'PageView');</script>`
 
-	tagsPage = `<!doctype html><html lang="en"><head><title>Shop with tags</title>` + tagsHead + antiFlicker + gtmSnippet + gtagSnippet + gaSnippet + metaSnippet + `</head>
-<body><h1>A shop page with Google Analytics, the Google tag, Tag Manager and the Meta Pixel</h1>
+	uetSnippet = `<script>(function (w, d, t, r, u) {
+  var f, n, i; w[u] = w[u] || [];
+  f = function () { var o = {ti: '000000001', enableAutoSpaTracking: true}; o.q = w[u]; w[u] = new UET(o); w[u].push('pageLoad'); };
+  n = d.createElement(t); n.src = r; n.async = 1;
+  n.onload = n.onreadystatechange = function () { var s = this.readyState; s && s !== 'loaded' && s !== 'complete' || (f(), n.onload = n.onreadystatechange = null); };
+  i = d.getElementsByTagName(t)[0]; i.parentNode.insertBefore(n, i);
+})(window, document, 'script', '//bat.bing.com/bat.js', 'uetq');
+window.uetq = window.uetq || []; window.uetq.push('event', 'view_item', {revenue_value: 1, currency: 'EUR'});</script>`
+
+	segmentSnippet = `<script>!function () {
+  var i = 'analytics', analytics = window[i] = window[i] || [];
+  if (analytics.initialize || analytics.invoked) return;
+  analytics.invoked = true;
+  analytics.methods = ['trackSubmit', 'trackClick', 'trackLink', 'trackForm', 'pageview', 'identify', 'reset', 'group', 'track', 'ready',
+    'alias', 'debug', 'page', 'screen', 'once', 'off', 'on', 'addSourceMiddleware', 'addIntegrationMiddleware', 'setAnonymousId',
+    'addDestinationMiddleware', 'register'];
+  analytics.factory = function (e) { return function () {
+    if (window[i].initialized) return window[i][e].apply(window[i], arguments);
+    var n = Array.prototype.slice.call(arguments); n.unshift(e); analytics.push(n); return analytics; }; };
+  for (var n = 0; n < analytics.methods.length; n++) { var key = analytics.methods[n]; analytics[key] = analytics.factory(key); }
+  analytics.load = function (key) { var t = document.createElement('script'); t.async = true;
+    t.setAttribute('data-global-segment-analytics-key', i); t.src = 'https://cdn.segment.com/analytics.js/v1/' + key + '/analytics.min.js';
+    var s = document.getElementsByTagName('script')[0]; s.parentNode.insertBefore(t, s); };
+  analytics._writeKey = 'PWTESTKEY'; analytics.SNIPPET_VERSION = '5.2.0';
+  analytics.load('PWTESTKEY'); analytics.page();
+}();
+analytics.ready(function () { note('segment ready ' + analytics.user().id()); });
+analytics.track('Viewed Product', {id: 42}, {}, function () { note('segment track callback'); });</script>`
+
+	tagsPage = `<!doctype html><html lang="en"><head><title>Shop with tags</title>` + tagsHead + antiFlicker + gtmSnippet + gtagSnippet + gaSnippet + metaSnippet + uetSnippet + segmentSnippet + `</head>
+<body><h1>A shop page with Google Analytics, the Google tag, Tag Manager, the Meta Pixel, Microsoft UET and Segment</h1>
 <p>It hid itself with the anti-flicker snippet until Tag Manager loaded; its buttons navigate only from tag callbacks.</p>
 <a id="buy" href="/thanks?via=link">Buy (navigates in GA's hitCallback)</a>
 <script>document.getElementById('buy').addEventListener('click', function (ev) {
   ev.preventDefault();
   fbq('track', 'AddToCart', {value: 9.5, currency: 'EUR'});
+  uetq.push('event', 'add_to_cart', {revenue_value: 9.5, currency: 'EUR'});
+  analytics.track('Added to cart', {value: 9.5});
   ga('send', 'event', 'shop', 'buy', {hitCallback: function () { location.href = '/checkout?via=ga'; }});
 });</script></body></html>`
 
@@ -95,6 +126,8 @@ type tagState struct {
 	FBVersion          string
 	FBCallMethod       string
 	GTM                bool // google_tag_manager['GTM-PWTEST1'] exists
+	UET                bool // uetq became a UET object
+	SegmentUser        bool // analytics.user() works
 	Opacity, ClassName string
 }
 
@@ -149,7 +182,7 @@ func TestBrowserTagScriptStandIns(t *testing.T) {
 		t.Errorf("the page stayed hidden by the anti-flicker snippet: %v", err)
 	}
 	// The callbacks queued before the scripts loaded ran.
-	if _, err := chromedp.Run(ctx, chromedp.Poll[bool](`results.log.length >= 3`, chromedp.WithPollingTimeout(10*time.Second))); err != nil {
+	if _, err := chromedp.Run(ctx, chromedp.Poll[bool](`results.log.length >= 5`, chromedp.WithPollingTimeout(10*time.Second))); err != nil {
 		t.Errorf("waiting for the tag callbacks: %v", err)
 	}
 	st, err := chromedp.Run(ctx, chromedp.Evaluate[tagState](`({
@@ -159,6 +192,8 @@ func TestBrowserTagScriptStandIns(t *testing.T) {
 		FBLoaded: fbq.loaded === true, FBQueue: fbq.queue.length, FBVersion: String(fbq.version),
 		FBCallMethod: typeof fbq.callMethod,
 		GTM: !!(window.google_tag_manager && google_tag_manager['GTM-PWTEST1']),
+		UET: typeof UET === 'function' && uetq instanceof UET,
+		SegmentUser: analytics.initialized === true && analytics.user().id() === null,
 		Opacity: getComputedStyle(document.documentElement).opacity, ClassName: document.documentElement.className})`))
 	if err != nil {
 		t.Fatalf("reading the page's tag state: %v", err)
@@ -170,7 +205,7 @@ func TestBrowserTagScriptStandIns(t *testing.T) {
 	saveArtifact(t, "browser-standins.png", shot)
 
 	slices.Sort(st.Log)
-	if want := []string{"ga hitCallback", "ga ready t0 UA-000000-1", "gtag event_callback"}; !slices.Equal(st.Log, want) {
+	if want := []string{"ga hitCallback", "ga ready t0 UA-000000-1", "gtag event_callback", "segment ready null", "segment track callback"}; !slices.Equal(st.Log, want) {
 		t.Errorf("tag callbacks = %q, want %q", st.Log, want)
 	}
 	if st.Trackers != 1 || st.TrackingID != "UA-000000-1" {
@@ -182,8 +217,8 @@ func TestBrowserTagScriptStandIns(t *testing.T) {
 	if !st.FBLoaded || st.FBQueue != 0 || st.FBVersion != "2.0" || st.FBCallMethod != "function" {
 		t.Errorf("fbq: loaded %v, queue %d, version %q, callMethod %s; want loaded, empty queue, 2.0, function", st.FBLoaded, st.FBQueue, st.FBVersion, st.FBCallMethod)
 	}
-	if !st.GTM {
-		t.Errorf("google_tag_manager['GTM-PWTEST1'] missing")
+	if !st.GTM || !st.UET || !st.SegmentUser {
+		t.Errorf("google_tag_manager['GTM-PWTEST1'] %v, uetq a UET %v, analytics.user() %v; want all", st.GTM, st.UET, st.SegmentUser)
 	}
 
 	// Navigation from GA's hitCallback (the click also calls fbq('track')),
@@ -204,7 +239,7 @@ func TestBrowserTagScriptStandIns(t *testing.T) {
 		t.Errorf("the pages logged errors: %q", consoleErrors)
 	}
 	mu.Unlock()
-	for _, host := range []string{"www.googletagmanager.com", "www.google-analytics.com", "connect.facebook.net", "www.facebook.com"} {
+	for _, host := range []string{"www.googletagmanager.com", "www.google-analytics.com", "connect.facebook.net", "www.facebook.com", "bat.bing.com", "cdn.segment.com", "api.segment.io"} {
 		if n := bw.origin.countHost(host); n != 0 {
 			t.Errorf("tracker %s received %d requests, want 0", host, n)
 		}
@@ -225,6 +260,7 @@ func TestBrowserTagScriptStandIns(t *testing.T) {
 	slices.Sort(standIns)
 	standIns = slices.Compact(standIns)
 	want := []string{
+		"bat.bing.com stand-in-bat.js", "cdn.segment.com stand-in-segment.js",
 		"connect.facebook.net stand-in-fbevents.js", "www.google-analytics.com stand-in-analytics.js",
 		"www.googletagmanager.com stand-in-gtag.js", "www.googletagmanager.com stand-in-gtm.js",
 	}
