@@ -14,6 +14,8 @@ var (
 	metaPixelScript = resource("fbevents.js")
 	uetScript       = resource("bat.js")
 	segmentScript   = resource("segment.js")
+	plausibleScript = resource("plausible.js")
+	fathomScript    = resource("fathom.js")
 )
 
 // resource reads and joins embedded scripts; each is a self-contained
@@ -50,6 +52,10 @@ func (r Response) Script() (body []byte, ok bool) {
 		return uetScript, true
 	case ResponseSegment:
 		return segmentScript, true
+	case ResponsePlausible:
+		return plausibleScript, true
+	case ResponseFathom:
+		return fathomScript, true
 	}
 	return nil, false
 }

@@ -27,6 +27,8 @@ func TestRedirectNamesToStandIns(t *testing.T) {
 		{"fb-events", ResponseMetaPixel},
 		{"bing_bat.js", ResponseMicrosoftUET},
 		{"segment_analytics.js", ResponseSegment},
+		{"plausible.js", ResponsePlausible},
+		{"fathom.js:5", ResponseFathom},
 		{"noopjs", ResponseEmptyJS},
 		{"google-analytics_ga.js", ResponseEmptyJS},
 		{"scorecardresearch_beacon.js", ResponseEmptyJS},
@@ -57,6 +59,8 @@ func TestStandInScripts(t *testing.T) {
 		{ResponseMetaPixel, "stand-in-fbevents.js", []string{"callMethod", "queue", "loaded", "version", "push"}},
 		{ResponseMicrosoftUET, "stand-in-bat.js", []string{"UET", "push"}},
 		{ResponseSegment, "stand-in-segment.js", []string{"data-global-segment-analytics-key", "ready", "user", "track", "identify", "trackLink"}},
+		{ResponsePlausible, "stand-in-plausible.js", []string{"callback", ".q"}},
+		{ResponseFathom, "stand-in-fathom.js", []string{"trackEvent", "trackGoal", "trackPageview"}},
 	}
 	for _, c := range cases {
 		body, ok := c.r.Script()
@@ -185,8 +189,9 @@ func TestDefaultListTagScripts(t *testing.T) {
 		{"https://stats.shop.example.com/matomo.js", TypeScript, ResponseEmptyJS},
 		{"https://cdn.matomo.cloud/shop.matomo.cloud/matomo.js", TypeScript, ResponseEmptyJS},
 		{"https://shop.example.com/piwik/piwik.js", TypeScript, ResponseEmptyJS},
-		{"https://plausible.io/js/script.js", TypeScript, ResponseEmptyJS},
-		{"https://cdn.usefathom.com/script.js", TypeScript, ResponseEmptyJS},
+		{"https://plausible.io/js/script.js", TypeScript, ResponsePlausible},
+		{"https://plausible.io/js/script.outbound-links.tagged-events.js", TypeScript, ResponsePlausible},
+		{"https://cdn.usefathom.com/script.js", TypeScript, ResponseFathom},
 		// Left alone: pages call them directly, or they are not trackers.
 		{"https://connect.facebook.net/en_US/sdk.js", TypeScript, ResponseNone},
 		{"https://www.googleadservices.com/pagead/conversion_async.js", TypeScript, ResponseNone},

@@ -125,12 +125,15 @@ const (
 	ResponseMetaPixel       // the Meta Pixel, fbevents.js
 	ResponseMicrosoftUET    // Microsoft Advertising UET, bat.js
 	ResponseSegment         // Segment's Analytics.js
+	ResponsePlausible       // Plausible's script.js
+	ResponseFathom          // Fathom's script.js
 
-	responseLast = ResponseSegment
+	responseLast = ResponseFathom
 )
 
 var responseNames = [...]string{"", "1x1-gif", "no-content", "empty-js", "empty-css", "empty-html", "empty-text", "empty-media", "block-page",
-	"stand-in-analytics.js", "stand-in-gtag.js", "stand-in-gtm.js", "stand-in-fbevents.js", "stand-in-bat.js", "stand-in-segment.js"}
+	"stand-in-analytics.js", "stand-in-gtag.js", "stand-in-gtm.js", "stand-in-fbevents.js", "stand-in-bat.js", "stand-in-segment.js",
+	"stand-in-plausible.js", "stand-in-fathom.js"}
 
 func (r Response) String() string {
 	if int(r) < len(responseNames) {
@@ -178,7 +181,8 @@ var redirectResources = map[string]Response{
 	// Stand-in scripts under uBlock Origin's names (and their
 	// "host/path" aliases), AdGuard's names (and its "ubo-" aliases), and
 	// our own where neither has one (googletagmanager_gtag.js,
-	// facebook_fbevents.js, bing_bat.js, segment_analytics.js).
+	// facebook_fbevents.js, bing_bat.js, segment_analytics.js, plausible.js,
+	// fathom.js).
 	"google-analytics_analytics.js":     ResponseGoogleAnalytics,
 	"google-analytics.com/analytics.js": ResponseGoogleAnalytics,
 	"google-analytics":                  ResponseGoogleAnalytics,
@@ -195,6 +199,8 @@ var redirectResources = map[string]Response{
 	"fb-events":                         ResponseMetaPixel,
 	"bing_bat.js":                       ResponseMicrosoftUET,
 	"segment_analytics.js":              ResponseSegment,
+	"plausible.js":                      ResponsePlausible,
+	"fathom.js":                         ResponseFathom,
 }
 
 func redirectResponse(name string) (Response, bool) {

@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"slices"
@@ -104,12 +105,21 @@ analytics.track('Viewed Product', {id: 42}, {}, function () { note('segment trac
   ga('send', 'event', 'shop', 'buy', {hitCallback: function () { location.href = '/checkout?via=ga'; }});
 });</script></body></html>`
 
-	checkoutPage = `<!doctype html><html lang="en"><head><title>Checkout</title>` + tagsHead + gtmSnippet + `</head>
+	// Fathom's script defines fathom with no stub; Plausible's documented
+	// stub queues calls until its script loads.
+	privacyAnalytics = `<script src="https://cdn.usefathom.com/script.js" data-site="PWTEST01" defer></script>
+<script defer data-domain="shop.example.test" src="https://plausible.io/js/script.js"></script>
+<script>window.plausible = window.plausible || function () { (window.plausible.q = window.plausible.q || []).push(arguments); };</script>`
+
+	checkoutPage = `<!doctype html><html lang="en"><head><title>Checkout</title>` + tagsHead + gtmSnippet + privacyAnalytics + `</head>
 <body><h1>Checkout</h1>
-<a id="pay" href="/thanks?via=link">Pay (navigates in GTM's eventCallback)</a>
+<a id="pay" href="/thanks?via=link">Pay (navigates in Plausible's callback, then GTM's eventCallback)</a>
 <script>document.getElementById('pay').addEventListener('click', function (ev) {
   ev.preventDefault();
-  dataLayer.push({event: 'purchase', eventCallback: function () { location.href = '/thanks?via=gtm'; }, eventTimeout: 600000});
+  fathom.trackEvent('pay');
+  plausible('Pay', {props: {method: 'card'}, callback: function () {
+    dataLayer.push({event: 'purchase', eventCallback: function () { location.href = '/thanks?via=gtm'; }, eventTimeout: 600000});
+  }});
 });</script></body></html>`
 
 	thanksPage = `<!doctype html><html lang="en"><head><title>Thanks</title>` + tagsHead + `</head><body><h1 id="done">Thank you</h1></body></html>`
@@ -224,9 +234,17 @@ func TestBrowserTagScriptStandIns(t *testing.T) {
 	// Navigation from GA's hitCallback (the click also calls fbq('track')),
 	// then from GTM's eventCallback.
 	for _, step := range []struct{ click, next, via string }{{"#buy", "#pay", "ga"}, {"#pay", "#done", "gtm"}} {
-		if err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS(step.click)),
-			chromedp.WaitVisible(chromedp.CSS(step.next))); err != nil {
-			t.Fatalf("click %s, wait for %s: %v", step.click, step.next, err)
+		sctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+		err := chromedp.Do(sctx, chromedp.Click(chromedp.CSS(step.click)), chromedp.WaitVisible(chromedp.CSS(step.next)))
+		cancel()
+		if err != nil {
+			t.Errorf("click %s, wait for %s: %v", step.click, step.next, err)
+			break
+		}
+		// The next page's deferred scripts have run, as a reader's would
+		// have before they click.
+		if _, err := chromedp.Run(ctx, chromedp.Poll[bool](`document.readyState === 'complete'`, chromedp.WithPollingTimeout(10*time.Second))); err != nil {
+			t.Fatalf("after %s: page never finished loading: %v", step.click, err)
 		}
 		search, err := chromedp.Run(ctx, chromedp.Evaluate[string](`location.search`))
 		if err != nil || search != "?via="+step.via {
@@ -239,7 +257,7 @@ func TestBrowserTagScriptStandIns(t *testing.T) {
 		t.Errorf("the pages logged errors: %q", consoleErrors)
 	}
 	mu.Unlock()
-	for _, host := range []string{"www.googletagmanager.com", "www.google-analytics.com", "connect.facebook.net", "www.facebook.com", "bat.bing.com", "cdn.segment.com", "api.segment.io"} {
+	for _, host := range []string{"www.googletagmanager.com", "www.google-analytics.com", "connect.facebook.net", "www.facebook.com", "bat.bing.com", "cdn.segment.com", "api.segment.io", "cdn.usefathom.com", "plausible.io"} {
 		if n := bw.origin.countHost(host); n != 0 {
 			t.Errorf("tracker %s received %d requests, want 0", host, n)
 		}
@@ -261,7 +279,8 @@ func TestBrowserTagScriptStandIns(t *testing.T) {
 	standIns = slices.Compact(standIns)
 	want := []string{
 		"bat.bing.com stand-in-bat.js", "cdn.segment.com stand-in-segment.js",
-		"connect.facebook.net stand-in-fbevents.js", "www.google-analytics.com stand-in-analytics.js",
+		"cdn.usefathom.com stand-in-fathom.js", "connect.facebook.net stand-in-fbevents.js", "plausible.io stand-in-plausible.js",
+		"www.google-analytics.com stand-in-analytics.js",
 		"www.googletagmanager.com stand-in-gtag.js", "www.googletagmanager.com stand-in-gtm.js",
 	}
 	if !slices.Equal(standIns, want) {
