@@ -111,7 +111,10 @@ analytics.track('Viewed Product', {id: 42}, {}, function () { note('segment trac
 <script defer data-domain="shop.example.test" src="https://plausible.io/js/script.js"></script>
 <script>window.plausible = window.plausible || function () { (window.plausible.q = window.plausible.q || []).push(arguments); };</script>`
 
-	checkoutPage = `<!doctype html><html lang="en"><head><title>Checkout</title>` + tagsHead + gtmSnippet + privacyAnalytics + `</head>
+	// The checkout has a global "ga" of its own, which Tag Manager's
+	// stand-in (it carries the analytics.js one) must leave alone.
+	checkoutPage = `<!doctype html><html lang="en"><head><title>Checkout</title>` + tagsHead +
+		`<script>window.ga = function () { return 'the site\'s own ga'; };</script>` + gtmSnippet + privacyAnalytics + `</head>
 <body><h1>Checkout</h1>
 <a id="pay" href="/thanks?via=link">Pay (navigates in Plausible's callback, then GTM's eventCallback)</a>
 <script>document.getElementById('pay').addEventListener('click', function (ev) {
@@ -249,6 +252,11 @@ func TestBrowserTagScriptStandIns(t *testing.T) {
 		search, err := chromedp.Run(ctx, chromedp.Evaluate[string](`location.search`))
 		if err != nil || search != "?via="+step.via {
 			t.Errorf("after %s: location.search = %q (%v), want ?via=%s", step.click, search, err, step.via)
+		}
+		if step.next == "#pay" {
+			if own, err := chromedp.Run(ctx, chromedp.Evaluate[string](`String(ga())`)); err != nil || own != "the site's own ga" {
+				t.Errorf("the checkout's own ga() = %q (%v): the stand-in replaced it", own, err)
+			}
 		}
 	}
 

@@ -9,7 +9,9 @@
   var w = window;
   var name = typeof w.GoogleAnalyticsObject === 'string' ? w.GoogleAnalyticsObject : 'ga';
   var stub = w[name];
-  if (stub && stub.pixelwall) {
+  // Leave alone a global of that name that is not Google's snippet (which
+  // always sets .l), or that is already answered.
+  if (stub && (stub.pixelwall || stub.l === undefined)) {
     return;
   }
   var queued = stub && stub.q && stub.q.length ? stub.q : [];

@@ -76,8 +76,12 @@
   // A second copy (gtm.js and gtag.js on one page) finds the layer already
   // answered and only releases the page.
   if (!dl.pixelwall) {
-    Object.defineProperty(dl, 'pixelwall', { value: true });
-    var pending = dl.slice();
+    try {
+      Object.defineProperty(dl, 'pixelwall', { value: true });
+    } catch (e) {
+      // A frozen or odd dataLayer: answer it all the same.
+    }
+    var pending = Array.prototype.slice.call(dl);
     var push = dl.push;
     dl.push = function () {
       var n = push.apply(dl, arguments);
@@ -101,11 +105,6 @@
         }
       };
     }
-  }
-  if (typeof w.gtag !== 'function') {
-    w.gtag = function () {
-      dl.push(arguments);
-    };
   }
   releaseHide();
 })();
