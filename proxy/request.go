@@ -194,11 +194,10 @@ func RequestType(h http.Header, urlPath string) blocklist.Type {
 	case strings.HasPrefix(accept, "application/json"), h.Get("X-Requested-With") == "XMLHttpRequest":
 		return blocklist.TypeXMLHTTPRequest
 	}
-	mail := isMailClient(h)
 	if t, ok := blocklist.TypeFromExtension(urlPath); ok && t != blocklist.TypeSubdocument {
 		return t // (an .html file fetched without asking for HTML is no frame we know of)
 	}
-	if mail {
+	if isMailClient(h) {
 		return blocklist.TypeImage
 	}
 	return blocklist.TypeOther
