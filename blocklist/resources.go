@@ -16,6 +16,7 @@ var (
 	segmentScript   = resource("segment.js")
 	plausibleScript = resource("plausible.js")
 	fathomScript    = resource("fathom.js")
+	gaLegacyScript  = resource("ga.js")
 )
 
 // resource reads and joins embedded scripts; each is a self-contained
@@ -56,6 +57,8 @@ func (r Response) Script() (body []byte, ok bool) {
 		return plausibleScript, true
 	case ResponseFathom:
 		return fathomScript, true
+	case ResponseGoogleAnalyticsLegacy:
+		return gaLegacyScript, true
 	}
 	return nil, false
 }

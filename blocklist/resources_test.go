@@ -30,7 +30,8 @@ func TestRedirectNamesToStandIns(t *testing.T) {
 		{"plausible.js", ResponsePlausible},
 		{"fathom.js:5", ResponseFathom},
 		{"noopjs", ResponseEmptyJS},
-		{"google-analytics_ga.js", ResponseEmptyJS},
+		{"google-analytics_ga.js", ResponseGoogleAnalyticsLegacy},
+		{"google-analytics-ga", ResponseGoogleAnalyticsLegacy},
 		{"scorecardresearch_beacon.js", ResponseEmptyJS},
 		{"fuckadblock.js-3.2.0", ResponseEmptyJS},
 	}
@@ -61,6 +62,7 @@ func TestStandInScripts(t *testing.T) {
 		{ResponseSegment, "stand-in-segment.js", []string{"data-global-segment-analytics-key", "ready", "user", "track", "identify", "trackLink"}},
 		{ResponsePlausible, "stand-in-plausible.js", []string{"callback", ".q"}},
 		{ResponseFathom, "stand-in-fathom.js", []string{"trackEvent", "trackGoal", "trackPageview"}},
+		{ResponseGoogleAnalyticsLegacy, "stand-in-ga.js", []string{"_gaq", "_gat", "_getTracker", "_trackPageview", "hitCallback", "_link"}},
 	}
 	for _, c := range cases {
 		body, ok := c.r.Script()
@@ -158,7 +160,7 @@ func TestDefaultListTagScripts(t *testing.T) {
 		{"https://www.google-analytics.com/analytics_debug.js", TypeScript, ResponseGoogleAnalytics},
 		{"https://ssl.google-analytics.com/analytics.js", TypeScript, ResponseGoogleAnalytics},
 		{"https://www.google-analytics.com/plugins/ua/ec.js", TypeScript, ResponseEmptyJS},
-		{"https://ssl.google-analytics.com/ga.js", TypeScript, ResponseEmptyJS},
+		{"https://ssl.google-analytics.com/ga.js", TypeScript, ResponseGoogleAnalyticsLegacy},
 		{"https://www.googletagmanager.com/gtag/js?id=G-ABC123DEF4", TypeScript, ResponseGoogleTag},
 		{"https://www.googletagmanager.com/gtag/js?id=AW-123456789", TypeScript, ResponseGoogleTag},
 		{"https://www.googletagmanager.com/gtm.js?id=GTM-ABC1234", TypeScript, ResponseTagManager},

@@ -119,21 +119,22 @@ const (
 	// Stand-in scripts (surrogates): a blocked tag script is answered with
 	// our own script that keeps its public API working and sends nothing,
 	// so pages that call it do not break. Script returns the body.
-	ResponseGoogleAnalytics // Google Analytics analytics.js
-	ResponseGoogleTag       // the Google tag, gtag.js
-	ResponseTagManager      // Google Tag Manager, gtm.js
-	ResponseMetaPixel       // the Meta Pixel, fbevents.js
-	ResponseMicrosoftUET    // Microsoft Advertising UET, bat.js
-	ResponseSegment         // Segment's Analytics.js
-	ResponsePlausible       // Plausible's script.js
-	ResponseFathom          // Fathom's script.js
+	ResponseGoogleAnalytics       // Google Analytics analytics.js
+	ResponseGoogleTag             // the Google tag, gtag.js
+	ResponseTagManager            // Google Tag Manager, gtm.js
+	ResponseMetaPixel             // the Meta Pixel, fbevents.js
+	ResponseMicrosoftUET          // Microsoft Advertising UET, bat.js
+	ResponseSegment               // Segment's Analytics.js
+	ResponsePlausible             // Plausible's script.js
+	ResponseFathom                // Fathom's script.js
+	ResponseGoogleAnalyticsLegacy // the legacy Google Analytics ga.js
 
-	responseLast = ResponseFathom
+	responseLast = ResponseGoogleAnalyticsLegacy
 )
 
 var responseNames = [...]string{"", "1x1-gif", "no-content", "empty-js", "empty-css", "empty-html", "empty-text", "empty-media", "block-page",
 	"stand-in-analytics.js", "stand-in-gtag.js", "stand-in-gtm.js", "stand-in-fbevents.js", "stand-in-bat.js", "stand-in-segment.js",
-	"stand-in-plausible.js", "stand-in-fathom.js"}
+	"stand-in-plausible.js", "stand-in-fathom.js", "stand-in-ga.js"}
 
 func (r Response) String() string {
 	if int(r) < len(responseNames) {
@@ -201,6 +202,11 @@ var redirectResources = map[string]Response{
 	"segment_analytics.js":              ResponseSegment,
 	"plausible.js":                      ResponsePlausible,
 	"fathom.js":                         ResponseFathom,
+	"google-analytics_ga.js":            ResponseGoogleAnalyticsLegacy,
+	"google-analytics.com/ga.js":        ResponseGoogleAnalyticsLegacy,
+	"google-analytics-ga":               ResponseGoogleAnalyticsLegacy,
+	"ubo-google-analytics_ga.js":        ResponseGoogleAnalyticsLegacy,
+	"ubo-google-analytics_ga":           ResponseGoogleAnalyticsLegacy,
 }
 
 func redirectResponse(name string) (Response, bool) {

@@ -125,7 +125,14 @@ analytics.track('Viewed Product', {id: 42}, {}, function () { note('segment trac
   }});
 });</script></body></html>`
 
-	thanksPage = `<!doctype html><html lang="en"><head><title>Thanks</title>` + tagsHead + `</head><body><h1 id="done">Thank you</h1></body></html>`
+	// The last page still has the legacy ga.js, as old sites do.
+	gaLegacySnippet = `<script>var _gaq = _gaq || [];
+_gaq.push(['_setAccount', 'UA-000000-2'], ['_set', 'hitCallback', function () { note('ga.js hitCallback'); }], ['_trackPageview']);
+(function () { var ga = document.createElement('script'); ga.async = true;
+  ga.src = ('https:' == document.location.protocol ? 'https://ssl' : 'http://www') + '.google-analytics.com/ga.js';
+  var s = document.getElementsByTagName('script')[0]; s.parentNode.insertBefore(ga, s); })();</script>`
+
+	thanksPage = `<!doctype html><html lang="en"><head><title>Thanks</title>` + tagsHead + gaLegacySnippet + `</head><body><h1 id="done">Thank you</h1></body></html>`
 )
 
 // tagState is what the shop page knows about its tags after they loaded.
@@ -260,12 +267,17 @@ func TestBrowserTagScriptStandIns(t *testing.T) {
 		}
 	}
 
+	if _, err := chromedp.Run(ctx, chromedp.Poll[bool](`results.log.indexOf('ga.js hitCallback') >= 0 && typeof _gat._getTracker === 'function'`,
+		chromedp.WithPollingTimeout(10*time.Second))); err != nil {
+		t.Errorf("the legacy ga.js queue was not answered: %v", err)
+	}
+
 	mu.Lock()
 	if len(consoleErrors) > 0 {
 		t.Errorf("the pages logged errors: %q", consoleErrors)
 	}
 	mu.Unlock()
-	for _, host := range []string{"www.googletagmanager.com", "www.google-analytics.com", "connect.facebook.net", "www.facebook.com", "bat.bing.com", "cdn.segment.com", "api.segment.io", "cdn.usefathom.com", "plausible.io"} {
+	for _, host := range []string{"www.googletagmanager.com", "www.google-analytics.com", "connect.facebook.net", "www.facebook.com", "bat.bing.com", "cdn.segment.com", "api.segment.io", "cdn.usefathom.com", "plausible.io", "ssl.google-analytics.com"} {
 		if n := bw.origin.countHost(host); n != 0 {
 			t.Errorf("tracker %s received %d requests, want 0", host, n)
 		}
@@ -288,6 +300,7 @@ func TestBrowserTagScriptStandIns(t *testing.T) {
 	want := []string{
 		"bat.bing.com stand-in-bat.js", "cdn.segment.com stand-in-segment.js",
 		"cdn.usefathom.com stand-in-fathom.js", "connect.facebook.net stand-in-fbevents.js", "plausible.io stand-in-plausible.js",
+		"ssl.google-analytics.com stand-in-ga.js",
 		"www.google-analytics.com stand-in-analytics.js",
 		"www.googletagmanager.com stand-in-gtag.js", "www.googletagmanager.com stand-in-gtm.js",
 	}
