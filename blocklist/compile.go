@@ -84,10 +84,29 @@ func Compile(srcs ...Source) *Matcher {
 			}
 		}
 		entries[cat] = append(entries[cat], e)
+		// A blocking $redirect= rule is also a $redirect-rule= one (as in
+		// uBlock Origin and adblock-rust): its resource answers the request
+		// whichever rule, of whichever list, blocks it. Its twin in the
+		// redirect index is a copy that shares its options.
+		twin := p.r.Redirect != "" && !p.r.RedirectRule && !p.r.Exception
+		if twin {
+			c := m.rules[i]
+			c.next = -1
+			m.rules = append(m.rules, c)
+			te := e
+			te.rule, te.twin = i+1, true
+			entries[catRedirect] = append(entries[catRedirect], te)
+			for _, t := range toks {
+				freq[t.hash]++
+			}
+		}
 		for len(cands) < len(m.rules) {
 			cands = append(cands, nil)
 		}
 		cands[i] = toks
+		if twin {
+			cands[i+1] = toks
+		}
 	}
 
 	for li, src := range srcs {
@@ -245,6 +264,9 @@ func (m *Matcher) applyBadFilters(bf *badFilters, entries *[numCats][]indexEntry
 			if !bf.cancels(r.text) {
 				kept = append(kept, e)
 				continue
+			}
+			if e.twin {
+				continue // counted with the rule it copies
 			}
 			st := &m.lists[r.list]
 			st.BadFiltered++

@@ -82,7 +82,7 @@ func TestDefaultListCorpus(t *testing.T) {
 	ours := Compile(Defaults()[0])
 	easy := Compile(easyLists(t)...)
 	var req Request
-	var blocked, disputed, allowed int
+	var blocked, disputed, allowed, standIns int
 	for _, c := range loadCorpus(t) {
 		if req.Reset(c.URL, c.FrameURL, corpusType(c.CPT)) != nil {
 			continue
@@ -92,15 +92,21 @@ func TestDefaultListCorpus(t *testing.T) {
 			continue
 		}
 		blocked++
-		switch e := easy.Match(&req); e.Action {
-		case Allow:
+		switch e := easy.Match(&req); {
+		case e.Action == Allow && isStandIn(d.Response):
+			// EasyPrivacy excepts tag scripts on sites that break when
+			// they are blocked with nothing; ours are answered with a
+			// stand-in of the script's API, which is what those sites need.
+			standIns++
+		case e.Action == Allow:
 			allowed++
 			t.Errorf("blocked by %q but EasyList/EasyPrivacy allow it with %q: %s", d.Rule, e.Rule, c.URL)
-		case Pass:
+		case e.Action == Pass:
 			disputed++
 		}
 	}
-	t.Logf("default list blocks %d corpus requests; %d not blocked by EasyList/EasyPrivacy", blocked, disputed)
+	t.Logf("default list blocks %d corpus requests; %d not blocked by EasyList/EasyPrivacy; %d answered by a stand-in where they except the script",
+		blocked, disputed, standIns)
 	if blocked < 1000 {
 		t.Errorf("default list blocks only %d corpus requests, want ≥ 1000", blocked)
 	}
@@ -174,4 +180,11 @@ func readJSON(t *testing.T, path string, v any) {
 	if err := json.Unmarshal(b, v); err != nil {
 		t.Fatalf("%s: %v", path, err)
 	}
+}
+
+// isStandIn reports whether r is a vendor's stand-in script (not the
+// generic no-op, which gives a page nothing to call).
+func isStandIn(r Response) bool {
+	_, ok := r.Script()
+	return ok && r != ResponseEmptyJS
 }

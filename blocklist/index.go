@@ -178,7 +178,8 @@ type indexEntry struct {
 	rule  int32
 	host  string
 	token uint32
-	off   int // token offset in the pattern, or -1
+	off   int  // token offset in the pattern, or -1
+	twin  bool // a $redirect= rule's copy in the redirect index
 }
 
 func buildIndex(cat int, rules []crule, entries []indexEntry, hostRules map[string]*hostHeads) ruleIndex {

@@ -286,7 +286,8 @@ func TestMatchPrecedence(t *testing.T) {
 		{rules: "||t.com/a$redirect=noopcss", url: "https://t.com/a", typ: TypeStylesheet, action: Block, rule: "||t.com/a$redirect=noopcss", resp: ResponseEmptyCSS},
 		{rules: "||t.com/a$redirect=noopframe", url: "https://t.com/a", typ: TypeSubdocument, action: Block, rule: "||t.com/a$redirect=noopframe", resp: ResponseEmptyHTML},
 		{rules: "||t.com/a$redirect=noopmp4-1s", url: "https://t.com/a", typ: TypeMedia, action: Block, rule: "||t.com/a$redirect=noopmp4-1s", resp: ResponseEmptyMedia},
-		{rules: "||t.com/a$redirect=google-analytics_ga.js", url: "https://t.com/a", typ: TypeScript, action: Block, rule: "||t.com/a$redirect=google-analytics_ga.js", resp: ResponseEmptyJS},
+		{rules: "||t.com/a$redirect=google-analytics_ga.js", url: "https://t.com/a", typ: TypeScript, action: Block, rule: "||t.com/a$redirect=google-analytics_ga.js", resp: ResponseGoogleAnalyticsLegacy},
+		{rules: "||t.com/a$redirect=scorecardresearch_beacon.js", url: "https://t.com/a", typ: TypeScript, action: Block, rule: "||t.com/a$redirect=scorecardresearch_beacon.js", resp: ResponseEmptyJS},
 		{rules: "||t.com/a$empty", url: "https://t.com/a", typ: TypeXMLHTTPRequest, action: Block, rule: "||t.com/a$empty", resp: ResponseEmptyText},
 		{rules: "||t.com^$important,redirect=1x1.gif\n@@||t.com^", url: "https://t.com/p", action: Block, rule: "||t.com^$important,redirect=1x1.gif", resp: ResponseGIF},
 		// redirect-rule only chooses the response of another rule's block.

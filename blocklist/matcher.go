@@ -96,7 +96,7 @@ func (m *Matcher) MatchHost(host string) Decision {
 	}
 	if i := m.wholeHostRule(&m.important, host); i >= 0 {
 		d := m.decision(Block, i)
-		d.Important = true
+		d.Important, d.StandIn = true, m.hasRedirects(host)
 		return d
 	}
 	blk := int32(-1)
@@ -113,10 +113,31 @@ func (m *Matcher) MatchHost(host string) Decision {
 		return m.decision(Allow, i)
 	}
 	if blk >= 0 {
-		return m.decision(Block, blk)
+		d := m.decision(Block, blk)
+		d.StandIn = m.hasRedirects(host)
+		return d
 	}
 	ent := &m.hosts.entries[e]
-	return Decision{Action: Block, Rule: m.hosts.ruleText(ent), List: m.lists[ent.list].Name}
+	return Decision{Action: Block, Rule: m.hosts.ruleText(ent), List: m.lists[ent.list].Name, StandIn: m.hasRedirects(host)}
+}
+
+// hasRedirects reports whether a $redirect or $redirect-rule rule written
+// for host or one of its parent domains ("||host/...") may answer some
+// requests to it with a resource of ours.
+func (m *Matcher) hasRedirects(host string) bool {
+	if m.redirect.nhost == 0 {
+		return false
+	}
+	for {
+		if hh, ok := m.hostRules[host]; ok && hh[catRedirect] >= 0 {
+			return true
+		}
+		dot := indexDot(host)
+		if dot < 0 {
+			return false
+		}
+		host = host[dot+1:]
+	}
 }
 
 // wholeHostRule finds a "||host^" rule under host or a parent domain that

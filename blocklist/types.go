@@ -115,9 +115,26 @@ const (
 	ResponseEmptyText                  // empty text/plain
 	ResponseEmptyMedia                 // 204 for audio/video, named apart for logs
 	ResponseBlockPage                  // a page explaining the block (top-level documents)
+
+	// Stand-in scripts (surrogates): a blocked tag script is answered with
+	// our own script that keeps its public API working and sends nothing,
+	// so pages that call it do not break. Script returns the body.
+	ResponseGoogleAnalytics       // Google Analytics analytics.js
+	ResponseGoogleTag             // the Google tag, gtag.js
+	ResponseTagManager            // Google Tag Manager, gtm.js
+	ResponseMetaPixel             // the Meta Pixel, fbevents.js
+	ResponseMicrosoftUET          // Microsoft Advertising UET, bat.js
+	ResponseSegment               // Segment's Analytics.js
+	ResponsePlausible             // Plausible's script.js
+	ResponseFathom                // Fathom's script.js
+	ResponseGoogleAnalyticsLegacy // the legacy Google Analytics ga.js
+
+	responseLast = ResponseGoogleAnalyticsLegacy
 )
 
-var responseNames = [...]string{"", "1x1-gif", "no-content", "empty-js", "empty-css", "empty-html", "empty-text", "empty-media", "block-page"}
+var responseNames = [...]string{"", "1x1-gif", "no-content", "empty-js", "empty-css", "empty-html", "empty-text", "empty-media", "block-page",
+	"stand-in-analytics.js", "stand-in-gtag.js", "stand-in-gtm.js", "stand-in-fbevents.js", "stand-in-bat.js", "stand-in-segment.js",
+	"stand-in-plausible.js", "stand-in-fathom.js", "stand-in-ga.js"}
 
 func (r Response) String() string {
 	if int(r) < len(responseNames) {
@@ -148,8 +165,8 @@ func ResponseFor(t Type) Response {
 }
 
 // redirectResources maps uBO/AdGuard redirect resource names to our
-// responses. Any other name ending in ".js" is a surrogate script and gets an
-// empty script.
+// responses. Any other name ending in ".js" is a surrogate script we do not
+// have and gets the generic no-op script.
 var redirectResources = map[string]Response{
 	"1x1.gif": ResponseGIF, "1x1-transparent.gif": ResponseGIF, "2x2.png": ResponseGIF,
 	"2x2-transparent.png": ResponseGIF, "3x2.png": ResponseGIF, "3x2-transparent.png": ResponseGIF,
@@ -161,6 +178,35 @@ var redirectResources = map[string]Response{
 	"noopjson": ResponseEmptyText, "empty": ResponseEmptyText, "none": ResponseNone,
 	"noopmp3-0.1s": ResponseEmptyMedia, "noop-0.1s.mp3": ResponseEmptyMedia, "noopmp4-1s": ResponseEmptyMedia,
 	"noop-1s.mp4": ResponseEmptyMedia, "mp4": ResponseEmptyMedia, "click2load.html": ResponseEmptyHTML,
+
+	// Stand-in scripts under uBlock Origin's names (and their
+	// "host/path" aliases), AdGuard's names (and its "ubo-" aliases), and
+	// our own where neither has one (googletagmanager_gtag.js,
+	// facebook_fbevents.js, bing_bat.js, segment_analytics.js, plausible.js,
+	// fathom.js).
+	"google-analytics_analytics.js":     ResponseGoogleAnalytics,
+	"google-analytics.com/analytics.js": ResponseGoogleAnalytics,
+	"google-analytics":                  ResponseGoogleAnalytics,
+	"ubo-google-analytics_analytics.js": ResponseGoogleAnalytics,
+	"ubo-google-analytics_analytics":    ResponseGoogleAnalytics,
+	"googletagmanager_gtm.js":           ResponseTagManager,
+	"googletagmanager.com/gtm.js":       ResponseTagManager,
+	"googletagmanager-gtm":              ResponseTagManager,
+	"ubo-googletagmanager_gtm.js":       ResponseTagManager,
+	"ubo-googletagmanager_gtm":          ResponseTagManager,
+	"googletagmanager_gtag.js":          ResponseGoogleTag,
+	"facebook_fbevents.js":              ResponseMetaPixel,
+	"fbevents.js":                       ResponseMetaPixel,
+	"fb-events":                         ResponseMetaPixel,
+	"bing_bat.js":                       ResponseMicrosoftUET,
+	"segment_analytics.js":              ResponseSegment,
+	"plausible.js":                      ResponsePlausible,
+	"fathom.js":                         ResponseFathom,
+	"google-analytics_ga.js":            ResponseGoogleAnalyticsLegacy,
+	"google-analytics.com/ga.js":        ResponseGoogleAnalyticsLegacy,
+	"google-analytics-ga":               ResponseGoogleAnalyticsLegacy,
+	"ubo-google-analytics_ga.js":        ResponseGoogleAnalyticsLegacy,
+	"ubo-google-analytics_ga":           ResponseGoogleAnalyticsLegacy,
 }
 
 func redirectResponse(name string) (Response, bool) {
@@ -191,6 +237,12 @@ type Decision struct {
 	Response Response
 	// Important is set when an $important rule decided.
 	Important bool
+	// StandIn is set on a MatchHost block when rules answer some requests
+	// to the host with a resource of ours, a stand-in script mostly: a
+	// proxy that can see those requests should decide them one by one
+	// rather than refuse the host's connections. DNS blocks the host all
+	// the same.
+	StandIn bool
 }
 
 // TypeFromExtension guesses a request's type from its URL path's file

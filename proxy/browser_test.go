@@ -10,11 +10,10 @@ import (
 	"image"
 	"image/color"
 	"image/png"
+	"io"
 	"net"
 	"net/http"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -55,9 +54,10 @@ const articleHTML = `<!doctype html>
 // pageOrigin serves the article, real images for the photos and a real
 // 1×1 GIF for anything that looks like a pixel; it counts hits by host+path.
 type pageOrigin struct {
-	png  []byte
-	mu   sync.Mutex
-	hits map[string]int
+	png   []byte
+	pages map[string]string // host+path: an HTML page to serve
+	mu    sync.Mutex
+	hits  map[string]int
 }
 
 func (o *pageOrigin) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -66,6 +66,11 @@ func (o *pageOrigin) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	o.hits[host+r.URL.Path]++
 	o.mu.Unlock()
 	w.Header().Set("Cache-Control", "no-store")
+	if page, ok := o.pages[host+r.URL.Path]; ok {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		io.WriteString(w, page)
+		return
+	}
 	switch p := r.URL.Path; {
 	case host == "news.example.test" && p == "/article":
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
@@ -87,6 +92,19 @@ func (o *pageOrigin) count(hostPath string) int {
 	return o.hits[hostPath]
 }
 
+// countHost is the number of requests for any path on host.
+func (o *pageOrigin) countHost(host string) int {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	n := 0
+	for hp, c := range o.hits {
+		if strings.HasPrefix(hp, host+"/") {
+			n += c
+		}
+	}
+	return n
+}
+
 // browserWorld is pixelwall with the real embedded lists in front of a
 // pageOrigin. Every upstream dial goes to the origin on loopback whatever
 // address was asked for, so URLs need no ports and nothing leaves the machine.
@@ -98,9 +116,10 @@ type browserWorld struct {
 	events   []Event
 }
 
-func newBrowserWorld(t *testing.T) *browserWorld {
+// newBrowserWorld serves pages (host+path to HTML) besides the article.
+func newBrowserWorld(t *testing.T, pages map[string]string) *browserWorld {
 	t.Helper()
-	bw := &browserWorld{origin: &pageOrigin{png: photoPNG(t), hits: make(map[string]int)}}
+	bw := &browserWorld{origin: &pageOrigin{png: photoPNG(t), pages: pages, hits: make(map[string]int)}}
 	originCA, _, err := certs.LoadOrCreate(certs.Options{Dir: t.TempDir(), Name: "test origin CA"})
 	if err != nil {
 		t.Fatal(err)
@@ -275,7 +294,7 @@ type imgState struct {
 
 func TestBrowserBlocksPixels(t *testing.T) {
 	exe := chromiumPath(t)
-	bw := newBrowserWorld(t)
+	bw := newBrowserWorld(t, nil)
 	ctx := startChromium(t, exe, bw.proxyURL, bw.ca.SPKIHash(), 60*time.Second)
 
 	// Remember each response's request id, to read the unlisted pixel's body.
@@ -302,17 +321,7 @@ func TestBrowserBlocksPixels(t *testing.T) {
 	if err != nil {
 		t.Fatalf("screenshot: %v", err)
 	}
-	dir := os.Getenv("PIXELWALL_ARTIFACTS")
-	if dir == "" {
-		dir = t.TempDir()
-	} else if err := os.MkdirAll(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	shotPath := filepath.Join(dir, "browser-pixels.png")
-	if err := os.WriteFile(shotPath, shot, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	t.Logf("screenshot: %s", shotPath)
+	saveArtifact(t, "browser-pixels.png", shot)
 
 	byURL := map[string]imgState{}
 	for _, im := range imgs {

@@ -67,7 +67,9 @@ func (s *Server) serveConnect(w http.ResponseWriter, r *http.Request, info *reqI
 	if d.Action != blocklist.Block && d.Action != blocklist.Allow {
 		cloakedBy, d = s.uncloakHost(r.Context(), pol, client, host)
 	}
-	if d.Action == blocklist.Block {
+	// A host blocked by name whose scripts the lists answer with stand-ins
+	// is intercepted, when it may be, so that pages get their stand-ins.
+	if d.Action == blocklist.Block && !(d.StandIn && s.intercepts(host)) {
 		s.emit(Event{Kind: KindConnectRefused, Client: client.String(), Method: http.MethodConnect, Host: host, Rule: d.Rule, List: d.List, CloakedBy: cloakedBy})
 		w.Header().Set("Connection", "close")
 		http.Error(w, "pixelwall: "+host+" is blocked by "+d.Rule+" ("+d.List+")\n", http.StatusForbidden)

@@ -49,7 +49,7 @@ func (s *Server) onResponse(resp *http.Response, ctx *goproxy.ProxyCtx) *http.Re
 	}
 	// Only from another site, or in a mail client (asked only now: images
 	// are a small share of requests).
-	mail := isMailClient(ctx.Req)
+	mail := isMailClient(ctx.Req.Header)
 	if !st.third && !mail {
 		return resp
 	}

@@ -10,9 +10,12 @@ import (
 	"net/http"
 	"net/netip"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/pixelwall/pixelwall/blocklist"
 )
 
 // testRules allow for the origin's port: in the test world every URL has one,
@@ -22,11 +25,16 @@ const testRules = `
 ||tracker.test^
 ||beacon.test^*/collect$ping,xmlhttprequest
 ||scripts.test^*/ads.js
+||tags.test^*/gtm.js$script,redirect=googletagmanager_gtm.js
+||tags.test^*/fbevents.js$script,redirect=facebook_fbevents.js
 `
 
 func TestBlockedPixelAnsweredLocally(t *testing.T) {
 	w := newWorld(t, worldOptions{rules: testRules})
 	c := w.client(nil)
+	noop, _ := blocklist.ResponseEmptyJS.Script()
+	gtm, _ := blocklist.ResponseTagManager.Script()
+	fb, _ := blocklist.ResponseMetaPixel.Script()
 	tests := []struct {
 		name, url   string
 		headers     []string
@@ -38,7 +46,9 @@ func TestBlockedPixelAnsweredLocally(t *testing.T) {
 		{"https image", w.httpsURL("cdn.test", "/track/pixel.gif?uid=42"), []string{"Sec-Fetch-Dest", "image"}, 200, "image/gif", transparentGIF, "cdn.test/track/pixel.gif"},
 		{"http image on blocked host", w.httpURL("tracker.test", "/p.gif"), []string{"Sec-Fetch-Dest", "image"}, 200, "image/gif", transparentGIF, "tracker.test/p.gif"},
 		{"beacon", w.httpsURL("beacon.test", "/collect?e=1"), []string{"Sec-Fetch-Dest", "empty"}, 204, "", nil, "beacon.test/collect"},
-		{"script", w.httpsURL("scripts.test", "/ads.js"), []string{"Sec-Fetch-Dest", "script"}, 200, "application/javascript; charset=utf-8", nil, "scripts.test/ads.js"},
+		{"script", w.httpsURL("scripts.test", "/ads.js"), []string{"Sec-Fetch-Dest", "script"}, 200, "application/javascript; charset=utf-8", noop, "scripts.test/ads.js"},
+		{"gtm stand-in", w.httpsURL("tags.test", "/gtm.js?id=GTM-AB12"), []string{"Sec-Fetch-Dest", "script"}, 200, "application/javascript; charset=utf-8", gtm, "tags.test/gtm.js"},
+		{"fbevents stand-in", w.httpURL("tags.test", "/en_US/fbevents.js"), []string{"Accept", "*/*"}, 200, "application/javascript; charset=utf-8", fb, "tags.test/en_US/fbevents.js"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -46,13 +56,20 @@ func TestBlockedPixelAnsweredLocally(t *testing.T) {
 			if resp.StatusCode != tc.code || resp.Header.Get("Content-Type") != tc.contentType || !bytes.Equal(body, tc.body) {
 				t.Errorf("GET %s = %d %q %q, want %d %q %q", tc.url, resp.StatusCode, resp.Header.Get("Content-Type"), body, tc.code, tc.contentType, tc.body)
 			}
+			if cc := resp.Header.Get("Cache-Control"); cc != "no-store" {
+				t.Errorf("GET %s: Cache-Control %q, want no-store", tc.url, cc)
+			}
 			if n := w.origin.count(tc.originPath); n != 0 {
 				t.Errorf("origin saw %s %d times, want 0", tc.originPath, n)
 			}
 		})
 	}
-	if got := len(w.eventsOf(KindBlocked)); got != len(tests) {
-		t.Errorf("%d block events, want %d", got, len(tests))
+	var responses []string
+	for _, e := range w.eventsOf(KindBlocked) {
+		responses = append(responses, e.Response)
+	}
+	if want := []string{"1x1-gif", "1x1-gif", "no-content", "empty-js", "stand-in-gtm.js", "stand-in-fbevents.js"}; !slices.Equal(responses, want) {
+		t.Errorf("block events' responses = %q, want %q", responses, want)
 	}
 	// An allowed request on the same host reaches the origin.
 	if resp, _ := w.get(c, w.httpsURL("cdn.test", "/img/photo.png"), "Sec-Fetch-Dest", "image"); resp.StatusCode != 200 || w.origin.count("cdn.test/img/photo.png") != 1 {
@@ -383,15 +400,91 @@ func TestRequestType(t *testing.T) {
 		{[]string{"Accept", "*/*", "Referer", "https://a.test/"}, "/lib.js", "script"},
 		{[]string{"Accept", "*/*", "Referer", "https://a.test/"}, "/p.gif", "image"},
 		{[]string{"Upgrade", "websocket"}, "/ws", "websocket"},
+		// No Sec-Fetch-Dest: a document only when Accept asks for HTML.
+		{[]string{"Accept", "*/*"}, "/tr?id=1&ev=PageView", "other"},
+		{nil, "/tr", "other"},
+		{nil, "/", "other"},
+		{[]string{"Accept", "*/*"}, "/index.php", "other"},
+		{[]string{"Accept", "*/*"}, "/page.html", "other"},
+		{[]string{"Accept", "text/html, */*; q=0.01", "X-Requested-With", "XMLHttpRequest"}, "/frag", "document"},
+		{[]string{"Accept", "*/*", "X-Requested-With", "XMLHttpRequest"}, "/api/items", "xmlhttprequest"},
+		{[]string{"Accept", "application/json"}, "/api/items", "xmlhttprequest"},
+		{[]string{"Accept", "text/javascript, application/javascript"}, "/x", "script"},
+		{nil, "/pixel.gif?u=1", "image"},
+		// Mail apps: what they load without a known type is an image.
+		{[]string{"Accept", "*/*", "User-Agent", outlookUA}, "/o/eJxNjz1uwzAMRs", "image"},
+		{[]string{"User-Agent", thunderbirdUA}, "/open", "image"},
+		{[]string{"Accept", "*/*", "User-Agent", appleMailUA}, "/e/o/abc", "image"},
+		{[]string{"Accept", "*/*", "User-Agent", outlookUA}, "/style.css", "stylesheet"},
+		{[]string{"Accept", "*/*", "User-Agent", safariUA}, "/o/abc", "other"},
 	}
 	for _, tc := range tests {
 		r, _ := http.NewRequest(http.MethodGet, "https://x.test"+tc.path, nil)
 		for i := 0; i+1 < len(tc.headers); i += 2 {
 			r.Header.Set(tc.headers[i], tc.headers[i+1])
 		}
-		if got := requestType(r).String(); got != tc.want {
+		if got := RequestType(r.Header, r.URL.Path).String(); got != tc.want {
 			t.Errorf("requestType(%v %s) = %s, want %s", tc.headers, tc.path, got, tc.want)
 		}
+	}
+}
+
+// User-Agents as these clients send them.
+const (
+	outlookUA     = "Microsoft Office/16.0 (Windows NT 10.0; Microsoft Outlook 16.0.17928; Pro)"
+	thunderbirdUA = "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Thunderbird/128.5.0"
+	appleMailUA   = "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko)"
+	safariUA      = "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/18.1 Safari/605.1.15"
+	chromeUA      = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36"
+	gmailProxyUA  = "Mozilla/5.0 (Windows NT 5.1; rv:11.0) Gecko Firefox/11.0 (via ggpht.com GoogleImageProxy)"
+	yahooProxyUA  = "YahooMailProxy; https://help.yahoo.com/kb/yahoo-mail-proxy-SLN28749.html"
+)
+
+func TestIsMailClient(t *testing.T) {
+	for ua, want := range map[string]bool{
+		outlookUA: true, thunderbirdUA: true, appleMailUA: true, gmailProxyUA: true, yahooProxyUA: true,
+		"Evolution/3.52.4": true, "Mail/3826.400.131.1.6 CFNetwork/1496.0.7 Darwin/23.5.0": true,
+		safariUA: false, chromeUA: false, "": false, "curl/8.11.0": false,
+		"Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0": false,
+	} {
+		if got := isMailClient(http.Header{"User-Agent": {ua}}); got != want {
+			t.Errorf("isMailClient(%q) = %v, want %v", ua, got, want)
+		}
+	}
+}
+
+// TestClassify: source, type and party as the proxy decides on them.
+func TestClassify(t *testing.T) {
+	tests := []struct {
+		url     string
+		headers []string
+		typ     blocklist.Type
+		source  string
+		third   bool
+	}{
+		{"https://www.facebook.com/tr?id=1&ev=PageView", []string{"Accept", "*/*"}, blocklist.TypeOther, "", true},
+		{"https://cdn.shop.test/a.png", []string{"Referer", "https://www.shop.test/p"}, blocklist.TypeImage, "www.shop.test", false},
+		{"https://cdn.other.test/a.png", []string{"Origin", "https://www.shop.test"}, blocklist.TypeImage, "www.shop.test", true},
+		{"https://cdn.other.test/a.png", []string{"Referer", "https://www.shop.test/", "Sec-Fetch-Site", "same-site"}, blocklist.TypeImage, "www.shop.test", false},
+		{"https://email.mg.brand.test/o/eJx1", []string{"Accept", "*/*", "User-Agent", outlookUA}, blocklist.TypeImage, "", true},
+		{"https://shop.test", []string{"Accept", "text/html,application/xhtml+xml"}, blocklist.TypeDocument, "", true},
+	}
+	var breq blocklist.Request
+	for _, tc := range tests {
+		h := http.Header{}
+		for i := 0; i+1 < len(tc.headers); i += 2 {
+			h.Set(tc.headers[i], tc.headers[i+1])
+		}
+		if err := Classify(&breq, tc.url, h); err != nil {
+			t.Errorf("Classify(%s): %v", tc.url, err)
+			continue
+		}
+		if breq.Type != tc.typ || breq.SourceHost != tc.source || breq.ThirdParty != tc.third {
+			t.Errorf("Classify(%s, %v) = %v from %q third-party %v; want %v from %q %v", tc.url, tc.headers, breq.Type, breq.SourceHost, breq.ThirdParty, tc.typ, tc.source, tc.third)
+		}
+	}
+	if err := Classify(&breq, "not a url", nil); err == nil {
+		t.Error("Classify(not a url) succeeded")
 	}
 }
 
@@ -443,5 +536,37 @@ func TestOptionsEnumsChecked(t *testing.T) {
 	var i Intercept
 	if err := i.UnmarshalText([]byte("listed")); err != nil || i != InterceptListed {
 		t.Errorf("UnmarshalText(listed) = %q, %v", i, err)
+	}
+}
+
+// TestBlockedHostWithStandInIntercepted: a host blocked whole (as
+// EasyPrivacy's ||googletagmanager.com^ blocks it) whose script has a
+// stand-in is intercepted, not refused, so the page gets the stand-in; its
+// other requests are still blocked, and nothing reaches it.
+func TestBlockedHostWithStandInIntercepted(t *testing.T) {
+	w := newWorld(t, worldOptions{rules: "||tags.test^\n||tags.test^*/gtm.js$script,redirect=googletagmanager_gtm.js\n||tracker.test^\n"})
+	c := w.client(nil)
+	gtm, _ := blocklist.ResponseTagManager.Script()
+	resp, body := w.get(c, w.httpsURL("tags.test", "/gtm.js?id=GTM-AB12"), "Sec-Fetch-Dest", "script")
+	if resp.StatusCode != 200 || !bytes.Equal(body, gtm) {
+		t.Errorf("gtm.js on a blocked host = %d, %d bytes; want 200 with the stand-in", resp.StatusCode, len(body))
+	}
+	resp, _ = w.get(c, w.httpsURL("tags.test", "/collect?v=2"), "Sec-Fetch-Dest", "empty")
+	if resp.StatusCode != http.StatusNoContent || !strings.HasPrefix(resp.Header.Get("X-Pixelwall"), "blocked by") {
+		t.Errorf("collect on a blocked host = %d %q, want a 204 from pixelwall", resp.StatusCode, resp.Header.Get("X-Pixelwall"))
+	}
+	if n := w.origin.count("tags.test/gtm.js") + w.origin.count("tags.test/collect"); n != 0 {
+		t.Errorf("origin saw tags.test %d times, want 0", n)
+	}
+	if ev := w.eventsOf(KindConnectRefused); len(ev) != 0 {
+		t.Errorf("connect-refused events = %+v, want none for a host with a stand-in", ev)
+	}
+	// A blocked host with no stand-in is still refused at CONNECT.
+	req, _ := http.NewRequest(http.MethodGet, w.httpsURL("tracker.test", "/p.gif"), nil)
+	if _, err := c.Do(req); err == nil {
+		t.Error("request to tracker.test, blocked whole, went through")
+	}
+	if ev := w.eventsOf(KindConnectRefused); len(ev) != 1 || ev[0].Host != "tracker.test" {
+		t.Errorf("connect-refused events = %+v, want one for tracker.test", ev)
 	}
 }

@@ -3,7 +3,6 @@ package proxy
 import (
 	"net/http"
 	"net/url"
-	"path"
 	"strings"
 	"sync"
 
@@ -35,21 +34,16 @@ func (s *Server) onRequest(r *http.Request, ctx *goproxy.ProxyCtx) (*http.Reques
 	ctx.RoundTripper = s.rt[s.requestInfo(r).class]
 	addr := clientIP(r.RemoteAddr)
 	client := addr.String()
-	st.typ = requestType(r)
-	source := sourceURL(r)
 
 	// A Request is reused (its buffers with it); nothing keeps it, or
 	// points into it, past this call.
 	breq := requestPool.Get().(*blocklist.Request)
 	defer requestPool.Put(breq)
 	rawURL := r.URL.String()
-	if err := breq.Reset(rawURL, source, st.typ); err != nil {
+	if err := Classify(breq, rawURL, r.Header); err != nil {
 		return r, nil // not a URL the lists can speak about
 	}
-	if site := r.Header.Get("Sec-Fetch-Site"); site != "" {
-		breq.ThirdParty = site == "cross-site"
-	}
-	st.third, st.source = breq.ThirdParty, breq.SourceHost
+	st.typ, st.third, st.source = breq.Type, breq.ThirdParty, breq.SourceHost
 	ev := Event{Client: client, Method: r.Method, Host: breq.Host, URL: rawURL, Type: st.typ.String(), Source: breq.SourceHost}
 
 	pol := s.opts.Policy()
@@ -157,10 +151,16 @@ func removeHopByHop(h http.Header) {
 	}
 }
 
-// requestType works out what a request is for: Sec-Fetch-Dest first, then
-// Accept, then the path's extension.
-func requestType(r *http.Request) blocklist.Type {
-	switch dest := r.Header.Get("Sec-Fetch-Dest"); dest {
+// RequestType works out what a request is for, from its headers and its
+// URL's path. Sec-Fetch-Dest decides when the client sends it. Without it
+// (mail apps, older browsers, scripts) a request is a top-level document
+// only when Accept asks for HTML first: a pixel fetched with "Accept: */*"
+// is not a navigation, and rules that leave documents alone must still
+// apply to it. Then Accept's image, stylesheet, script and JSON types, then
+// the path's extension; what a mail client loads is an image (remote
+// content in a message is images), and anything else is "other".
+func RequestType(h http.Header, urlPath string) blocklist.Type {
+	switch dest := h.Get("Sec-Fetch-Dest"); dest {
 	case "":
 	case "document":
 		return blocklist.TypeDocument
@@ -179,23 +179,23 @@ func requestType(r *http.Request) blocklist.Type {
 	case "object", "embed":
 		return blocklist.TypeObject
 	case "empty":
-		if r.Header.Get("Upgrade") != "" {
+		if h.Get("Upgrade") != "" {
 			return blocklist.TypeWebSocket
 		}
-		if strings.Contains(r.Header.Get("Content-Type"), "text/ping") || r.Header.Get("Ping-To") != "" {
+		if strings.Contains(h.Get("Content-Type"), "text/ping") || h.Get("Ping-To") != "" {
 			return blocklist.TypePing
 		}
 		return blocklist.TypeXMLHTTPRequest
 	default:
 		return blocklist.TypeOther
 	}
-	if strings.EqualFold(r.Header.Get("Upgrade"), "websocket") {
+	if strings.EqualFold(h.Get("Upgrade"), "websocket") {
 		return blocklist.TypeWebSocket
 	}
-	if r.Header.Get("Ping-To") != "" || strings.HasPrefix(r.Header.Get("Content-Type"), "text/ping") {
+	if h.Get("Ping-To") != "" || strings.HasPrefix(h.Get("Content-Type"), "text/ping") {
 		return blocklist.TypePing
 	}
-	accept := r.Header.Get("Accept")
+	accept := strings.TrimSpace(h.Get("Accept"))
 	switch {
 	case strings.HasPrefix(accept, "text/html"), strings.HasPrefix(accept, "application/xhtml"):
 		return blocklist.TypeDocument
@@ -203,39 +203,87 @@ func requestType(r *http.Request) blocklist.Type {
 		return blocklist.TypeImage
 	case strings.HasPrefix(accept, "text/css"):
 		return blocklist.TypeStylesheet
-	case strings.Contains(accept, "javascript"):
+	case strings.Contains(accept, "javascript"), strings.Contains(accept, "ecmascript"):
 		return blocklist.TypeScript
-	case strings.HasPrefix(accept, "application/json"):
+	case strings.HasPrefix(accept, "application/json"), h.Get("X-Requested-With") == "XMLHttpRequest":
 		return blocklist.TypeXMLHTTPRequest
 	}
-	if t, ok := blocklist.TypeFromExtension(r.URL.Path); ok && t != blocklist.TypeSubdocument {
-		return t
+	if t, ok := blocklist.TypeFromExtension(urlPath); ok && t != blocklist.TypeSubdocument {
+		return t // (an .html file fetched without asking for HTML is no frame we know of)
 	}
-	switch ext := path.Ext(r.URL.Path); ext {
-	case ".html", ".htm", ".php", "":
-		if accept == "" || strings.Contains(accept, "*/*") && r.Header.Get("Referer") == "" {
-			return blocklist.TypeDocument
-		}
+	if isMailClient(h) {
+		return blocklist.TypeImage
 	}
 	return blocklist.TypeOther
 }
 
+// Classify resets breq to a request for rawURL with headers h, as the proxy
+// decides on it: the source page is the Referer, else the Origin; the type
+// is RequestType's; it is third-party when Sec-Fetch-Site says cross-site,
+// else when the source is another site or unknown (a mail client's images).
+// `pixelwall check` classifies its requests here too, so that both decide
+// alike.
+func Classify(breq *blocklist.Request, rawURL string, h http.Header) error {
+	if err := breq.Reset(rawURL, sourceURL(h), RequestType(h, urlPath(rawURL))); err != nil {
+		return err
+	}
+	if site := h.Get("Sec-Fetch-Site"); site != "" {
+		breq.ThirdParty = site == "cross-site"
+	}
+	return nil
+}
+
+// urlPath is the path of an absolute URL (with its query, which
+// TypeFromExtension ignores), "/" when it has none; a string that is not an
+// absolute URL is taken as a path.
+func urlPath(rawURL string) string {
+	i := strings.Index(rawURL, "://")
+	if i < 0 {
+		return rawURL
+	}
+	rest := rawURL[i+3:]
+	if j := strings.IndexAny(rest, "/?#"); j >= 0 && rest[j] == '/' {
+		return rest[j:]
+	}
+	return "/"
+}
+
 // sourceURL is the page that made the request: the Referer, else the Origin.
-func sourceURL(r *http.Request) string {
-	if ref := r.Header.Get("Referer"); ref != "" {
+func sourceURL(h http.Header) string {
+	if ref := h.Get("Referer"); ref != "" {
 		return ref
 	}
-	if o := r.Header.Get("Origin"); o != "" && o != "null" {
+	if o := h.Get("Origin"); o != "" && o != "null" {
 		return o + "/"
 	}
 	return ""
 }
 
-// isMailClient recognises desktop mail clients, whose remote images are
-// open-tracking pixels far more often than not.
-func isMailClient(r *http.Request) bool {
-	ua := r.Header.Get("User-Agent")
-	return strings.Contains(ua, "Thunderbird") || strings.Contains(ua, "Microsoft Outlook") ||
-		strings.Contains(ua, "ms-office") || strings.Contains(ua, "Evolution/") || strings.Contains(ua, "KMail") ||
-		strings.Contains(ua, "Mail/") && !strings.Contains(ua, "Safari/")
+// mailClients are User-Agent fragments of mail apps and of the image proxies
+// of webmail services (Gmail's GoogleImageProxy, Yahoo's YahooMailProxy):
+// their remote images are open-tracking pixels far more often than not.
+var mailClients = []string{
+	"Thunderbird/", "Microsoft Outlook", "ms-office", "MSOffice", "Evolution/", "KMail", "Claws Mail",
+	"Mailspring/", "eM Client", "Airmail", "Postbox/", "Mailbird", "Geary/", "The Bat!",
+	"GoogleImageProxy", "YahooMailProxy",
+}
+
+// isMailClient recognises a mail app or webmail image proxy by its
+// User-Agent. Apple Mail sends WebKit's User-Agent without the "Safari/"
+// and "Version/" tokens every Safari sends, or (older) a "Mail/" token.
+func isMailClient(h http.Header) bool {
+	ua := h.Get("User-Agent")
+	if ua == "" {
+		return false
+	}
+	for _, m := range mailClients {
+		if strings.Contains(ua, m) {
+			return true
+		}
+	}
+	if strings.Contains(ua, "Safari/") {
+		return false
+	}
+	return strings.Contains(ua, "Mail/") ||
+		strings.Contains(ua, "Macintosh") && strings.Contains(ua, "AppleWebKit/") && !strings.Contains(ua, "Version/")
 }

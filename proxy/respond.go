@@ -65,22 +65,23 @@ func newResponse(r *http.Request, code int, contentType string, body []byte) *ht
 // blockedResponse is the empty answer of the right kind for a blocked request.
 func (s *Server) blockedResponse(r *http.Request, d blocklist.Decision, host string) *http.Response {
 	var resp *http.Response
-	switch d.Response {
-	case blocklist.ResponseGIF:
+	switch script, isScript := d.Response.Script(); {
+	case isScript: // the no-op script, or a stand-in for a tag script pages call
+		resp = newResponse(r, http.StatusOK, "application/javascript; charset=utf-8", script)
+	case d.Response == blocklist.ResponseGIF:
 		resp = newResponse(r, http.StatusOK, "image/gif", transparentGIF)
-	case blocklist.ResponseEmptyJS:
-		resp = newResponse(r, http.StatusOK, "application/javascript; charset=utf-8", nil)
-	case blocklist.ResponseEmptyCSS:
+	case d.Response == blocklist.ResponseEmptyCSS:
 		resp = newResponse(r, http.StatusOK, "text/css; charset=utf-8", nil)
-	case blocklist.ResponseEmptyHTML:
+	case d.Response == blocklist.ResponseEmptyHTML:
 		resp = newResponse(r, http.StatusOK, "text/html; charset=utf-8", nil)
-	case blocklist.ResponseEmptyText:
+	case d.Response == blocklist.ResponseEmptyText:
 		resp = newResponse(r, http.StatusOK, "text/plain; charset=utf-8", nil)
-	case blocklist.ResponseBlockPage:
+	case d.Response == blocklist.ResponseBlockPage:
 		resp = newResponse(r, http.StatusForbidden, "text/html; charset=utf-8", s.blockPage(r, d, host))
 	default: // no content: xhr, ping, beacons, media, websockets
 		resp = newResponse(r, http.StatusNoContent, "", nil)
 	}
+	// Never cached: a list change or an allow takes effect on the next load.
 	resp.Header.Set("Cache-Control", "no-store")
 	resp.Header.Set("X-Pixelwall", "blocked by "+d.List)
 	// Scripts that fetch a blocked URL see an empty success rather than a

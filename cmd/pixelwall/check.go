@@ -8,11 +8,13 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"net/netip"
 	"slices"
 	"strings"
 
 	"github.com/pixelwall/pixelwall/blocklist"
+	"github.com/pixelwall/pixelwall/proxy"
 )
 
 // checkResult is one line of `pixelwall check` output: every key is always
@@ -42,6 +44,9 @@ type checkInput struct {
 	FrameURL  string `json:"frameUrl"`
 	Type      string `json:"type"`
 	CPT       string `json:"cpt"`
+	// Headers, for a request without a type, are typed as the proxy
+	// types them (Accept, Sec-Fetch-*, User-Agent, ...).
+	Headers map[string]string `json:"headers"`
 }
 
 type stringsFlag []string
@@ -57,7 +62,7 @@ func cmdCheck(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	fs.Var(&lists, "list", "also load this list `file` (repeatable; format detected)")
 	noDefaults := fs.Bool("no-default-lists", false, "load neither the embedded lists nor the config's lists")
 	source := fs.String("source", "", "page `URL` the requests are made from")
-	typ := fs.String("type", "", "request `type` (image, script, xhr, …); default: guessed from the URL's extension")
+	typ := fs.String("type", "", "request `type` (image, script, xhr, …); default: as the proxy types it, from the URL's extension")
 	urls, err := parseFlags(fs, args)
 	if err != nil {
 		return err
@@ -154,7 +159,20 @@ func decide(pol *blocklist.Policy, req *blocklist.Request, in checkInput, defTyp
 	if err != nil {
 		return checkError{URL: in.URL, Error: err.Error()}
 	}
-	if err := req.Reset(in.URL, src, t); err != nil {
+	if t != 0 {
+		err = req.Reset(in.URL, src, t)
+	} else {
+		// As the proxy would see it, so that check and proxy agree.
+		h := make(http.Header, len(in.Headers)+1)
+		for k, v := range in.Headers {
+			h.Set(k, v)
+		}
+		if src != "" && h.Get("Referer") == "" {
+			h.Set("Referer", src)
+		}
+		err = proxy.Classify(req, in.URL, h)
+	}
+	if err != nil {
 		return checkError{URL: in.URL, Error: err.Error()}
 	}
 	d := pol.Decide(req, netip.Addr{})
@@ -172,8 +190,8 @@ func decide(pol *blocklist.Policy, req *blocklist.Request, in checkInput, defTyp
 // inputType resolves a request's type. "type" takes Adblock and browser
 // names. "cpt" is the DevTools/Puppeteer vocabulary of request corpora, where
 // "document" is mapped to a sub-frame as uBlock Origin's and AdGuard's test
-// harnesses do. Without either, the type comes from -type, else the URL's
-// extension.
+// harnesses do. Without either, the type comes from -type, else it is 0:
+// the proxy's typing from headers and URL decides.
 func inputType(in checkInput, def blocklist.Type) (blocklist.Type, error) {
 	name := in.Type
 	if name == "" && in.CPT != "" {
@@ -183,32 +201,13 @@ func inputType(in checkInput, def blocklist.Type) (blocklist.Type, error) {
 		name = in.CPT
 	}
 	if name == "" {
-		if def != 0 {
-			return def, nil
-		}
-		return typeFromExtension(in.URL), nil
+		return def, nil
 	}
 	t, ok := blocklist.ParseType(name)
 	if !ok {
 		return 0, fmt.Errorf("unknown request type %q", name)
 	}
 	return t, nil
-}
-
-func typeFromExtension(rawURL string) blocklist.Type {
-	p := rawURL
-	if i := strings.Index(p, "://"); i >= 0 {
-		p = p[i+3:]
-		if j := strings.IndexByte(p, '/'); j >= 0 {
-			p = p[j:]
-		} else {
-			p = "/"
-		}
-	}
-	if t, ok := blocklist.TypeFromExtension(p); ok {
-		return t
-	}
-	return blocklist.TypeOther
 }
 
 // reportBadLines writes the unusable lines of a list, the first few of

@@ -1,0 +1,1 @@
+/* pixelwall: this script was blocked; this stand-in does nothing. */
