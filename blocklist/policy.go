@@ -13,6 +13,7 @@ import (
 type Policy struct {
 	gen       uint64
 	m         *Matcher
+	learned   *Matcher // rules learned from the pixel heuristic; may be nil
 	overrides overrideIndex
 	now       func() time.Time
 }
@@ -45,10 +46,14 @@ func (p *Policy) Overrides() []Override {
 }
 
 // Decide is the verdict on a request from client: the lists' decision,
-// turned into Allow when a user override lets the request through. The
-// overrides are consulted only for requests the lists block.
+// else the learned rules' (list LearnedListName), turned into Allow when a
+// user override lets the request through. The overrides are consulted
+// only for requests that would be blocked.
 func (p *Policy) Decide(req *Request, client netip.Addr) Decision {
 	d := p.m.Match(req)
+	if d.Action == Pass && p.learned != nil {
+		d = p.learned.Match(req)
+	}
 	if d.Action == Block {
 		if o, ok := p.overrides.allowed(client, req.Host, req.SourceHost, p.now()); ok {
 			return o.decision(d)

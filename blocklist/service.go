@@ -80,6 +80,7 @@ type Service struct {
 	mu       sync.Mutex // serialises compiles and publishes
 	cfg      Config
 	m        *Matcher
+	learned  *Matcher
 	problems map[string]string // list name → why it did not load
 
 	refresh chan struct{}
@@ -152,7 +153,7 @@ func (s *Service) Reload(cfg Config) {
 
 // publishLocked makes the current matcher and overrides the Policy.
 func (s *Service) publishLocked() {
-	s.policy.Store(&Policy{gen: s.gen.Add(1), m: s.m, overrides: indexOverrides(configAllows(s.cfg.Allow), s.overrides.List()), now: s.opts.Now})
+	s.policy.Store(&Policy{gen: s.gen.Add(1), m: s.m, learned: s.learned, overrides: indexOverrides(configAllows(s.cfg.Allow), s.overrides.List()), now: s.opts.Now})
 }
 
 // ConfigAllowListName is the list the config's allow entries are reported
@@ -166,6 +167,15 @@ func configAllows(hosts []string) []Override {
 		out = append(out, Override{Host: strings.TrimSuffix(lowerHost(h), "."), List: ConfigAllowListName})
 	}
 	return out
+}
+
+// SetLearned publishes the rules learned from the pixel heuristic (a
+// Learner's matcher, from its OnChange) with the lists.
+func (s *Service) SetLearned(m *Matcher) {
+	s.mu.Lock()
+	s.learned = m
+	s.publishLocked()
+	s.mu.Unlock()
 }
 
 // sources gathers the lists cfg names, with why each missing one is missing.

@@ -49,11 +49,13 @@ func (o *pixelOrigin) count(prefix string) int {
 // heuristic; from the fourth on a learned rule blocks them before contact,
 // until the rule is unlearned or the host allowed.
 func TestLearnedRuleBlocksBeforeContact(t *testing.T) {
-	learner, err := blocklist.NewLearner(blocklist.LearnerOptions{Path: t.TempDir() + "/learned.json"})
+	var w *world
+	learner, err := blocklist.NewLearner(blocklist.LearnerOptions{Path: t.TempDir() + "/learned.json",
+		OnChange: func(m *blocklist.Matcher) { w.lists.SetLearned(m) }})
 	if err != nil {
 		t.Fatal(err)
 	}
-	w := newWorld(t, worldOptions{tweak: func(o *Options) { o.Learner = learner }})
+	w = newWorld(t, worldOptions{tweak: func(o *Options) { o.Learner = learner }})
 	esp := &pixelOrigin{hits: map[string]int{}}
 	l := listen(t)
 	serveForTest(t, esp, tls.NewListener(l, certs.NewSigner(w.originCA, certs.SignerOptions{}).TLSConfig("origin.test")))
@@ -140,11 +142,12 @@ func TestLearnedRuleBlocksBeforeContact(t *testing.T) {
 // TestNothingLearnedUnderException: a list exception for a host lets its
 // pixels through the lists, and the heuristic's catches there teach nothing.
 func TestNothingLearnedUnderException(t *testing.T) {
-	learner, err := blocklist.NewLearner(blocklist.LearnerOptions{})
+	var w *world
+	learner, err := blocklist.NewLearner(blocklist.LearnerOptions{OnChange: func(m *blocklist.Matcher) { w.lists.SetLearned(m) }})
 	if err != nil {
 		t.Fatal(err)
 	}
-	w := newWorld(t, worldOptions{rules: "||excepted.example^$image\n@@||excepted.example^$image\n", tweak: func(o *Options) { o.Learner = learner }})
+	w = newWorld(t, worldOptions{rules: "||excepted.example^$image\n@@||excepted.example^$image\n", tweak: func(o *Options) { o.Learner = learner }})
 	c := w.client(nil)
 	for _, id := range []string{"5f2b9c1e7a", "c81d4e0a93", "0b7e6d5c4a", "9a8b7c6d5e"} {
 		w.get(c, w.httpsURL("excepted.example", "/o/"+id+".gif"), "Sec-Fetch-Dest", "image", "Sec-Fetch-Site", "cross-site")

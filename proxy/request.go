@@ -51,6 +51,14 @@ func (s *Server) onRequest(r *http.Request, ctx *goproxy.ProxyCtx) (*http.Reques
 	if d.Action == blocklist.Pass {
 		ev.CloakedBy, d = s.uncloak(r.Context(), pol, addr, breq)
 	}
+	if d.Action == blocklist.Block && d.List == blocklist.LearnedListName {
+		// The learner has the last word on its rules (one unused for too
+		// long is forgotten rather than applied).
+		if s.opts.Learner != nil && s.opts.Learner.Match(breq).Action == blocklist.Block {
+			return r, s.learnedBlock(r, st, ev, d)
+		}
+		d = blocklist.Decision{}
+	}
 	if d.Action == blocklist.Block {
 		st.answered = true
 		ev.Kind, ev.Rule, ev.List, ev.Response = KindBlocked, d.Rule, d.List, d.Response.String()
@@ -58,13 +66,6 @@ func (s *Server) onRequest(r *http.Request, ctx *goproxy.ProxyCtx) (*http.Reques
 		return r, s.blockedResponse(r, d, breq.Host)
 	}
 	st.excepted = d.Action == blocklist.Allow
-	if d.Action == blocklist.Pass && s.opts.Learner != nil {
-		if ld := s.opts.Learner.Match(breq); ld.Action == blocklist.Block {
-			if _, ok := pol.Allowed(addr, breq.Host, breq.SourceHost); !ok {
-				return r, s.learnedBlock(r, st, ev, ld)
-			}
-		}
-	}
 
 	navigation := st.typ == blocklist.TypeDocument && (r.Method == http.MethodGet || r.Method == http.MethodHead)
 	if navigation {

@@ -54,9 +54,11 @@ func newLearner(cfg *Config, data string, lists *blocklist.Service, logger *slog
 			_, ok := lists.Policy().Allowed(netip.Addr{}, host, "")
 			return ok
 		},
+		OnChange: lists.SetLearned, // published with the lists, as one policy
 	})
 	if err != nil {
 		logger.Warn("learned rules not loaded; learning goes on", "err", err)
 	}
+	lists.SetLearned(l.Matcher())
 	return l
 }
