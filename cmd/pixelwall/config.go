@@ -33,7 +33,7 @@ type Config struct {
 	DataDir string `yaml:"data_dir"`
 	// HTTP is the forward proxy.
 	HTTP HTTPConfig `yaml:"http"`
-	// DNS: its upstreams also resolve the proxy's upstream hosts.
+	// DNS: its upstreams resolve every lookup of the process.
 	DNS DNSConfig `yaml:"dns"`
 	// Log is the block log.
 	Log LogConfig `yaml:"log"`
@@ -105,9 +105,9 @@ type DNSConfig struct {
 	Listen string `yaml:"listen"`
 	// AllowClients are the networks answered; others get REFUSED.
 	AllowClients []string `yaml:"allow_clients"`
-	// Upstreams: host:port, udp://, tcp://, tls://, https://. The plain
-	// ones also resolve the proxy's upstream hosts. Default: the system's
-	// resolvers from /etc/resolv.conf.
+	// Upstreams: host:port, udp://, tcp://, tls://, https://. Every
+	// lookup of the process goes to them (the proxy's upstream hosts, list
+	// downloads). Default: the system's resolvers from /etc/resolv.conf.
 	Upstreams []string `yaml:"upstreams"`
 	// DomainUpstreams send names at or under a domain to their own
 	// upstreams (conditional forwarding); the longest domain wins.
