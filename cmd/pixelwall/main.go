@@ -13,16 +13,18 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/pixelwall/pixelwall/cmd/pixelwall/internal/service"
 	"github.com/pixelwall/pixelwall/proxy/dashboard"
 )
 
-// version is set at build time with -ldflags "-X main.version=…".
+// version, when set at build time with -ldflags "-X main.version=…",
+// replaces the module version of the build info.
 var version = "dev"
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	os.Exit(run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+	os.Exit(service.Run(ctx, func(ctx context.Context) int { return run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr) }))
 }
 
 const usage = `usage: pixelwall [command] [flags]
@@ -41,8 +43,11 @@ commands:
         read a password on stdin and print its hash for dashboard.password_hash
   check [-config FILE] [-list FILE]... [-no-default-lists] [-source URL] [-type TYPE] URL... | -
         decide on URLs (or NDJSON requests from stdin) and print one JSON object each
+  service install|uninstall [-purge]|start|stop|restart|status
+        run pixelwall as a system service (systemd, launchd, Windows): install writes
+        /etc/pixelwall/config.yaml and /var/lib/pixelwall, starts it, and prints the next steps
   version
-        print the version
+        print the version, VCS revision and commit time
 
 Every command takes -config FILE and -data DIR. Run "pixelwall <command> -h" for its flags.
 `
@@ -67,8 +72,10 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		err = cmdDashboard(args[1:], stdin, stdout)
 	case "check":
 		err = cmdCheck(args[1:], stdin, stdout, stderr)
+	case "service":
+		err = cmdService(args[1:], stdout, stderr)
 	case "version", "-version", "--version":
-		fmt.Fprintln(stdout, "pixelwall", version)
+		fmt.Fprintln(stdout, versionString())
 	case "help", "-h", "-help", "--help":
 		fmt.Fprint(stdout, usage)
 	default:

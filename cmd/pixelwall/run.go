@@ -23,6 +23,7 @@ import (
 
 	"github.com/pixelwall/pixelwall/blocklist"
 	"github.com/pixelwall/pixelwall/certs"
+	"github.com/pixelwall/pixelwall/cmd/pixelwall/internal/service"
 	"github.com/pixelwall/pixelwall/proxy"
 	"github.com/pixelwall/pixelwall/proxy/blocklog"
 	"github.com/pixelwall/pixelwall/proxy/resolver"
@@ -264,13 +265,29 @@ func limitMemory() {
 // adjustMemoryLimit keeps the limit at the floor, or higher when the live
 // heap has grown (a DNS cache filling up, thousands of connections): the
 // collector then runs as with GOGC=50 at worst, never without end, which a
-// fixed limit under a grown live heap would make it do.
+// fixed limit under a grown live heap would make it do. Under a cgroup
+// memory limit (systemd's MemoryMax=, a container's) it stays below that:
+// collecting hard beats being killed.
 func adjustMemoryLimit() {
 	s := []rtmetrics.Sample{{Name: "/gc/heap/live:bytes"}}
 	rtmetrics.Read(s)
 	live := int64(s[0].Value.Uint64())
-	debug.SetMemoryLimit(max(memoryFloor.Load(), live+live/2+16<<20))
+	limit := max(memoryFloor.Load(), live+live/2+16<<20)
+	if c := cgroupMemoryCap(); c > 0 {
+		limit = min(limit, c)
+	}
+	debug.SetMemoryLimit(limit)
 }
+
+// cgroupMemoryCap is nine tenths of the cgroup's memory limit, 0 when none
+// is set: the rest is for what the Go runtime does not count (the binary's
+// own pages, thread stacks).
+var cgroupMemoryCap = sync.OnceValue(func() int64 {
+	if l, ok := service.MemoryLimit("/"); ok {
+		return l / 10 * 9
+	}
+	return 0
+})
 
 // governMemory re-adjusts the memory limit every few seconds until ctx is
 // done (see adjustMemoryLimit).

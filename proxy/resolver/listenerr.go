@@ -64,10 +64,10 @@ func (e *ListenError) Error() string {
 
 func (e *ListenError) Unwrap() error { return e.Err }
 
-// explainListen turns a failure to bind addr into a ListenError that says
-// what holds the port and how to free it; other errors come back as they
-// are.
-func explainListen(addr string, err error) error {
+// ExplainListen turns a failure to bind addr into a *ListenError that
+// says what holds the port and how to free it, or what privilege is
+// missing; other errors come back as they are.
+func ExplainListen(addr string, err error) error {
 	if err == nil {
 		return nil
 	}

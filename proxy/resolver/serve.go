@@ -19,7 +19,7 @@ func (s *Server) Listen(addr string) (udp net.PacketConn, tcp net.Listener, err 
 	for attempt := 0; attempt < 10; attempt++ {
 		udp, err = listenUDPShared(addr)
 		if err != nil {
-			return nil, nil, fmt.Errorf("dns: %w", explainListen(addr, err))
+			return nil, nil, fmt.Errorf("dns: %w", ExplainListen(addr, err))
 		}
 		tcp, err = net.Listen("tcp", udp.LocalAddr().String())
 		if err == nil {
@@ -30,7 +30,7 @@ func (s *Server) Listen(addr string) (udp net.PacketConn, tcp net.Listener, err 
 			break // a fixed port taken for TCP: say so
 		}
 	}
-	return nil, nil, fmt.Errorf("dns: %w", explainListen(addr, err))
+	return nil, nil, fmt.Errorf("dns: %w", ExplainListen(addr, err))
 }
 
 // Serve answers queries on the listeners until ctx is done, then shuts

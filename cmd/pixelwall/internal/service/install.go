@@ -11,6 +11,8 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+
+	"github.com/pixelwall/pixelwall/proxy/resolver"
 )
 
 // Settings are what the status and the next steps need from a config.
@@ -236,4 +238,20 @@ func (in *Installer) Uninstall(purge bool) error {
 	}
 	fmt.Fprintf(in.Out, "removed %s and %s\n", l.ConfigFile, l.DataDir)
 	return nil
+}
+
+// CheckDNS binds addr for UDP and TCP and lets go again: whether the
+// service will be able to. A taken port is explained (what holds it, and
+// the fix).
+func CheckDNS(addr string) error {
+	pc, err := net.ListenPacket("udp", addr)
+	if err != nil {
+		return resolver.ExplainListen(addr, err)
+	}
+	defer pc.Close()
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return resolver.ExplainListen(addr, err)
+	}
+	return ln.Close()
 }

@@ -80,6 +80,20 @@ func SystemManager(l Layout) (Manager, error) {
 	return kardianos{s}, nil
 }
 
+// Unavailable is a Manager for a system whose service manager cannot be
+// used: every call fails with err, and the status is unknown.
+func Unavailable(err error) Manager { return unavailable{err} }
+
+type unavailable struct{ err error }
+
+func (u unavailable) Install() error         { return u.err }
+func (u unavailable) Uninstall() error       { return u.err }
+func (u unavailable) Start() error           { return u.err }
+func (u unavailable) Stop() error            { return u.err }
+func (u unavailable) Restart() error         { return u.err }
+func (u unavailable) Status() (State, error) { return StateUnknown, u.err }
+func (u unavailable) Platform() string       { return "none" }
+
 type kardianos struct{ kservice.Service }
 
 func (k kardianos) Status() (State, error) {

@@ -534,11 +534,11 @@ func TestVersion(t *testing.T) {
 			{Key: "vcs.revision", Value: "abc"}, {Key: "vcs.time", Value: "2026-12-01T10:00:00Z"}, {Key: "vcs.modified", Value: "true"}}}, true, "",
 			"pixelwall devel (revision abc with local changes, committed 2026-12-01T10:00:00Z, go1.26.8" + goLine},
 		{"no vcs", &debug.BuildInfo{GoVersion: "go1.26.8", Main: debug.Module{Version: "(devel)"}}, true, "",
-			"pixelwall devel (no revision recorded (built with -buildvcs=false or outside a git checkout), go1.26.8" + goLine},
+			"pixelwall devel (no revision recorded: built with -buildvcs=false or outside a git checkout, go1.26.8" + goLine},
 		{"ldflags", &debug.BuildInfo{GoVersion: "go1.26.8", Main: debug.Module{Version: "(devel)"}}, true, "v9.9.9",
 			"pixelwall v9.9.9 (go1.26.8" + goLine},
 		{"no build info", nil, false, "",
-			"pixelwall devel (no revision recorded (built with -buildvcs=false or outside a git checkout), " + runtime.Version() + goLine},
+			"pixelwall devel (no revision recorded: built with -buildvcs=false or outside a git checkout, " + runtime.Version() + goLine},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if got := Version(tc.bi, tc.ok, tc.override); got != tc.want {

@@ -48,7 +48,7 @@ func Version(bi *debug.BuildInfo, ok bool, override string) string {
 			details = append(details, "committed "+when)
 		}
 	case v == "devel":
-		details = append(details, "no revision recorded (built with -buildvcs=false or outside a git checkout)")
+		details = append(details, "no revision recorded: built with -buildvcs=false or outside a git checkout")
 	}
 	details = append(details, goVersion+" "+runtime.GOOS+"/"+runtime.GOARCH)
 	return "pixelwall " + v + " (" + strings.Join(details, ", ") + ")"
