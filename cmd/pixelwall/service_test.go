@@ -2,12 +2,14 @@ package main
 
 import (
 	"math"
+	"net"
 	"net/netip"
 	"os"
 	"path/filepath"
 	"runtime"
 	"runtime/debug"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -98,4 +100,26 @@ func TestMemoryLimitUnderCgroup(t *testing.T) {
 		t.Errorf("limit %d with 128 MiB live under a cgroup cap of 64 MiB, want the cap", got)
 	}
 	runtime.KeepAlive(grown)
+}
+
+// TestRunDNSAddressTakenNamesTheHolder: `run` on a DNS address this test
+// holds says which process holds it (this test binary) and what to do.
+func TestRunDNSAddressTakenNamesTheHolder(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("the holder is read from /proc")
+	}
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pc.Close()
+	addr := pc.LocalAddr().String()
+	code, _, errOut := runCmd(t, "", "run", "-data", t.TempDir(), "-no-refresh", "-http", "off", "-dns", addr)
+	self, _ := os.Executable()
+	comm := filepath.Base(self)[:min(15, len(filepath.Base(self)))]
+	for _, want := range []string{"address already in use", "held by: " + comm + " (pid " + strconv.Itoa(os.Getpid()), "fix: "} {
+		if code != 1 || !strings.Contains(errOut, want) {
+			t.Errorf("exit %d, stderr %q; want 1 and %q", code, errOut, want)
+		}
+	}
 }

@@ -58,6 +58,8 @@ func SystemdUnit(l Layout) (string, error) {
 		"ProtectHome=yes",
 		"PrivateTmp=yes",
 		"PrivateDevices=yes",
+		"PrivateMounts=yes",
+		"ProtectProc=invisible",
 		"ProtectKernelTunables=yes",
 		"ProtectKernelModules=yes",
 		"ProtectKernelLogs=yes",
