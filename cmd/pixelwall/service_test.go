@@ -23,8 +23,12 @@ func TestServiceConfigLoads(t *testing.T) {
 	nets := []netip.Prefix{netip.MustParsePrefix("192.168.1.0/24"), netip.MustParsePrefix("fd00:1::/64")}
 	for name, networks := range map[string][]netip.Prefix{"home network": nets, "none found": nil} {
 		t.Run(name, func(t *testing.T) {
+			var ups []string
+			if networks != nil {
+				ups = []string{"192.168.1.1", "2001:db8::53"}
+			}
 			path := filepath.Join(t.TempDir(), "config.yaml")
-			if err := os.WriteFile(path, []byte(service.ConfigYAML(l, networks)), 0o644); err != nil {
+			if err := os.WriteFile(path, []byte(service.ConfigYAML(l, networks, ups)), 0o644); err != nil {
 				t.Fatal(err)
 			}
 			cfg, err := loadConfig(path)
@@ -33,6 +37,9 @@ func TestServiceConfigLoads(t *testing.T) {
 			}
 			if cfg.DNS.Listen != "0.0.0.0:53" || cfg.HTTP.Listen != "0.0.0.0:8080" || cfg.Dashboard.Listen != "127.0.0.1:8081" {
 				t.Errorf("listeners %q %q %q", cfg.DNS.Listen, cfg.HTTP.Listen, cfg.Dashboard.Listen)
+			}
+			if !slices.Equal(cfg.DNS.Upstreams, ups) {
+				t.Errorf("upstreams %q, want %q", cfg.DNS.Upstreams, ups)
 			}
 			if cfg.DataDir != l.DataDir {
 				t.Errorf("data_dir %q, want %q", cfg.DataDir, l.DataDir)

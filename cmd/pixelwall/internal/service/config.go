@@ -3,6 +3,8 @@ package service
 import (
 	"net"
 	"net/netip"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 )
@@ -80,11 +82,45 @@ func hostAddrs(addrs []netip.Prefix) []netip.Addr {
 	return out
 }
 
+// SystemUpstreams are the resolvers this host uses, from root's
+// /etc/resolv.conf, or from systemd-resolved's list of its real upstreams
+// when resolv.conf names only its stub; loopback addresses and the host's
+// own (own) are left out. A home server that takes its DNS server from
+// the router's DHCP would otherwise, once the router hands out the server
+// itself, forward every query to itself.
+func SystemUpstreams(root string, own []netip.Addr) []string {
+	var out []string
+	for _, file := range []string{"etc/resolv.conf", "run/systemd/resolve/resolv.conf"} {
+		b, err := os.ReadFile(filepath.Join(root, file))
+		if err != nil {
+			continue
+		}
+		for line := range strings.Lines(string(b)) {
+			f := strings.Fields(line)
+			if len(f) < 2 || f[0] != "nameserver" {
+				continue
+			}
+			a, err := netip.ParseAddr(f[1])
+			if err != nil || a.IsLoopback() || a.IsUnspecified() || a.Zone() != "" || slices.Contains(own, a) {
+				continue
+			}
+			if s := a.String(); !slices.Contains(out, s) {
+				out = append(out, s)
+			}
+		}
+		if len(out) > 0 {
+			break
+		}
+	}
+	return out
+}
+
 // ConfigYAML is the config `service install` writes: every service on all
-// addresses, answering only loopback and the given networks, the data dir
-// of the layout, EasyPrivacy on top of the embedded lists. The dashboard
-// stays on loopback: it needs a password before it may listen wider.
-func ConfigYAML(l Layout, networks []netip.Prefix) string {
+// addresses, answering only loopback and the given networks, forwarding to
+// upstreams (when none: the system's at each start), the data dir of the
+// layout, EasyPrivacy on top of the embedded lists. The dashboard stays on
+// loopback: it needs a password before it may listen wider.
+func ConfigYAML(l Layout, networks []netip.Prefix, upstreams []string) string {
 	allow := append(slices.Clone(loopback), networks...)
 	quoted := make([]string, len(allow))
 	for i, p := range allow {
@@ -110,11 +146,10 @@ http:
 
 # The DNS resolver: set this host as the DNS server in the router's DHCP
 # settings. Only allow_clients are answered (never an open resolver).
-# Upstreams: the system's resolvers from /etc/resolv.conf; set
-# e.g. upstreams: ["tls://1.1.1.1:853#one.one.one.one"] for DNS over TLS.
+` + upstreamsText(upstreams) + `
 dns:
   listen: 0.0.0.0:53
-  allow_clients: ` + list + `
+  allow_clients: ` + list + upstreamsKey(upstreams) + `
 
 # The dashboard: on this host only. To open it to the network, set
 # password_hash (from ` + "`pixelwall dashboard password`" + `) and listen: 0.0.0.0:8081.
@@ -125,4 +160,24 @@ lists:
   - name: easyprivacy
     url: https://easylist.to/easylist/easyprivacy.txt
 `
+}
+
+func upstreamsText(ups []string) string {
+	if len(ups) == 0 {
+		return "# Upstreams: the system's resolvers from /etc/resolv.conf at each start;\n" +
+			"# set e.g. upstreams: [\"tls://1.1.1.1:853#one.one.one.one\"] for DNS over TLS."
+	}
+	return "# Upstreams: the resolvers this host used at install (never itself); use\n" +
+		"# e.g. [\"tls://1.1.1.1:853#one.one.one.one\"] for DNS over TLS."
+}
+
+func upstreamsKey(ups []string) string {
+	if len(ups) == 0 {
+		return ""
+	}
+	q := make([]string, len(ups))
+	for i, u := range ups {
+		q[i] = `"` + u + `"`
+	}
+	return "\n  upstreams: [" + strings.Join(q, ", ") + "]"
 }

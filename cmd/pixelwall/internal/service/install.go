@@ -77,10 +77,19 @@ func (in *Installer) Install() error {
 	case err == nil:
 		fmt.Fprintf(in.Out, "keeping the existing config %s\n", l.ConfigFile)
 	case errors.Is(err, fs.ErrNotExist):
-		if err := writeNew(cfgPath, ConfigYAML(l, PrivateNetworks(addrs))); err != nil {
+		own := make([]netip.Addr, len(addrs))
+		for i, p := range addrs {
+			own[i] = p.Addr()
+		}
+		ups := SystemUpstreams(l.path("/"), own)
+		if err := writeNew(cfgPath, ConfigYAML(l, PrivateNetworks(addrs), ups)); err != nil {
 			return err
 		}
-		fmt.Fprintf(in.Out, "wrote %s (serving %s)\n", l.ConfigFile, networksText(PrivateNetworks(addrs)))
+		upsText := "the system's resolvers at each start"
+		if len(ups) > 0 {
+			upsText = strings.Join(ups, ", ")
+		}
+		fmt.Fprintf(in.Out, "wrote %s (serving %s; upstreams: %s)\n", l.ConfigFile, networksText(PrivateNetworks(addrs)), upsText)
 	default:
 		return err
 	}
@@ -176,7 +185,11 @@ func (in *Installer) nextSteps(st Settings, hosts []netip.Addr) {
 	if dash, ok := st.listener("dashboard"); ok {
 		fmt.Fprintf(w, "%d. Dashboard: http://%s/ (on this host)\n", n, dash)
 	}
-	fmt.Fprintf(w, "Status: sudo pixelwall service status   Logs: journalctl -u %s   Reload lists: sudo systemctl reload %s\n", Name, Name)
+	if runtime.GOOS == "linux" {
+		fmt.Fprintf(w, "Status: sudo pixelwall service status   Logs: journalctl -u %s   Reload lists: sudo systemctl reload %s\n", Name, Name)
+	} else {
+		fmt.Fprintln(w, "Status: pixelwall service status (as an administrator)")
+	}
 }
 
 // hostPort is listen's address as clients reach it: a wildcard becomes

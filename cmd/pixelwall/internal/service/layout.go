@@ -12,6 +12,7 @@
 package service
 
 import (
+	"os"
 	"path/filepath"
 	"runtime"
 	"strings"
@@ -38,8 +39,11 @@ type Layout struct {
 // DefaultLayout is the system's layout, running exe.
 func DefaultLayout(exe string) Layout {
 	if runtime.GOOS == "windows" {
-		base := `C:\ProgramData`
-		return Layout{ConfigFile: base + `\pixelwall\config.yaml`, DataDir: base + `\pixelwall\data`, Executable: exe}
+		base := os.Getenv("ProgramData")
+		if base == "" {
+			base = `C:\ProgramData`
+		}
+		return Layout{ConfigFile: filepath.Join(base, "pixelwall", "config.yaml"), DataDir: filepath.Join(base, "pixelwall", "data"), Executable: exe}
 	}
 	return Layout{ConfigFile: "/etc/pixelwall/config.yaml", DataDir: "/var/lib/pixelwall", Executable: exe}
 }

@@ -120,6 +120,37 @@ func TestCheckExecutable(t *testing.T) {
 	}
 }
 
+func TestSystemUpstreams(t *testing.T) {
+	own := []netip.Addr{netip.MustParseAddr("192.168.1.23")}
+	for _, tc := range []struct {
+		name         string
+		resolv, stub string // /etc/resolv.conf, systemd-resolved's real list
+		want         []string
+	}{
+		{"router", "# dhcp\nnameserver 192.168.1.1\nnameserver 2001:db8::53\nsearch lan\n", "", []string{"192.168.1.1", "2001:db8::53"}},
+		{"itself left out", "nameserver 192.168.1.23\nnameserver 127.0.0.1\nnameserver 9.9.9.9\n", "", []string{"9.9.9.9"}},
+		{"systemd-resolved's stub", "nameserver 127.0.0.53\noptions edns0 trust-ad\n", "nameserver 192.168.1.1\nnameserver fe80::1%eth0\n", []string{"192.168.1.1"}},
+		{"only itself", "nameserver 192.168.1.23\n", "", nil},
+		{"none", "", "", nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			root := t.TempDir()
+			for path, text := range map[string]string{"etc/resolv.conf": tc.resolv, "run/systemd/resolve/resolv.conf": tc.stub} {
+				if text == "" {
+					continue
+				}
+				os.MkdirAll(filepath.Dir(filepath.Join(root, path)), 0o755)
+				if err := os.WriteFile(filepath.Join(root, path), []byte(text), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if got := SystemUpstreams(root, own); !slices.Equal(got, tc.want) {
+				t.Errorf("SystemUpstreams = %q, want %q", got, tc.want)
+			}
+		})
+	}
+}
+
 func TestPrivateNetworks(t *testing.T) {
 	in := []netip.Prefix{
 		netip.MustParsePrefix("192.168.1.23/24"),
@@ -253,6 +284,12 @@ func TestInstallUninstallIntoTempRoot(t *testing.T) {
 	}
 	root := t.TempDir()
 	in, m, out := newTestInstaller(t, root)
+	if err := os.MkdirAll(filepath.Join(root, "etc"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(root, "etc/resolv.conf"), []byte("nameserver 192.168.1.23\nnameserver 192.168.1.1\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	var checked string
 	in.CheckDNS = func(addr string) error { checked = addr; return nil }
 	if err := in.Install(); err != nil {
@@ -275,7 +312,7 @@ func TestInstallUninstallIntoTempRoot(t *testing.T) {
 	}
 	cfg, _ := os.ReadFile(cfgPath)
 	for _, want := range []string{"listen: 0.0.0.0:53", "listen: 0.0.0.0:8080", "listen: 127.0.0.1:8081",
-		`allow_clients: ["127.0.0.0/8", "::1/128", "192.168.1.0/24", "fd00:1::/64"]`, "data_dir: /var/lib/pixelwall"} {
+		`allow_clients: ["127.0.0.0/8", "::1/128", "192.168.1.0/24", "fd00:1::/64"]`, "data_dir: /var/lib/pixelwall", `upstreams: ["192.168.1.1"]`} {
 		if !strings.Contains(string(cfg), want) {
 			t.Errorf("config lacks %q:\n%s", want, cfg)
 		}
