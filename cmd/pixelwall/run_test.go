@@ -277,6 +277,11 @@ func TestCACommands(t *testing.T) {
 // the process holds plus the headroom; GOMEMLIMIT in the environment wins.
 func TestLimitMemory(t *testing.T) {
 	defer debug.SetMemoryLimit(math.MaxInt64)
+	// Without a cgroup's cap, whatever the machine running the test has
+	// (TestMemoryLimitUnderCgroup covers the cap).
+	savedCap := cgroupMemoryCap
+	defer func() { cgroupMemoryCap = savedCap }()
+	cgroupMemoryCap = func() int64 { return 0 }
 	debug.SetMemoryLimit(math.MaxInt64)
 	t.Setenv("GOMEMLIMIT", "")
 	os.Unsetenv("GOMEMLIMIT")
