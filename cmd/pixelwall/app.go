@@ -59,6 +59,7 @@ type app struct {
 // it when serve is not called.
 func newApp(cfg *Config, cfgPath, data string, logger *slog.Logger, stdout io.Writer) (_ *app, err error) {
 	a := &app{cfg: cfg, cfgPath: cfgPath, data: data, logger: logger, stdout: stdout}
+	a.mem.cap = cgroupMemoryCap
 	defer func() {
 		if err != nil {
 			a.close()

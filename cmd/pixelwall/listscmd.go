@@ -63,7 +63,9 @@ func listsUpdate(ctx context.Context, cfg *Config, data string, stdout io.Writer
 		}
 	}
 	if pid, ok := runningPID(data); ok {
-		if err := syscall.Kill(pid, syscall.SIGHUP); err == nil {
+		// os.Process.Signal, not syscall.Kill: it builds everywhere (and
+		// fails on Windows, which has no SIGHUP).
+		if p, err := os.FindProcess(pid); err == nil && p.Signal(syscall.SIGHUP) == nil {
 			fmt.Fprintf(stdout, "told the running pixelwall (pid %d) to reload\n", pid)
 		}
 	}

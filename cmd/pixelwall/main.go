@@ -18,16 +18,18 @@ import (
 
 	"golang.org/x/term"
 
+	"github.com/pixelwall/pixelwall/cmd/pixelwall/internal/service"
 	"github.com/pixelwall/pixelwall/proxy/dashboard"
 )
 
-// version is set at build time with -ldflags "-X main.version=…".
+// version, when set at build time with -ldflags "-X main.version=…",
+// replaces the module version of the build info.
 var version = "dev"
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	os.Exit(run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+	os.Exit(service.Run(ctx, func(ctx context.Context) int { return run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr) }))
 }
 
 const usage = `usage: pixelwall [command] [flags]
@@ -46,8 +48,11 @@ commands:
         ask for a password and print its hash for dashboard.password_hash
   check [-list FILE]... [-no-default-lists] [-source URL] [-type TYPE] URL... | -
         decide on URLs (or NDJSON requests from stdin) and print one JSON object each
+  service install|uninstall [-purge]|start|stop|restart|status
+        run pixelwall as a system service (systemd, launchd, Windows): install writes
+        /etc/pixelwall/config.yaml and /var/lib/pixelwall, starts it, and prints the next steps
   version
-        print the version
+        print the version, VCS revision and commit time
 
 Every command takes -config FILE and -data DIR, before or after its subcommand.
 Durations are written 90s, 10m, 12h, 30d or 1d12h.
@@ -123,8 +128,10 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		err = cmdDashboard(args[1:], stdin, stdout, stderr)
 	case "check":
 		err = cmdCheck(args[1:], stdin, stdout, stderr)
+	case "service":
+		err = cmdService(args[1:], stdout, stderr)
 	case "version", "-version", "--version":
-		fmt.Fprintln(stdout, "pixelwall", version)
+		fmt.Fprintln(stdout, versionString())
 	case "help", "-h", "-help", "--help":
 		fmt.Fprint(stdout, usage)
 	default:

@@ -5,8 +5,11 @@ import (
 	"os"
 	"runtime/debug"
 	rtmetrics "runtime/metrics"
+	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/pixelwall/pixelwall/cmd/pixelwall/internal/service"
 )
 
 // memoryHeadroom is how far the Go runtime's memory may grow past what it
@@ -22,6 +25,9 @@ const memoryHeadroom = 30 << 20
 // grows, unless GOMEMLIMIT is set.
 type memoryGovernor struct {
 	floor atomic.Int64
+	// cap is the most the limit may be (a cgroup's limit, less what the
+	// runtime does not count); 0: none.
+	cap func() int64
 }
 
 // aroundCompile runs a compile of the lists: compiling makes much
@@ -45,13 +51,31 @@ func (g *memoryGovernor) aroundCompile(compile func()) {
 // adjust keeps the limit at the floor, or at 1.5× the live heap when that
 // has grown (a DNS cache filling up, thousands of connections): the
 // collector then runs as with GOGC=50 at worst, never without end, which a
-// fixed limit under a grown live heap would make it do.
+// fixed limit under a grown live heap would make it do. Under a cgroup
+// memory limit (systemd's MemoryMax=, a container's) it stays below that:
+// collecting hard beats being killed.
 func (g *memoryGovernor) adjust() {
 	s := []rtmetrics.Sample{{Name: "/gc/heap/live:bytes"}}
 	rtmetrics.Read(s)
 	live := int64(s[0].Value.Uint64())
-	debug.SetMemoryLimit(max(g.floor.Load(), live+live/2+16<<20))
+	limit := max(g.floor.Load(), live+live/2+16<<20)
+	if g.cap != nil {
+		if c := g.cap(); c > 0 {
+			limit = min(limit, c)
+		}
+	}
+	debug.SetMemoryLimit(limit)
 }
+
+// cgroupMemoryCap is nine tenths of the cgroup's memory limit, 0 when none
+// is set: the rest is for what the Go runtime does not count (the binary's
+// own pages, thread stacks). Read once: the limit is the process's.
+var cgroupMemoryCap = sync.OnceValue(func() int64 {
+	if l, ok := service.MemoryLimit("/"); ok {
+		return l / 10 * 9
+	}
+	return 0
+})
 
 // run re-adjusts the limit every few seconds until ctx is done.
 func (g *memoryGovernor) run(ctx context.Context) {

@@ -277,6 +277,8 @@ func TestCACommands(t *testing.T) {
 // the process holds plus the headroom; GOMEMLIMIT in the environment wins.
 func TestLimitMemory(t *testing.T) {
 	defer debug.SetMemoryLimit(math.MaxInt64)
+	// Without a cgroup's cap, whatever the machine running the test has
+	// (TestMemoryLimitUnderCgroup covers the cap).
 	debug.SetMemoryLimit(math.MaxInt64)
 	t.Setenv("GOMEMLIMIT", "")
 	os.Unsetenv("GOMEMLIMIT")

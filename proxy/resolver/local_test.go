@@ -2,6 +2,9 @@ package resolver
 
 import (
 	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -258,5 +261,24 @@ func TestOptionsEnumsChecked(t *testing.T) {
 	var m BlockMode
 	if err := m.UnmarshalText([]byte("nxdomain")); err != nil || m != BlockNXDomain {
 		t.Errorf("UnmarshalText(nxdomain) = %q, %v", m, err)
+	}
+}
+
+// A resolv.conf naming this host does not make the resolver forward to
+// itself.
+func TestSystemUpstreamsSkipSelf(t *testing.T) {
+	conf := filepath.Join(t.TempDir(), "resolv.conf")
+	if err := os.WriteFile(conf, []byte("nameserver 127.0.0.1\nnameserver 127.0.0.53\nnameserver 192.0.2.53\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for self, want := range map[string]string{
+		"0.0.0.0:53":     "192.0.2.53:53",
+		"127.0.0.1:53":   "127.0.0.53:53 192.0.2.53:53",
+		"127.0.0.1:5353": "127.0.0.1:53 127.0.0.53:53 192.0.2.53:53",
+	} {
+		got, err := SystemUpstreams(conf, self)
+		if err != nil || strings.Join(got, " ") != want {
+			t.Errorf("SystemUpstreams(%s) = %v, %v; want %s", self, got, err, want)
+		}
 	}
 }

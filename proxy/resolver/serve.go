@@ -13,12 +13,13 @@ import (
 )
 
 // Listen binds UDP and TCP on the same address; port 0 picks one that is
-// free for both.
+// free for both. An address that is taken or needs privileges gives a
+// *ListenError that says what holds it and how to free it.
 func (s *Server) Listen(addr string) (udp net.PacketConn, tcp net.Listener, err error) {
 	for attempt := 0; attempt < 10; attempt++ {
 		udp, err = listenUDPShared(addr)
 		if err != nil {
-			return nil, nil, fmt.Errorf("dns: %w", err)
+			return nil, nil, fmt.Errorf("dns: %w", ExplainListen(addr, err))
 		}
 		tcp, err = net.Listen("tcp", udp.LocalAddr().String())
 		if err == nil {
@@ -29,7 +30,7 @@ func (s *Server) Listen(addr string) (udp net.PacketConn, tcp net.Listener, err 
 			break // a fixed port taken for TCP: say so
 		}
 	}
-	return nil, nil, fmt.Errorf("dns: %w", err)
+	return nil, nil, fmt.Errorf("dns: %w", ExplainListen(addr, err))
 }
 
 // Serve answers queries on the listeners until ctx is done, then shuts

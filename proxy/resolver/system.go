@@ -22,7 +22,7 @@ func SystemUpstreams(path, self string) ([]string, error) {
 	var out []string
 	for _, s := range cc.Servers {
 		addr := net.JoinHostPort(strings.SplitN(s, "%", 2)[0], cc.Port)
-		if addr != self {
+		if !isSelf(addr, self) {
 			out = append(out, addr)
 		}
 	}
@@ -51,4 +51,31 @@ func ListenAddrs(listen string) []netip.Addr {
 		out = []netip.Addr{netip.MustParseAddr("127.0.0.1")}
 	}
 	return out
+}
+
+// isSelf says whether a nameserver at addr is the resolver listening on
+// self: the same address, or for a wildcard listener any of this host's
+// own addresses (loopback included) on its port.
+func isSelf(addr, self string) bool {
+	if addr == self {
+		return true
+	}
+	a, err1 := netip.ParseAddrPort(addr)
+	l, err2 := netip.ParseAddrPort(self)
+	if err1 != nil || err2 != nil || a.Port() != l.Port() {
+		return false
+	}
+	if !l.Addr().IsUnspecified() {
+		return a.Addr().Unmap() == l.Addr().Unmap()
+	}
+	if a.Addr().IsLoopback() || a.Addr().IsUnspecified() {
+		return true
+	}
+	ifaddrs, _ := net.InterfaceAddrs()
+	for _, ia := range ifaddrs {
+		if p, err := netip.ParsePrefix(ia.String()); err == nil && p.Addr() == a.Addr().Unmap() {
+			return true
+		}
+	}
+	return false
 }
