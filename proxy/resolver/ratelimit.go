@@ -4,44 +4,54 @@ import (
 	"net/netip"
 	"sync"
 	"time"
+
+	"golang.org/x/time/rate"
 )
 
-// limiter is a token bucket per client address. Safe for concurrent use.
+// limiter is a token bucket per client address (x/time/rate), and
+// optionally one more that all clients share. Safe for concurrent use.
 type limiter struct {
-	rate, burst float64
-	mu          sync.Mutex
-	buckets     map[netip.Addr]*bucket
-}
+	limit rate.Limit
+	burst int
+	// all, when set, bounds every client together: per-address buckets
+	// alone do not bound what spoofed source addresses can do.
+	all *rate.Limiter
 
-type bucket struct {
-	tokens float64
-	last   time.Time
+	mu      sync.Mutex
+	buckets map[netip.Addr]*rate.Limiter
 }
 
 // maxBuckets bounds memory against spoofed source addresses: past it the
 // table starts over, which forgives everyone at once.
 const maxBuckets = 1 << 16
 
-func newLimiter(rate, burst float64) *limiter {
-	return &limiter{rate: rate, burst: burst, buckets: make(map[netip.Addr]*bucket)}
+// newLimiter lets each client perSecond events a second, in bursts of up
+// to burst.
+func newLimiter(perSecond float64, burst int) *limiter {
+	return &limiter{limit: rate.Limit(perSecond), burst: burst, buckets: make(map[netip.Addr]*rate.Limiter)}
 }
 
+// withOverall adds a bucket all clients share, of perSecond and burst.
+func (l *limiter) withOverall(perSecond float64, burst int) *limiter {
+	l.all = rate.NewLimiter(rate.Limit(perSecond), burst)
+	return l
+}
+
+// allow takes a token from client's bucket (and the shared one) at now,
+// reporting whether there was one.
 func (l *limiter) allow(client netip.Addr, now time.Time) bool {
 	l.mu.Lock()
-	defer l.mu.Unlock()
 	b, ok := l.buckets[client]
 	if !ok {
 		if len(l.buckets) >= maxBuckets {
 			clear(l.buckets)
 		}
-		b = &bucket{tokens: l.burst, last: now}
+		b = rate.NewLimiter(l.limit, l.burst)
 		l.buckets[client] = b
 	}
-	b.tokens = min(l.burst, b.tokens+now.Sub(b.last).Seconds()*l.rate)
-	b.last = now
-	if b.tokens < 1 {
+	l.mu.Unlock()
+	if !b.AllowN(now, 1) {
 		return false
 	}
-	b.tokens--
-	return true
+	return l.all == nil || l.all.AllowN(now, 1)
 }

@@ -64,9 +64,15 @@ type Options struct {
 	BlockMode BlockMode     // default BlockNull
 	BlockTTL  time.Duration // TTL of block answers; default 10 s
 
-	// AllowClients are the networks served; others get REFUSED. Default:
-	// loopback only.
+	// AllowClients are the networks served; others get REFUSED, at most
+	// RefusalRate times a second per address (and RefusalRate·10 for all
+	// of them together), and nothing beyond: a refusal answers a spoofed
+	// source as readily as a real one. Default: loopback only.
 	AllowClients []netip.Prefix
+	// RefusalRate is REFUSED answers per second per refused address
+	// (default 5), with bursts of four times as many. Queries beyond it
+	// are dropped unanswered and counted (Stats.RefusalsDropped).
+	RefusalRate int
 	// RateLimit is queries per second per client (default 300; negative
 	// turns it off), with bursts of twice as many.
 	RateLimit int
@@ -95,8 +101,9 @@ type Options struct {
 	// LocalAddrs answer pixelwall.internal (A and AAAA).
 	LocalAddrs []netip.Addr
 
-	// Event receives every block and refusal, and a "passed" event for
-	// every query answered from upstream or cache. It must not block.
+	// Event receives every block and every refusal answered (not those
+	// dropped beyond RefusalRate), and a "passed" event for every query
+	// answered from upstream or cache. It must not block.
 	Event func(Event)
 	// ObserveUpstream, when set, is told how long each upstream exchange
 	// took (for a latency histogram). It must not block.
@@ -127,6 +134,8 @@ type Server struct {
 	matcher atomic.Pointer[matcherBox]
 	cache   *cache
 	limiter *limiter
+	// refusals bounds REFUSED answers to clients outside AllowClients.
+	refusals *limiter
 	log     *slog.Logger
 	now     func() time.Time
 
@@ -144,7 +153,7 @@ type Server struct {
 	// fastUDP is set while Serve reads UDP itself (see udp_linux.go).
 	fastUDP atomic.Bool
 
-	queries, cacheHits, blocked, refused, limited, servfail, staleServed atomic.Uint64
+	queries, cacheHits, blocked, refused, refusalsDropped, limited, servfail, staleServed atomic.Uint64
 }
 
 type matcherBox struct{ m Matcher }
@@ -174,6 +183,9 @@ func New(opts Options) (*Server, error) {
 	}
 	if opts.RateLimit == 0 {
 		opts.RateLimit = 300
+	}
+	if opts.RefusalRate <= 0 {
+		opts.RefusalRate = 5
 	}
 	if opts.CacheSize == 0 {
 		opts.CacheSize = 20000
@@ -212,8 +224,10 @@ func New(opts Options) (*Server, error) {
 		s.cache = newCache(opts.CacheSize)
 	}
 	if opts.RateLimit > 0 {
-		s.limiter = newLimiter(float64(opts.RateLimit), float64(2*opts.RateLimit))
+		s.limiter = newLimiter(float64(opts.RateLimit), 2*opts.RateLimit)
 	}
+	s.refusals = newLimiter(float64(opts.RefusalRate), 4*opts.RefusalRate).
+		withOverall(float64(10*opts.RefusalRate), 40*opts.RefusalRate)
 	return s, nil
 }
 
@@ -228,12 +242,17 @@ func (s *Server) match() Matcher { return s.matcher.Load().m }
 // Stats are counters since start.
 type Stats struct {
 	Queries, CacheHits, Blocked, Refused, RateLimited, ServFail, Stale uint64
+	// RefusalsDropped are queries from clients outside AllowClients that
+	// got no answer at all (beyond Options.RefusalRate); Refused counts
+	// those answered.
+	RefusalsDropped uint64
 }
 
 // Stats returns the counters.
 func (s *Server) Stats() Stats {
-	return Stats{s.queries.Load(), s.cacheHits.Load(), s.blocked.Load(), s.refused.Load(), s.limited.Load(),
-		s.servfail.Load(), s.staleServed.Load()}
+	return Stats{Queries: s.queries.Load(), CacheHits: s.cacheHits.Load(), Blocked: s.blocked.Load(),
+		Refused: s.refused.Load(), RateLimited: s.limited.Load(), ServFail: s.servfail.Load(),
+		Stale: s.staleServed.Load(), RefusalsDropped: s.refusalsDropped.Load()}
 }
 
 // ServeDNS answers one query.
@@ -254,6 +273,13 @@ func (s *Server) serve(w dns.ResponseWriter, req *dns.Msg, client netip.Addr, ud
 	if !checked {
 		s.queries.Add(1)
 		if !s.clientAllowed(client) {
+			if !s.refusals.allow(client, s.now()) {
+				s.refusalsDropped.Add(1)
+				if !udp {
+					_ = w.Close() // nothing more for this connection either
+				}
+				return
+			}
 			s.refused.Add(1)
 			s.emit(Event{Kind: "refused", Client: client.String(), Name: qname(req)})
 			s.write(w, req, refusal(req, dns.ExtendedErrorCodeProhibited, "client not allowed"), udp)
@@ -299,6 +325,17 @@ func (s *Server) resolve(ctx context.Context, req *dns.Msg, client netip.Addr) (
 	}
 	if len(req.Question) != 1 || req.Response {
 		return rcode(req, dns.RcodeFormatError), source{}
+	}
+	// EDNS (RFC 6891 section 6.1.1 and 6.1.3): more than one OPT is a
+	// format error, a version above ours (0) gets BADVERS. The UDP fast
+	// path passes both on to here (parseQuery takes one OPT of version 0).
+	if opts := countOPT(req); opts > 1 {
+		m := new(dns.Msg) // without an OPT: which of the client's would it answer?
+		m.SetRcode(req, dns.RcodeFormatError)
+		m.RecursionAvailable = true
+		return m, source{}
+	} else if opts == 1 && req.IsEdns0().Version() != 0 {
+		return rcode(req, dns.RcodeBadVers), source{}
 	}
 	q := req.Question[0]
 	name := strings.ToLower(q.Name)
@@ -356,6 +393,17 @@ func (s *Server) resolve(ctx context.Context, req *dns.Msg, client netip.Addr) (
 		src = source{}
 	}
 	return reply(req, resp), src
+}
+
+// countOPT counts m's OPT records.
+func countOPT(m *dns.Msg) int {
+	n := 0
+	for _, rr := range m.Extra {
+		if rr.Header().Rrtype == dns.TypeOPT {
+			n++
+		}
+	}
+	return n
 }
 
 func (s *Server) clientAllowed(ip netip.Addr) bool {

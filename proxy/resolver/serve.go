@@ -12,6 +12,9 @@ import (
 	"github.com/miekg/dns"
 )
 
+// tcpIdle is how long a TCP connection may wait for its next query.
+const tcpIdle = 10 * time.Second
+
 // Listen binds UDP and TCP on the same address; port 0 picks one that is
 // free for both.
 func (s *Server) Listen(addr string) (udp net.PacketConn, tcp net.Listener, err error) {
@@ -60,8 +63,11 @@ func (s *Server) Serve(ctx context.Context, udp net.PacketConn, tcp net.Listener
 		go func() { errc <- srv.ActivateAndServe() }()
 		stops = append(stops, srv.ShutdownContext)
 	}
+	// A TCP connection takes any number of queries (miekg/dns closes one
+	// after 128 by default, resetting clients that pipeline more): it
+	// ends when idle for tcpIdle, as RFC 7766 section 6.2.3 advises.
 	start(&dns.Server{Listener: tcp, Handler: s, ReadTimeout: 10 * time.Second, WriteTimeout: 10 * time.Second,
-		IdleTimeout: func() time.Duration { return 10 * time.Second }})
+		IdleTimeout: func() time.Duration { return tcpIdle }, MaxTCPQueries: -1})
 	for _, pc := range pcs {
 		if u, ok := newUDPConn(pc); ok {
 			s.fastUDP.Store(true)
