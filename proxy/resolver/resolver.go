@@ -136,8 +136,8 @@ type Server struct {
 	limiter *limiter
 	// refusals bounds REFUSED answers to clients outside AllowClients.
 	refusals *limiter
-	log     *slog.Logger
-	now     func() time.Time
+	log      *slog.Logger
+	now      func() time.Time
 
 	flightMu sync.Mutex
 	flights  map[cacheKey]*call
