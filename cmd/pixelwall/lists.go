@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"os"
 	"path/filepath"
 	"strings"
 
@@ -66,12 +65,7 @@ func listCachePath(data, name string) string {
 }
 
 func readList(name string, format blocklist.Format, path string) (blocklist.Source, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return blocklist.Source{}, fmt.Errorf("list %s: %w", name, err)
-	}
-	defer f.Close()
-	return blocklist.ReadSource(name, format, f)
+	return blocklist.ReadListFile(name, format, path, 0)
 }
 
 // reportBadLines writes one line per list that had unusable lines, with the
