@@ -258,19 +258,24 @@ func (s *Server) Stats() Stats {
 // ServeDNS answers one query.
 func (s *Server) ServeDNS(w dns.ResponseWriter, req *dns.Msg) {
 	_, udp := w.RemoteAddr().(*net.UDPAddr)
-	s.serve(w, req, addrOf(w.RemoteAddr()), udp, false)
+	s.serve(w, req, addrOf(w.RemoteAddr()), udp, fastSlow)
 }
 
-// serve answers req from client. checked says that the UDP fast path has
-// already counted the query and let the client through the ACL and the
-// rate limit.
-func (s *Server) serve(w dns.ResponseWriter, req *dns.Msg, client netip.Addr, udp, checked bool) {
+// serve answers req from client. pre is what the UDP fast path has done
+// already: fastSlow nothing; fastChecked counted the query and let the
+// client through the ACL and the rate limit; fastRefusal counted it and
+// took a refusal token for a client outside the ACL.
+func (s *Server) serve(w dns.ResponseWriter, req *dns.Msg, client netip.Addr, udp bool, pre fastResult) {
 	defer func() {
 		if r := recover(); r != nil {
 			s.log.Error("resolver: panic answering a query", "panic", r)
 		}
 	}()
-	if !checked {
+	if pre == fastRefusal {
+		s.refuse(w, req, client, udp)
+		return
+	}
+	if pre != fastChecked {
 		s.queries.Add(1)
 		if !s.clientAllowed(client) {
 			if !s.refusals.allow(client, s.now()) {
@@ -280,9 +285,7 @@ func (s *Server) serve(w dns.ResponseWriter, req *dns.Msg, client netip.Addr, ud
 				}
 				return
 			}
-			s.refused.Add(1)
-			s.emit(Event{Kind: "refused", Client: client.String(), Name: qname(req)})
-			s.write(w, req, refusal(req, dns.ExtendedErrorCodeProhibited, "client not allowed"), udp)
+			s.refuse(w, req, client, udp)
 			return
 		}
 		if s.limiter != nil && !s.limiter.allow(client, s.now()) {
@@ -301,6 +304,14 @@ func (s *Server) serve(w dns.ResponseWriter, req *dns.Msg, client netip.Addr, ud
 	if src.msg != nil && udp && s.fastUDP.Load() {
 		s.learn(req, src, gen)
 	}
+}
+
+// refuse answers REFUSED to a client outside the ACL that is within the
+// refusal rate.
+func (s *Server) refuse(w dns.ResponseWriter, req *dns.Msg, client netip.Addr, udp bool) {
+	s.refused.Add(1)
+	s.emit(Event{Kind: "refused", Client: client.String(), Name: qname(req)})
+	s.write(w, req, refusal(req, dns.ExtendedErrorCodeProhibited, "client not allowed"), udp)
 }
 
 // Resolve answers a query as ServeDNS does, without the client checks.
