@@ -58,6 +58,10 @@ func (s *Server) Serve(ctx context.Context, udp net.PacketConn, tcp net.Listener
 	var (
 		stops []func(context.Context) error
 		slow  sync.WaitGroup // the fast path's hand-offs
+		// workers are the fast path's readers: they start hand-offs, so
+		// waiting for those begins once they have returned (a WaitGroup's
+		// Add must not race its Wait).
+		workers sync.WaitGroup
 	)
 	start := func(srv *dns.Server) {
 		go func() { errc <- srv.ActivateAndServe() }()
@@ -71,7 +75,11 @@ func (s *Server) Serve(ctx context.Context, udp net.PacketConn, tcp net.Listener
 	for _, pc := range pcs {
 		if u, ok := newUDPConn(pc); ok {
 			s.fastUDP.Store(true)
-			go func() { errc <- s.serveUDP(u, &slow) }()
+			workers.Add(1)
+			go func() {
+				defer workers.Done()
+				errc <- s.serveUDP(u, &slow)
+			}()
 			stops = append(stops, func(context.Context) error { return pc.Close() })
 			continue
 		}
@@ -85,7 +93,11 @@ func (s *Server) Serve(ctx context.Context, udp net.PacketConn, tcp net.Listener
 			errs = append(errs, stop(sctx))
 		}
 		done := make(chan struct{})
-		go func() { slow.Wait(); close(done) }()
+		go func() {
+			workers.Wait() // they return once their socket is closed
+			slow.Wait()
+			close(done)
+		}()
 		select {
 		case <-done:
 		case <-sctx.Done():
