@@ -28,7 +28,8 @@ type Fetcher struct {
 	// Client makes the requests; default: 30 s timeout, gzip, no proxy
 	// from the environment.
 	Client *http.Client
-	// MaxBytes is the largest list accepted (after decompression); default 64 MiB.
+	// MaxBytes is the largest list accepted (after decompression); default
+	// MaxListBytes.
 	MaxBytes int64
 	// Retries after a failed attempt (network error or 5xx); default 2.
 	Retries int
@@ -76,7 +77,7 @@ func (f *Fetcher) defaults() {
 		f.Client = &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{Proxy: nil, ForceAttemptHTTP2: true, TLSHandshakeTimeout: 10 * time.Second, ResponseHeaderTimeout: 20 * time.Second}}
 	}
 	if f.MaxBytes == 0 {
-		f.MaxBytes = 64 << 20
+		f.MaxBytes = MaxListBytes
 	}
 	if f.Retries == 0 {
 		f.Retries = 2
@@ -113,11 +114,16 @@ var (
 	ErrEmptyList = errors.New("the list has no rules")
 )
 
-// Fetch downloads a list if it changed and stores it when it is sound.
+// Fetch downloads a list if it changed and stores it when it is sound. The
+// name must pass ValidListName: it names the list's files in Dir.
 func (f *Fetcher) Fetch(ctx context.Context, name, url string, format Format) FetchResult {
 	f.defaults()
 	start := f.Now()
 	res := FetchResult{Name: name, Status: FetchKept}
+	if err := ValidListName(name); err != nil {
+		res.Err = err
+		return res
+	}
 	prev, havePrev := f.Meta(name)
 	if havePrev && prev.URL != url {
 		prev = FetchMeta{Rules: prev.Rules} // another URL: no conditional GET, but keep the rule count for the shrink check
@@ -228,6 +234,9 @@ var expiresRE = regexp.MustCompile(`(?im)^!\s*Expires:\s*(\d+)\s*(day|hour)s?`)
 func (f *Fetcher) store(name string, format Format, body []byte, resp *http.Response, meta *FetchMeta) error {
 	if looksLikeHTML(body, resp.Header.Get("Content-Type")) {
 		return ErrHTMLPage
+	}
+	if err := checkText(body); err != nil {
+		return err
 	}
 	m := Compile(Source{Name: name, Format: format, Text: string(body)})
 	st := m.Lists()[0]

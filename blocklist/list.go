@@ -2,7 +2,6 @@ package blocklist
 
 import (
 	"fmt"
-	"io"
 	"net/netip"
 	"strings"
 )
@@ -42,15 +41,6 @@ type Source struct {
 	Name   string
 	Format Format
 	Text   string
-}
-
-// ReadSource reads a whole list from r.
-func ReadSource(name string, f Format, r io.Reader) (Source, error) {
-	b, err := io.ReadAll(r)
-	if err != nil {
-		return Source{}, fmt.Errorf("read list %s: %w", name, err)
-	}
-	return Source{Name: name, Format: f, Text: string(b)}, nil
 }
 
 // BadLine is a line that could not be used.

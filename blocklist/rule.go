@@ -456,9 +456,6 @@ func paramRegexp(v string) (re string, fold bool, err error) {
 // rule (except for Text).
 func (r *Rule) String() string {
 	var b strings.Builder
-	if r.Exception {
-		b.WriteString("@@")
-	}
 	switch {
 	case r.Regexp:
 		b.WriteString("/" + r.Pattern + "/")
@@ -528,6 +525,8 @@ func (r *Rule) String() string {
 		opts = append(opts, "badfilter")
 	}
 	opts = append(opts, r.Inert...)
+	// ParseRule looks for options after taking off "@@", so the check runs
+	// on the pattern alone.
 	if len(opts) == 0 && !r.Regexp && optionsStart(b.String()) >= 0 {
 		// The pattern holds a "$" that would read as options: a no-op
 		// option keeps it a pattern.
@@ -535,6 +534,9 @@ func (r *Rule) String() string {
 	}
 	if len(opts) > 0 {
 		b.WriteString("$" + strings.Join(opts, ","))
+	}
+	if r.Exception {
+		return "@@" + b.String()
 	}
 	return b.String()
 }

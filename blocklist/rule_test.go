@@ -148,6 +148,7 @@ func TestParseRuleTrickyRoundTrip(t *testing.T) {
 		"||x$image$~match-case",  // options that print as nothing: String adds a no-op option
 		"a$image$~popup",         // same
 		"/a/$empty$~match-case",  // same, and the pattern must not become a regex
+		"@@/$popup,/$",           // the option check must not see the "@@"
 	} {
 		r, err := ParseRule(line)
 		if err != nil {

@@ -219,14 +219,9 @@ func (s *Service) sources(cfg Config) ([]Source, map[string]string) {
 	return srcs, problems
 }
 
-// ReadFile reads a list file.
+// ReadFile reads a list file, bounded as downloads are (ReadListFile).
 func ReadFile(name string, format Format, path string) (Source, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return Source{}, fmt.Errorf("list %s: %w", name, err)
-	}
-	defer f.Close()
-	return ReadSource(name, format, f)
+	return ReadListFile(name, format, path, 0)
 }
 
 // Allow adds an override and publishes it at once; a permanent one (Until

@@ -192,12 +192,12 @@ func TestParseDuration(t *testing.T) {
 
 // TestDurationsWithDays: the config and -since take days.
 func TestDurationsWithDays(t *testing.T) {
-	cfg, err := parseConfig("pixelwall.yaml", []byte("log:\n  retention: 30d\ndns:\n  timeout: 1d12h\nlists:\n  - name: a\n    path: /x\n    refresh: 2d\n"))
+	cfg, err := parseConfig("pixelwall.yaml", []byte("log:\n  retention: 30d\ndns:\n  block_ttl: 0d30s\nlists:\n  - name: a\n    path: /x\n    refresh: 2d\n"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if time.Duration(cfg.Log.Retention) != 720*time.Hour || time.Duration(cfg.DNS.Timeout) != 36*time.Hour || time.Duration(cfg.Lists[0].Refresh) != 48*time.Hour {
-		t.Errorf("retention %v, timeout %v, refresh %v; want 720h, 36h, 48h", time.Duration(cfg.Log.Retention), time.Duration(cfg.DNS.Timeout), time.Duration(cfg.Lists[0].Refresh))
+	if time.Duration(cfg.Log.Retention) != 720*time.Hour || time.Duration(cfg.DNS.BlockTTL) != 30*time.Second || time.Duration(cfg.Lists[0].Refresh) != 48*time.Hour {
+		t.Errorf("retention %v, block_ttl %v, refresh %v; want 720h, 30s, 48h", time.Duration(cfg.Log.Retention), time.Duration(cfg.DNS.BlockTTL), time.Duration(cfg.Lists[0].Refresh))
 	}
 	data := t.TempDir()
 	seedLog(t, data, blockedAt("recent.test", time.Now().Add(-30*time.Hour)), blockedAt("old.test", time.Now().Add(-40*time.Hour)))

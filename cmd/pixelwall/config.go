@@ -78,6 +78,10 @@ type HTTPConfig struct {
 	// ConnectPorts are the ports clients on other machines may CONNECT
 	// to; empty means proxy.DefaultConnectPorts.
 	ConnectPorts []int `yaml:"connect_ports"`
+	// AllowOpenAccess accepts allow_clients that take in every address
+	// (0.0.0.0/0, ::/0) on a listener that may face the internet (see
+	// validateOpenAccess): without it that is a config error.
+	AllowOpenAccess bool `yaml:"allow_open_access"`
 	// Intercept is all, listed or none.
 	Intercept string `yaml:"intercept"`
 	// InterceptHosts are the hosts intercepted when Intercept is listed.
@@ -105,6 +109,8 @@ type DNSConfig struct {
 	Listen string `yaml:"listen"`
 	// AllowClients are the networks answered; others get REFUSED.
 	AllowClients []string `yaml:"allow_clients"`
+	// AllowOpenAccess: as HTTPConfig.AllowOpenAccess, for an open resolver.
+	AllowOpenAccess bool `yaml:"allow_open_access"`
 	// Upstreams: host:port, udp://, tcp://, tls://, https://. Every
 	// lookup of the process goes to them (the proxy's upstream hosts, list
 	// downloads). Default: the system's resolvers from /etc/resolv.conf.
@@ -432,6 +438,8 @@ func (c *Config) validate(file string, root *yaml.Node) error {
 			return at("name", "every list needs a name")
 		case names[l.Name]:
 			return at("name", fmt.Sprintf("duplicate list name %q", l.Name))
+		case blocklist.ValidListName(l.Name) != nil:
+			return at("name", blocklist.ValidListName(l.Name).Error())
 		case (l.URL == "") == (l.Path == ""):
 			return at("url", "give exactly one of url and path")
 		case l.URL != "" && !strings.HasPrefix(l.URL, "https://") && !strings.HasPrefix(l.URL, "http://"):
@@ -548,6 +556,12 @@ func (c *Config) validate(file string, root *yaml.Node) error {
 			return at("dns.upstreams", i, msg)
 		}
 	}
+	if err := c.validateDNSTimes(at); err != nil {
+		return err
+	}
+	if err := c.validateOpenAccess(at); err != nil {
+		return err
+	}
 	for key, hosts := range map[string][]string{"allow": c.Allow, "deny": c.Deny} {
 		for i, h := range hosts {
 			if _, err := blocklist.NewRequest("http://"+h+"/", "", blocklist.TypeOther); err != nil || strings.ContainsAny(h, "/:?#* ") {
@@ -606,6 +620,81 @@ func (c *Config) overrideListen(httpAddr, dnsAddr, dashAddr string) error {
 		if msg != "" {
 			return fmt.Errorf("%s: %s", o.flag, msg)
 		}
+	}
+	return nil
+}
+
+// Bounds of dns.block_ttl and dns.timeout. A TTL is 32 bits on the wire,
+// but a block answer cached for longer than a day outlives any list
+// change; an upstream attempt shorter than 50 ms fails on most links.
+const (
+	minBlockTTL   = time.Second
+	maxBlockTTL   = 24 * time.Hour
+	minDNSTimeout = 50 * time.Millisecond
+	maxDNSTimeout = 30 * time.Second
+)
+
+// validateDNSTimes checks dns.block_ttl and dns.timeout; at is validate's
+// error maker.
+func (c *Config) validateDNSTimes(at func(key string, index int, msg string) error) error {
+	if ttl := time.Duration(c.DNS.BlockTTL); ttl < minBlockTTL || ttl > maxBlockTTL {
+		return at("dns.block_ttl", -1, fmt.Sprintf("%v: want %v to %v", ttl, minBlockTTL, maxBlockTTL))
+	}
+	if d := time.Duration(c.DNS.Timeout); d < minDNSTimeout || d > maxDNSTimeout {
+		return at("dns.timeout", -1, fmt.Sprintf("%v: want %v to %v", d, minDNSTimeout, maxDNSTimeout))
+	}
+	return nil
+}
+
+// worldOpen returns the entries of allow that take in every address of a
+// family (0.0.0.0/0, ::/0).
+func worldOpen(allow []string) []string {
+	var open []string
+	for _, a := range allow {
+		if p, err := parseNetwork(a); err == nil && p.Bits() == 0 {
+			open = append(open, a)
+		}
+	}
+	return open
+}
+
+// mayFaceInternet reports whether a listen address may be reachable from
+// the internet: every interface (0.0.0.0, ::, no host), a name, or an
+// address that is neither loopback, private (RFC 1918, fc00::/7) nor
+// link-local.
+func mayFaceInternet(listen string) bool {
+	host, _, err := net.SplitHostPort(listen)
+	if err != nil || host == "localhost" {
+		return false // "off", or checked elsewhere
+	}
+	ip, err := netip.ParseAddr(host)
+	if err != nil {
+		return true
+	}
+	ip = ip.Unmap()
+	return !ip.IsLoopback() && !ip.IsPrivate() && !ip.IsLinkLocalUnicast()
+}
+
+// validateOpenAccess refuses allow_clients open to every address on a
+// listener that may face the internet, unless the section says
+// allow_open_access: an open proxy or resolver is abused within hours.
+func (c *Config) validateOpenAccess(at func(key string, index int, msg string) error) error {
+	for _, sec := range []struct {
+		name, listen string
+		allow        []string
+		ok           bool
+	}{
+		{"http", c.HTTP.Listen, c.HTTP.AllowClients, c.HTTP.AllowOpenAccess},
+		{"dns", c.DNS.Listen, c.DNS.AllowClients, c.DNS.AllowOpenAccess},
+	} {
+		open := worldOpen(sec.allow)
+		if len(open) == 0 || sec.ok || sec.listen == "off" || !mayFaceInternet(sec.listen) {
+			continue
+		}
+		i := slices.Index(sec.allow, open[0])
+		return at(sec.name+".allow_clients", i, fmt.Sprintf("%q lets every address use the %s listening on %s, "+
+			"which may face the internet: list your networks instead, or set %s.allow_open_access: true",
+			open[0], map[string]string{"http": "proxy", "dns": "resolver"}[sec.name], sec.listen, sec.name))
 	}
 	return nil
 }
@@ -683,6 +772,26 @@ func (c *Config) expandPaths(file string, root *yaml.Node) error {
 		c.Lists[i].Path = v
 	}
 	return nil
+}
+
+// OpenAccess returns a warning for each service whose allow_clients take
+// in every address, for the start-up log and the dashboard; none when
+// there is none.
+func (c *Config) OpenAccess() []string {
+	var out []string
+	for _, sec := range []struct {
+		name, what, listen string
+		allow              []string
+	}{
+		{"http", "proxy", c.HTTP.Listen, c.HTTP.AllowClients},
+		{"dns", "resolver", c.DNS.Listen, c.DNS.AllowClients},
+	} {
+		if open := worldOpen(sec.allow); len(open) > 0 && sec.listen != "off" {
+			out = append(out, fmt.Sprintf("%s.allow_clients has %s: the %s on %s serves every address that reaches it",
+				sec.name, strings.Join(open, ", "), sec.what, sec.listen))
+		}
+	}
+	return out
 }
 
 // parseNetwork reads a CIDR network or a single address.

@@ -59,6 +59,8 @@ func newMetrics(log *blocklog.Log, dns func() *resolver.Server) *metrics {
 			stat(func(s resolver.Stats) uint64 { return s.Stale })),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "pixelwall_dns_servfail_total", Help: "SERVFAIL answers: no upstream answered and no stale answer was at hand."},
 			stat(func(s resolver.Stats) uint64 { return s.ServFail })),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "pixelwall_dns_refusals_dropped_total", Help: "DNS queries from clients outside allow_clients dropped unanswered, beyond the refusal rate."},
+			stat(func(s resolver.Stats) uint64 { return s.RefusalsDropped })),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "pixelwall_dns_cache_hit_ratio", Help: "Cache hits over queries since start."},
 			func() float64 {
 				if s := dns(); s != nil && s.Stats().Queries > 0 {

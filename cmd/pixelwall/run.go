@@ -66,6 +66,9 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 // warnIfWide says, when a listener is reachable beyond loopback, that only
 // the configured clients are served.
 func warnIfWide(logger *slog.Logger, service, addr string, allow []string) {
+	if open := worldOpen(allow); len(open) > 0 {
+		logger.Warn("OPEN ACCESS: "+service+" serves every address that reaches it", "listen", addr, "allow_clients", open)
+	}
 	if ap, err := netip.ParseAddrPort(addr); err == nil && !ap.Addr().IsLoopback() {
 		logger.Info(service+" listens beyond loopback; only allow_clients are served", "allow_clients", allow)
 	}

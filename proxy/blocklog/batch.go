@@ -98,11 +98,12 @@ func (b *batch) reset() {
 }
 
 // foldKey is every stored field of an entry but its time (and its count):
-// the entries of a batch with equal keys are stored as one row.
+// the entries of a batch with equal keys are stored as one row. A refusal
+// (see Refusal) is keyed by its layer, kind, client and minute only.
 type foldKey struct {
 	layer, kind, client, method, host, url, typ, source string
 	rule, list, response, removed, cloakedBy, detail    string
-	bytes                                               int64
+	bytes, minute                                       int64
 }
 
 // foldSeed seeds the hashes of foldKeys.
@@ -110,6 +111,9 @@ var foldSeed = maphash.MakeSeed()
 
 // keyOf is e's foldKey.
 func keyOf(e *Entry) foldKey {
+	if Refusal(e.Kind) {
+		return foldKey{layer: e.Layer, kind: e.Kind, client: e.Client, minute: minuteOf(e.Time)}
+	}
 	return foldKey{
 		layer: e.Layer, kind: e.Kind, client: e.Client, method: e.Method, host: e.Host, url: e.URL,
 		typ: e.Type, source: e.Source, rule: e.Rule, list: e.List, response: e.Response,

@@ -15,6 +15,11 @@
 // otherwise cost one INSERT each. Top, Series, Purge and Dropped count
 // decisions, not rows.
 //
+// Refusals (see Refusal) are folded harder, across batches: one row per
+// layer, kind, client and minute, whatever was asked, so that a client
+// refused thousands of times cannot push real entries out past the size
+// cap.
+//
 // Privacy: URL query values are replaced by "…" (parameter names are kept)
 // and client addresses can be truncated to their network, both before
 // anything is stored or written as JSON.
@@ -69,6 +74,10 @@ type Entry struct {
 	// usually made within one flush interval (FlushInterval, or less when
 	// a batch fills up). Entries that have been through Add, and those
 	// Query returns, have a Count of at least 1.
+	//
+	// A refusal's row (see Refusal) stands for every refusal of its layer
+	// and kind to its client within one minute, whatever else differed;
+	// its other fields are the first one's, as an example.
 	Count int64 `json:"count,omitempty"`
 }
 
@@ -196,11 +205,15 @@ type Log struct {
 	counts  map[countKey]counter // decisions counted since the last flush
 
 	// Owned by the storer goroutine (see run).
-	insert   *sql.Stmt
-	upsert   *sql.Stmt
-	enc      *json.Encoder // on Options.JSON
-	pageSize int64
-	err      error // first background error not yet reported by Flush or Close
+	insert *sql.Stmt
+	upsert *sql.Stmt
+	bump   *sql.Stmt
+	// refusalRows are the rows of this and the last minute's refusals,
+	// which later refusals of the same minute add their counts to.
+	refusalRows map[foldKey]int64
+	enc         *json.Encoder // on Options.JSON
+	pageSize    int64
+	err         error // first background error not yet reported by Flush or Close
 }
 
 // countKey is one row of the counts table.
@@ -649,8 +662,23 @@ func (l *Log) store(ctx context.Context, rows []Entry, counts map[countKey]count
 	}
 	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
 	ids := make([]int64, len(rows))
-	insert := tx.StmtContext(ctx, l.insert)
+	insert, bump := tx.StmtContext(ctx, l.insert), tx.StmtContext(ctx, l.bump)
+	var newRefusals []int // rows that start a refusal row of their minute
 	for i := range rows {
+		if Refusal(rows[i].Kind) {
+			if id, ok := l.refusalRows[keyOf(&rows[i])]; ok {
+				res, err := bump.ExecContext(ctx, rows[i].Count, id)
+				if err != nil {
+					return fmt.Errorf("blocklog: storing %d rows: adding to a refusal row: %w", len(rows), err)
+				}
+				if n, err := res.RowsAffected(); err == nil && n == 1 {
+					ids[i] = id
+					continue
+				}
+				// Deleted meanwhile (size cap, retention, Purge): start anew.
+			}
+			newRefusals = append(newRefusals, i)
+		}
 		res, err := insert.ExecContext(ctx, entryArgs(&rows[i])...)
 		if err != nil {
 			return fmt.Errorf("blocklog: storing %d rows: inserting: %w", len(rows), err)
@@ -671,7 +699,28 @@ func (l *Log) store(ctx context.Context, rows []Entry, counts map[countKey]count
 	for i := range rows {
 		rows[i].ID = ids[i]
 	}
+	l.noteRefusalRows(rows, newRefusals)
 	return nil
+}
+
+// noteRefusalRows remembers the refusal rows just inserted (rows[i] for i
+// in added) and forgets those of minutes before the last.
+func (l *Log) noteRefusalRows(rows []Entry, added []int) {
+	if l.refusalRows == nil {
+		if len(added) == 0 {
+			return
+		}
+		l.refusalRows = make(map[foldKey]int64)
+	}
+	for _, i := range added {
+		l.refusalRows[keyOf(&rows[i])] = rows[i].ID
+	}
+	last := minuteOf(l.now()) - 1
+	for k := range l.refusalRows {
+		if k.minute < last {
+			delete(l.refusalRows, k)
+		}
+	}
 }
 
 // writeJSON writes batch to Options.JSON, one object per line.
@@ -686,6 +735,17 @@ func (l *Log) writeJSON(batch []Entry) error {
 		}
 	}
 	return nil
+}
+
+// Refusal reports whether a decision of this kind is a refusal of the
+// client itself (not allowed, or over its rate), which the log keeps as
+// one row per client and minute with a count.
+func Refusal(kind string) bool {
+	switch kind {
+	case "refused", "access-refused", "rate-limited":
+		return true
+	}
+	return false
 }
 
 // Blocked reports whether a decision of this kind counts as a block (in

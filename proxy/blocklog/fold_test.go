@@ -381,3 +381,66 @@ func TestSlowStoreSpacesStores(t *testing.T) {
 		}
 	}
 }
+
+// TestRefusalsFoldPerClientAndMinute: a flood of refusals from one client,
+// each for another name and stored over many flushes, is one row per
+// client and minute whose count is every refusal of that minute; other
+// kinds still fold only when equal.
+func TestRefusalsFoldPerClientAndMinute(t *testing.T) {
+	clk := newClock(base)
+	l := openBatch(t, Options{Now: clk.Now})
+	refuse := func(client string, at time.Time, n int) {
+		for i := range n {
+			l.Add(Entry{Time: at.Add(time.Duration(i) * time.Millisecond), Layer: LayerDNS, Kind: "refused",
+				Client: client, Host: fmt.Sprintf("r%d.flood.test", i), Type: "A"})
+		}
+	}
+	for f := range 5 { // five batches within the first minute
+		clk.Set(base.Add(time.Duration(f) * 10 * time.Second))
+		refuse("198.51.100.7", clk.Now(), 200)
+		refuse("198.51.100.8", clk.Now(), 10)
+		l.Add(Entry{Time: clk.Now(), Layer: LayerDNS, Kind: "blocked", Client: "192.0.2.1",
+			Host: fmt.Sprintf("b%d.test", f), Type: "A"})
+		flush(t, l)
+	}
+	clk.Set(base.Add(70 * time.Second)) // the next minute: a row of its own
+	refuse("198.51.100.7", clk.Now(), 30)
+	flush(t, l)
+
+	if n := countEntries(t, l); n != 3+5 {
+		t.Errorf("%d rows, want 8: three refusal rows and five blocks", n)
+	}
+	got := query(t, l, Filter{Kind: "refused", Client: "198.51.100.7"})
+	if len(got) != 2 {
+		t.Fatalf("refusal rows of 198.51.100.7 = %d, want 2 (one a minute)", len(got))
+	}
+	counts := map[int64]int64{}
+	for _, e := range got {
+		counts[minuteOf(e.Time)-minuteOf(base)] = e.Count
+	}
+	if want := map[int64]int64{0: 1000, 1: 30}; !reflect.DeepEqual(counts, want) {
+		t.Errorf("refusal counts by minute = %v, want %v", counts, want)
+	}
+	if got := top(t, l, "kinds", Filter{}, 5); !reflect.DeepEqual(got, []Count{{"refused", 1080}, {"blocked", 5}}) {
+		t.Errorf("Top kinds = %v, want every decision counted", got)
+	}
+
+	// A row deleted meanwhile is started anew, not lost.
+	if _, err := l.Purge(context.Background(), time.Time{}); err != nil {
+		t.Fatal(err)
+	}
+	refuse("198.51.100.7", clk.Now(), 3)
+	flush(t, l)
+	if got := query(t, l, Filter{Kind: "refused"}); len(got) != 1 || got[0].Count != 3 {
+		t.Errorf("after Purge: %+v, want one row of 3", got)
+	}
+}
+
+func TestRefusalKinds(t *testing.T) {
+	for kind, want := range map[string]bool{"refused": true, "access-refused": true, "rate-limited": true,
+		"blocked": false, "connect-refused": false, "passed": false} {
+		if got := Refusal(kind); got != want {
+			t.Errorf("Refusal(%q) = %v, want %v", kind, got, want)
+		}
+	}
+}

@@ -95,6 +95,7 @@ const entryColumns = `time, layer, kind, client, method, host, rhost, url, type,
 const (
 	insertSQL = `INSERT INTO entries (` + entryColumns + `)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	bumpSQL   = `UPDATE entries SET n = n + ? WHERE id = ?`
 	upsertSQL = `INSERT INTO counts (minute, layer, total, blocked) VALUES (?, ?, ?, ?)
 		ON CONFLICT (minute, layer) DO UPDATE SET
 			total = total + excluded.total, blocked = blocked + excluded.blocked`
@@ -134,6 +135,11 @@ func (l *Log) prepareWriter(ctx context.Context) error {
 		l.insert.Close()
 		return fmt.Errorf("preparing count: %w", err)
 	}
+	if l.bump, err = l.w.PrepareContext(ctx, bumpSQL); err != nil {
+		l.insert.Close()
+		l.upsert.Close()
+		return fmt.Errorf("preparing refusal count: %w", err)
+	}
 	return nil
 }
 
@@ -141,6 +147,7 @@ func (l *Log) prepareWriter(ctx context.Context) error {
 func (l *Log) closeStmts() {
 	l.insert.Close()
 	l.upsert.Close()
+	l.bump.Close()
 }
 
 // migrate puts db in WAL mode and brings its schema to schemaVersion.

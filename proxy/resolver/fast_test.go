@@ -106,7 +106,7 @@ func (w *fastWorld) slow(t testing.TB, packet []byte) *dns.Msg {
 		t.Fatal(err)
 	}
 	rec := &recorder{remote: &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 5555}}
-	w.serve(rec, req, fastClient, true, false)
+	w.serve(rec, req, fastClient, true, fastSlow)
 	if rec.msg == nil {
 		t.Fatalf("slow path: no answer to\n%v", req)
 	}
@@ -371,10 +371,22 @@ func TestFastPathDefers(t *testing.T) {
 		}
 	}
 
-	// A client outside the ACL is refused by the slow path.
+	// A client outside the ACL is refused by the slow path, within the
+	// refusal rate (a burst of 20 with the clock stopped), and dropped here
+	// beyond it.
 	var cn clientName
-	if _, res := w.answerFast(nil, tracker, nil, netip.MustParseAddr("192.0.2.7"), &cn, w.now()); res != fastSlow {
-		t.Errorf("client outside the ACL: result %d, want the slow path", res)
+	outside := netip.MustParseAddr("192.0.2.7")
+	for i := range 25 {
+		want := fastRefusal
+		if i >= 20 {
+			want = fastDropped
+		}
+		if _, res := w.answerFast(nil, tracker, nil, outside, &cn, w.now()); res != want {
+			t.Errorf("client outside the ACL, query %d: result %d, want %d", i+1, res, want)
+		}
+	}
+	if st := w.Stats(); st.RefusalsDropped != 5 {
+		t.Errorf("refusals dropped %d, want 5", st.RefusalsDropped)
 	}
 }
 

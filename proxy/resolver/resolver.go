@@ -60,9 +60,15 @@ type Options struct {
 	BlockMode BlockMode     // default BlockNull
 	BlockTTL  time.Duration // TTL of block answers; default 10 s
 
-	// AllowClients are the networks served; others get REFUSED. Default:
-	// loopback only.
+	// AllowClients are the networks served; others get REFUSED, at most
+	// RefusalRate times a second per address (and RefusalRate·10 for all
+	// of them together), and nothing beyond: a refusal answers a spoofed
+	// source as readily as a real one. Default: loopback only.
 	AllowClients []netip.Prefix
+	// RefusalRate is REFUSED answers per second per refused address
+	// (default 5), with bursts of four times as many. Queries beyond it
+	// are dropped unanswered and counted (Stats.RefusalsDropped).
+	RefusalRate int
 	// RateLimit is queries per second per client (default 300; negative
 	// turns it off), with bursts of twice as many.
 	RateLimit int
@@ -88,8 +94,9 @@ type Options struct {
 	// LocalAddrs answer pixelwall.internal (A and AAAA).
 	LocalAddrs []netip.Addr
 
-	// Event receives every block and refusal, and a "passed" event for
-	// every query answered from upstream or cache. It must not block.
+	// Event receives every block and every refusal answered (not those
+	// dropped beyond RefusalRate), and a "passed" event for every query
+	// answered from upstream or cache. It must not block.
 	Event func(Event)
 	// ObserveUpstream, when set, is told how long each upstream exchange
 	// took (for a latency histogram). It must not block.
@@ -119,8 +126,10 @@ type Server struct {
 	opts    Options
 	cache   *cache
 	limiter *limiter
-	log     *slog.Logger
-	now     func() time.Time
+	// refusals bounds REFUSED answers to clients outside AllowClients.
+	refusals *limiter
+	log      *slog.Logger
+	now      func() time.Time
 
 	flights singleflight.Group // upstream exchanges under way, by cacheKey.flightKey
 
@@ -132,7 +141,7 @@ type Server struct {
 	// fastUDP is set while Serve reads UDP itself (see udp_linux.go).
 	fastUDP atomic.Bool
 
-	queries, cacheHits, blocked, refused, limited, servfail, staleServed atomic.Uint64
+	queries, cacheHits, blocked, refused, refusalsDropped, limited, servfail, staleServed atomic.Uint64
 }
 
 // New builds a Server.
@@ -163,6 +172,9 @@ func New(opts Options) (*Server, error) {
 	}
 	if opts.RateLimit == 0 {
 		opts.RateLimit = 300
+	}
+	if opts.RefusalRate <= 0 {
+		opts.RefusalRate = 5
 	}
 	if opts.CacheSize == 0 {
 		opts.CacheSize = 20000
@@ -202,41 +214,58 @@ func New(opts Options) (*Server, error) {
 	if opts.RateLimit > 0 {
 		s.limiter = newLimiter(float64(opts.RateLimit), 2*opts.RateLimit)
 	}
+	s.refusals = newLimiter(float64(opts.RefusalRate), 4*opts.RefusalRate).
+		withOverall(float64(10*opts.RefusalRate), 40*opts.RefusalRate)
 	return s, nil
 }
 
 // Stats are counters since start.
 type Stats struct {
 	Queries, CacheHits, Blocked, Refused, RateLimited, ServFail, Stale uint64
+	// RefusalsDropped are queries from clients outside AllowClients that
+	// got no answer at all (beyond Options.RefusalRate); Refused counts
+	// those answered.
+	RefusalsDropped uint64
 }
 
 // Stats returns the counters.
 func (s *Server) Stats() Stats {
-	return Stats{s.queries.Load(), s.cacheHits.Load(), s.blocked.Load(), s.refused.Load(), s.limited.Load(),
-		s.servfail.Load(), s.staleServed.Load()}
+	return Stats{Queries: s.queries.Load(), CacheHits: s.cacheHits.Load(), Blocked: s.blocked.Load(),
+		Refused: s.refused.Load(), RateLimited: s.limited.Load(), ServFail: s.servfail.Load(),
+		Stale: s.staleServed.Load(), RefusalsDropped: s.refusalsDropped.Load()}
 }
 
 // ServeDNS answers one query.
 func (s *Server) ServeDNS(w dns.ResponseWriter, req *dns.Msg) {
 	_, udp := w.RemoteAddr().(*net.UDPAddr)
-	s.serve(w, req, addrOf(w.RemoteAddr()), udp, false)
+	s.serve(w, req, addrOf(w.RemoteAddr()), udp, fastSlow)
 }
 
-// serve answers req from client. checked says that the UDP fast path has
-// already counted the query and let the client through the ACL and the
-// rate limit.
-func (s *Server) serve(w dns.ResponseWriter, req *dns.Msg, client netip.Addr, udp, checked bool) {
+// serve answers req from client. pre is what the UDP fast path has done
+// already: fastSlow nothing; fastChecked counted the query and let the
+// client through the ACL and the rate limit; fastRefusal counted it and
+// took a refusal token for a client outside the ACL.
+func (s *Server) serve(w dns.ResponseWriter, req *dns.Msg, client netip.Addr, udp bool, pre fastResult) {
 	defer func() {
 		if r := recover(); r != nil {
 			s.log.Error("resolver: panic answering a query", "panic", r)
 		}
 	}()
-	if !checked {
+	if pre == fastRefusal {
+		s.refuse(w, req, client, udp)
+		return
+	}
+	if pre != fastChecked {
 		s.queries.Add(1)
 		if !s.clientAllowed(client) {
-			s.refused.Add(1)
-			s.emit(Event{Kind: "refused", Client: client.String(), Name: qname(req)})
-			s.write(w, req, refusal(req, dns.ExtendedErrorCodeProhibited, "client not allowed"), udp)
+			if !s.refusals.allow(client, s.now()) {
+				s.refusalsDropped.Add(1)
+				if !udp {
+					_ = w.Close() // nothing more for this connection either
+				}
+				return
+			}
+			s.refuse(w, req, client, udp)
 			return
 		}
 		if s.limiter != nil && !s.limiter.allow(client, s.now()) {
@@ -254,6 +283,14 @@ func (s *Server) serve(w dns.ResponseWriter, req *dns.Msg, client netip.Addr, ud
 	if src.msg != nil && udp && s.fastUDP.Load() {
 		s.learn(req, src)
 	}
+}
+
+// refuse answers REFUSED to a client outside the ACL that is within the
+// refusal rate.
+func (s *Server) refuse(w dns.ResponseWriter, req *dns.Msg, client netip.Addr, udp bool) {
+	s.refused.Add(1)
+	s.emit(Event{Kind: "refused", Client: client.String(), Name: qname(req)})
+	s.write(w, req, refusal(req, dns.ExtendedErrorCodeProhibited, "client not allowed"), udp)
 }
 
 // Resolve answers a query as ServeDNS does, without the client checks.
@@ -280,6 +317,17 @@ func (s *Server) resolve(ctx context.Context, req *dns.Msg, client netip.Addr) (
 	}
 	if len(req.Question) != 1 || req.Response {
 		return rcode(req, dns.RcodeFormatError), source{}
+	}
+	// EDNS (RFC 6891 section 6.1.1 and 6.1.3): more than one OPT is a
+	// format error, a version above ours (0) gets BADVERS. The UDP fast
+	// path passes both on to here (parseQuery takes one OPT of version 0).
+	if opts := countOPT(req); opts > 1 {
+		m := new(dns.Msg) // without an OPT: which of the client's would it answer?
+		m.SetRcode(req, dns.RcodeFormatError)
+		m.RecursionAvailable = true
+		return m, source{}
+	} else if opts == 1 && req.IsEdns0().Version() != 0 {
+		return rcode(req, dns.RcodeBadVers), source{}
 	}
 	q := req.Question[0]
 	name := strings.ToLower(q.Name)
@@ -322,6 +370,17 @@ func (s *Server) resolve(ctx context.Context, req *dns.Msg, client netip.Addr) (
 	s.emit(Event{Kind: "passed", Client: client.String(), Name: host, Type: dns.TypeToString[q.Qtype]})
 	src.gen = pol.Generation()
 	return reply(req, resp), src
+}
+
+// countOPT counts m's OPT records.
+func countOPT(m *dns.Msg) int {
+	n := 0
+	for _, rr := range m.Extra {
+		if rr.Header().Rrtype == dns.TypeOPT {
+			n++
+		}
+	}
+	return n
 }
 
 func (s *Server) clientAllowed(ip netip.Addr) bool {

@@ -12,6 +12,9 @@ import (
 	"github.com/miekg/dns"
 )
 
+// tcpIdle is how long a TCP connection may wait for its next query.
+const tcpIdle = 10 * time.Second
+
 // Listen binds UDP and TCP on the same address; port 0 picks one that is
 // free for both. An address that is taken or needs privileges gives a
 // *ListenError that says what holds it and how to free it.
@@ -56,17 +59,28 @@ func (s *Server) Serve(ctx context.Context, udp net.PacketConn, tcp net.Listener
 	var (
 		stops []func(context.Context) error
 		slow  sync.WaitGroup // the fast path's hand-offs
+		// workers are the fast path's readers: they start hand-offs, so
+		// waiting for those begins once they have returned (a WaitGroup's
+		// Add must not race its Wait).
+		workers sync.WaitGroup
 	)
 	start := func(srv *dns.Server) {
 		go func() { errc <- srv.ActivateAndServe() }()
 		stops = append(stops, srv.ShutdownContext)
 	}
+	// A TCP connection takes any number of queries (miekg/dns closes one
+	// after 128 by default, resetting clients that pipeline more): it
+	// ends when idle for tcpIdle, as RFC 7766 section 6.2.3 advises.
 	start(&dns.Server{Listener: tcp, Handler: s, ReadTimeout: 10 * time.Second, WriteTimeout: 10 * time.Second,
-		IdleTimeout: func() time.Duration { return 10 * time.Second }})
+		IdleTimeout: func() time.Duration { return tcpIdle }, MaxTCPQueries: -1})
 	for _, pc := range pcs {
 		if u, ok := newUDPConn(pc); ok {
 			s.fastUDP.Store(true)
-			go func() { errc <- s.serveUDP(u, &slow) }()
+			workers.Add(1)
+			go func() {
+				defer workers.Done()
+				errc <- s.serveUDP(u, &slow)
+			}()
 			stops = append(stops, func(context.Context) error { return pc.Close() })
 			continue
 		}
@@ -80,7 +94,11 @@ func (s *Server) Serve(ctx context.Context, udp net.PacketConn, tcp net.Listener
 			errs = append(errs, stop(sctx))
 		}
 		done := make(chan struct{})
-		go func() { slow.Wait(); close(done) }()
+		go func() {
+			workers.Wait() // they return once their socket is closed
+			slow.Wait()
+			close(done)
+		}()
 		select {
 		case <-done:
 		case <-sctx.Done():

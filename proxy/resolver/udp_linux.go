@@ -128,12 +128,12 @@ func (s *Server) serveUDP(u *udpConn, slow *sync.WaitGroup) error {
 				o := &out[nout]
 				o.Buffers[0], o.Addr, o.OOB = b, ua, oob
 				nout++
-			case fastSlow, fastChecked:
+			case fastSlow, fastChecked, fastRefusal:
 				pkt := append([]byte(nil), pkt...)
 				slow.Add(1)
 				go func() {
 					defer slow.Done()
-					s.serveRaw(&udpWriter{u: u, remote: ua, oob: oob}, pkt, client, res == fastChecked)
+					s.serveRaw(&udpWriter{u: u, remote: ua, oob: oob}, pkt, client, res)
 				}()
 			}
 		}
@@ -154,8 +154,8 @@ func (s *Server) serveUDP(u *udpConn, slow *sync.WaitGroup) error {
 // serveRaw answers a query packet the fast path passed on, as dns.Server
 // would (with its DefaultMsgAcceptFunc): responses are ignored, queries it
 // would reject get FORMERR or NOTIMP with just the header (and only when
-// the client is served).
-func (s *Server) serveRaw(w *udpWriter, pkt []byte, client netip.Addr, checked bool) {
+// the client is served). pre is what answerFast did (see serve).
+func (s *Server) serveRaw(w *udpWriter, pkt []byte, client netip.Addr, pre fastResult) {
 	if len(pkt) < 12 {
 		return // too short to answer; any reply could be used to amplify
 	}
@@ -170,11 +170,11 @@ func (s *Server) serveRaw(w *udpWriter, pkt []byte, client netip.Addr, checked b
 	case dns.MsgAccept:
 		req := new(dns.Msg)
 		if req.Unpack(pkt) == nil {
-			s.serve(w, req, client, true, checked)
+			s.serve(w, req, client, true, pre)
 			return
 		}
 	}
-	if !checked && !s.clientAllowed(client) {
+	if pre == fastRefusal || pre == fastSlow && !s.clientAllowed(client) {
 		return
 	}
 	hdr := make([]byte, 12)

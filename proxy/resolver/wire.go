@@ -234,13 +234,24 @@ const (
 	fastDropped                    // nothing to send (rate limited)
 	fastSlow                       // for the slow path, client not yet checked
 	fastChecked                    // for the slow path, client counted and let through
+	fastRefusal                    // for the slow path to refuse: counted, refusal token taken
 )
 
 // answerFast answers pkt from client when it can, appending the answer to
 // dst. name is a scratch buffer for the question's name.
 func (s *Server) answerFast(dst, pkt, name []byte, client netip.Addr, cn *clientName, now time.Time) ([]byte, fastResult) {
+	if !s.clientAllowed(client) {
+		// Refusals beyond their rate are dropped here: a flood from
+		// spoofed sources costs no goroutine and no unpacking.
+		s.queries.Add(1)
+		if !s.refusals.allow(client, now) {
+			s.refusalsDropped.Add(1)
+			return dst, fastDropped
+		}
+		return dst, fastRefusal
+	}
 	q, ok := parseQuery(pkt, name)
-	if !ok || q.qtype == dns.TypeANY || !s.clientAllowed(client) {
+	if !ok || q.qtype == dns.TypeANY {
 		return dst, fastSlow
 	}
 	s.queries.Add(1)

@@ -1,0 +1,5 @@
+//go:build !unix
+
+package blocklist
+
+const openNonblock = 0
