@@ -127,6 +127,10 @@ type Server struct {
 	pins pinTracker
 	// allowKey signs "allow for an hour" links so a page cannot forge them.
 	allowKey [32]byte
+	// failures counts upstream failures by cause.
+	failures failureCounts
+	// refusals folds a client's retries of one refused CONNECT.
+	refusals refusalFolder
 }
 
 type matcherBox struct{ m Matcher }
@@ -175,13 +179,18 @@ func New(opts Options) (*Server, error) {
 	gp.Tr = opts.Transport
 	gp.ConnectDial = nil
 	gp.ConnectDialWithReq = func(req *http.Request, network, addr string) (net.Conn, error) {
-		return opts.Transport.DialContext(req.Context(), network, addr)
+		c, err := opts.Transport.DialContext(req.Context(), network, addr)
+		if err != nil {
+			s.countDialFailure(err)
+		}
+		return c, err
 	}
 	gp.KeepAcceptEncoding = true
 	gp.Logger = goproxyLogger{s.log}
 	gp.NonproxyHandler = http.HandlerFunc(s.servePages)
 	gp.OnRequest().HandleConnectFunc(s.handleConnect)
 	gp.OnRequest().DoFunc(s.onRequest)
+	gp.OnResponse().DoFunc(s.onUpstreamError)
 	gp.OnResponse().DoFunc(s.onResponse)
 	s.gp = gp
 	return s, nil

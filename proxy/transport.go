@@ -18,7 +18,9 @@ type TransportOptions struct {
 	Resolvers []string
 	// RootCAs verify upstream certificates; nil means the system roots.
 	RootCAs *x509.CertPool
-	// DialTimeout defaults to 10 s; ResponseHeaderTimeout to 60 s.
+	// DialTimeout defaults to 10 s. ResponseHeaderTimeout, how long a
+	// server may take to start its answer before the client gets a 504,
+	// defaults to 30 s.
 	DialTimeout           time.Duration
 	ResponseHeaderTimeout time.Duration
 }
@@ -31,15 +33,17 @@ func NewTransport(o TransportOptions) *http.Transport {
 		o.DialTimeout = 10 * time.Second
 	}
 	if o.ResponseHeaderTimeout == 0 {
-		o.ResponseHeaderTimeout = 60 * time.Second
+		o.ResponseHeaderTimeout = 30 * time.Second
 	}
 	d := &net.Dialer{Timeout: o.DialTimeout, KeepAlive: 30 * time.Second}
+	dial := d.DialContext
 	if len(o.Resolvers) > 0 {
 		d.Resolver = newResolver(o.Resolvers, o.DialTimeout)
+		dial = notingDial(d.DialContext, o.Resolvers)
 	}
 	return &http.Transport{
 		Proxy:                 nil,
-		DialContext:           d.DialContext,
+		DialContext:           dial,
 		TLSClientConfig:       &tls.Config{RootCAs: o.RootCAs, MinVersion: tls.VersionTLS12},
 		ForceAttemptHTTP2:     true,
 		MaxIdleConns:          512,
@@ -70,6 +74,7 @@ func newResolver(servers []string, timeout time.Duration) *net.Resolver {
 				c, err := d.DialContext(ctx, network, servers[k])
 				if err == nil {
 					next.Store(uint32(k))
+					noteResolver(ctx, servers[k])
 					return c, nil
 				}
 				errs = append(errs, err)
