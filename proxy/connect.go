@@ -36,7 +36,12 @@ func (s *Server) handleConnect(hostport string, ctx *goproxy.ProxyCtx) (*goproxy
 		return goproxy.RejectConnect, hostport
 	}
 	if d := s.match().MatchHost(host); d.Action == blocklist.Block && !s.allowed(client, host, "") {
-		s.emit(Event{Kind: KindConnectRefused, Client: client.String(), Method: http.MethodConnect, Host: host, Rule: d.Rule, List: d.List})
+		if s.intercepts(host) {
+			return s.blockedConnect(host, hostport, d), hostport
+		}
+		if s.refusals.first(client, host, s.now()) {
+			s.emit(Event{Kind: KindConnectRefused, Client: client.String(), Method: http.MethodConnect, Host: host, Rule: d.Rule, List: d.List})
+		}
 		ctx.Resp = textResponse(ctx.Req, http.StatusForbidden, "pixelwall: "+host+" is blocked by "+d.Rule+" ("+d.List+")\n")
 		return goproxy.RejectConnect, hostport
 	}
@@ -45,7 +50,7 @@ func (s *Server) handleConnect(hostport string, ctx *goproxy.ProxyCtx) (*goproxy
 	}
 	return &goproxy.ConnectAction{
 		Action: goproxy.ConnectHijack,
-		Hijack: func(req *http.Request, conn net.Conn, ctx *goproxy.ProxyCtx) { s.mitm(req, conn, host, hostport) },
+		Hijack: func(req *http.Request, conn net.Conn, ctx *goproxy.ProxyCtx) { s.mitm(req, conn, host, hostport, nil) },
 	}, hostport
 }
 
@@ -66,8 +71,10 @@ func (s *Server) intercepts(host string) bool {
 // our certificate itself (so that a client rejecting it is seen, and the
 // host pinned), then serves the decrypted HTTP/1.1 requests through goproxy
 // like any proxied request. A CONNECT that carries plain HTTP (ws://, or
-// http:// through a tunnel) is served the same way without TLS.
-func (s *Server) mitm(req *http.Request, conn net.Conn, host, hostport string) {
+// http:// through a tunnel) is served the same way without TLS. With block
+// set the host is blocked by name, and requests are answered here
+// (serveBlockedHost).
+func (s *Server) mitm(req *http.Request, conn net.Conn, host, hostport string, block *blocklist.Decision) {
 	defer conn.Close()
 	if _, err := io.WriteString(conn, "HTTP/1.1 200 Connection established\r\n\r\n"); err != nil {
 		return
@@ -111,7 +118,7 @@ func (s *Server) mitm(req *http.Request, conn net.Conn, host, hostport string) {
 	_ = conn.SetReadDeadline(time.Time{})
 
 	srv := &http.Server{
-		Handler:           s.innerHandler(scheme, hostport),
+		Handler:           s.innerHandler(scheme, hostport, block),
 		ReadHeaderTimeout: 30 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          ErrorLog(s.log),
@@ -122,8 +129,9 @@ func (s *Server) mitm(req *http.Request, conn net.Conn, host, hostport string) {
 }
 
 // innerHandler turns requests read from an intercepted connection into
-// absolute-URL proxy requests for goproxy.
-func (s *Server) innerHandler(scheme, hostport string) http.Handler {
+// absolute-URL proxy requests for goproxy, or answers them itself for a
+// blocked host.
+func (s *Server) innerHandler(scheme, hostport string, block *blocklist.Decision) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		r.URL.Scheme = scheme
 		if r.Host == "" {
@@ -138,6 +146,9 @@ func (s *Server) innerHandler(scheme, hostport string) http.Handler {
 		r.RequestURI = ""
 		if s.isOwnHost(r.URL.Hostname()) {
 			s.servePages(w, r)
+			return
+		}
+		if block != nil && s.serveBlockedHost(w, r, *block) {
 			return
 		}
 		s.gp.ServeHTTP(w, r)

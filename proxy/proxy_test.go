@@ -60,22 +60,6 @@ func TestBlockedPixelAnsweredLocally(t *testing.T) {
 	}
 }
 
-func TestConnectToBlockedHostRefused(t *testing.T) {
-	w := newWorld(t, worldOptions{rules: testRules})
-	req, _ := http.NewRequest(http.MethodGet, w.httpsURL("tracker.test", "/anything"), nil)
-	_, err := w.client(nil).Do(req)
-	if err == nil {
-		t.Fatal("request through a CONNECT to a blocked host succeeded")
-	}
-	if n := w.origin.count("tracker.test/anything"); n != 0 {
-		t.Errorf("origin hit %d times", n)
-	}
-	ev := w.eventsOf(KindConnectRefused)
-	if len(ev) != 1 || ev[0].Host != "tracker.test" || ev[0].Rule != "||tracker.test^" {
-		t.Errorf("connect-refused events = %+v, want one for tracker.test", ev)
-	}
-}
-
 func TestHeuristicCatchesUnlistedPixel(t *testing.T) {
 	w := newWorld(t, worldOptions{})
 	c := w.client(nil)
