@@ -1,10 +1,13 @@
 package main
 
 import (
+	"errors"
 	"log/slog"
 	"net"
 	"net/netip"
+	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/pixelwall/pixelwall/blocklist"
@@ -50,28 +53,63 @@ func newDashboard(cfg *Config, data string, running func() (*Config, *blocklist.
 			}
 			return nil
 		},
-		Lists: func() []dashboard.ListStatus {
+		Lists: func() []blocklist.ListStatus {
 			cfg, m := running()
-			return listStatus(cfg, data, m)
+			return listStatus(cfg, data, m, time.Now())
 		},
+		Proxy: proxyAddr(cfg.HTTP.Listen),
 	})
 }
 
-// listStatus describes the lists in use for the dashboard.
-func listStatus(cfg *Config, data string, m *blocklist.Matcher) []dashboard.ListStatus {
-	infos := listReport(cfg, data, m)
-	out := make([]dashboard.ListStatus, 0, len(infos))
-	for _, li := range infos {
+// proxyAddr is the proxy address the setup steps show, "" when the proxy
+// is off or its port is chosen at start.
+func proxyAddr(listen string) string {
+	if listen == "off" || strings.HasSuffix(listen, ":0") {
+		return ""
+	}
+	return listen
+}
+
+// listStatus is the health of every configured list: those compiled into
+// m, and those that could not be loaded (a missing file, a download that
+// never succeeded).
+func listStatus(cfg *Config, data string, m *blocklist.Matcher, now time.Time) []blocklist.ListStatus {
+	f := listFetcher(data)
+	byName := map[string]ListConfig{}
+	for _, l := range cfg.Lists {
+		byName[l.Name] = l
+	}
+	var out []blocklist.ListStatus
+	loaded := map[string]bool{}
+	for _, li := range listReport(cfg, data, m) {
 		st := li.Stats
-		ls := dashboard.ListStatus{Name: st.Name, Source: li.Source, Format: st.Format.String(), Rules: st.Rules(), BadLines: st.BadCount,
-			Updated: li.Meta.Updated, Checked: li.Meta.Checked, LastError: li.Meta.LastError}
-		for i, b := range st.Bad {
-			if i == 3 {
-				break
-			}
-			ls.FirstBad = append(ls.FirstBad, b.String())
+		loaded[st.Name] = true
+		var ls blocklist.ListStatus
+		switch l := byName[st.Name]; {
+		case l.URL != "":
+			ls = blocklist.URLListStatus(l.Name, l.URL, li.Meta, li.Cached, 3*refreshEvery(l, li.Meta), now)
+		case l.Path != "":
+			ls = blocklist.FileListStatus(l.Name, l.Path, nil, now)
+		default:
+			ls = blocklist.ListStatus{Name: st.Name, Source: li.Source, State: blocklist.StateOK}
 		}
+		ls.SetStats(st)
 		out = append(out, ls)
+	}
+	for _, l := range cfg.Lists {
+		if loaded[l.Name] || l.Enabled != nil && !*l.Enabled {
+			continue
+		}
+		if l.URL != "" {
+			meta, ok := f.Meta(l.Name)
+			out = append(out, blocklist.URLListStatus(l.Name, l.URL, meta, ok, 3*refreshEvery(l, meta), now))
+			continue
+		}
+		_, err := os.Stat(l.Path)
+		if err == nil {
+			err = errors.New("the file could not be loaded; see the log")
+		}
+		out = append(out, blocklist.FileListStatus(l.Name, l.Path, err, now))
 	}
 	return out
 }

@@ -144,6 +144,12 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		close(dnsDone)
 	}
 
+	var upstreamFailures func() map[proxy.Cause]uint64
+	if p != nil {
+		upstreamFailures = p.UpstreamFailures
+	}
+	met.watchHealth(func() []blocklist.ListStatus { r := inUse.Load(); return listStatus(r.cfg, data, r.m, time.Now()) }, upstreamFailures)
+
 	var dashSrv *http.Server
 	if cfg.Dashboard.Listen != "off" {
 		inUseNow := func() (*Config, *blocklist.Matcher) { r := inUse.Load(); return r.cfg, r.m }

@@ -17,6 +17,7 @@ import (
 
 	"golang.org/x/crypto/bcrypt"
 
+	"github.com/pixelwall/pixelwall/blocklist"
 	"github.com/pixelwall/pixelwall/proxy/blocklog"
 )
 
@@ -708,29 +709,50 @@ func TestEscaping(t *testing.T) {
 		t.Error("the search box echoes HTML")
 	}
 	// A hostile list status too.
-	s = newServer(t, Options{Log: l, Lists: func() []ListStatus {
-		return []ListStatus{{Name: "<script>n</script>", Source: "https://lists.test/l.txt", LastError: "<script>e</script>",
-			BadLines: 1, FirstBad: []string{"<script>b</script>"}}}
+	s = newServer(t, Options{Log: l, Lists: func() []blocklist.ListStatus {
+		return []blocklist.ListStatus{{Name: "<script>n</script>", Source: "https://lists.test/l.txt", State: blocklist.StateFailed,
+			Reason: "<script>e</script>", BadLines: 1, FirstBad: []string{"<script>b</script>"}}}
 	}})
-	if body := get(t, s, "/lists"); strings.Contains(body, "<script>") {
-		t.Error("/lists contains <script> unescaped")
+	for _, page := range []string{"/lists", "/"} {
+		if body := get(t, s, page); strings.Contains(body, "<script>") {
+			t.Errorf("%s contains <script> unescaped", page)
+		}
 	}
 }
 
 func TestLists(t *testing.T) {
 	now := time.Now()
-	s := newServer(t, Options{Lists: func() []ListStatus {
-		return []ListStatus{
-			{Name: "easyprivacy", Source: "https://easylist.test/easyprivacy.txt", Format: "adblock", Rules: 51234,
-				BadLines: 2, FirstBad: []string{"##bad", "[Adblock"}, Updated: now.Add(-3 * time.Hour), Checked: now.Add(-10 * time.Minute)},
-			{Name: "hosts", Source: "/etc/pixelwall/hosts.txt", Format: "hosts", Rules: 80, LastError: "open: no such file"},
+	s := newServer(t, Options{Lists: func() []blocklist.ListStatus {
+		return []blocklist.ListStatus{
+			{Name: "easyprivacy", Source: "https://easylist.test/easyprivacy.txt", Format: "adblock", State: blocklist.StateOK, Rules: 51234,
+				BadLines: 2, FirstBad: []string{"##bad", "[Adblock"}, Updated: now.Add(-3 * time.Hour), LastSuccess: now.Add(-10 * time.Minute)},
+			{Name: "mine", Source: "/etc/pixelwall/mine.txt", State: blocklist.StateMissing, Reason: "the file /etc/pixelwall/mine.txt does not exist",
+				LastFailure: now.Add(-time.Minute), Failures: 1},
+			{Name: "htmlpage", Source: "https://lists.test/moved.txt", State: blocklist.StateFailed, Rules: 80,
+				Reason: "the server sent an HTML page, not a list; the copy from 2026-12-01 10:00 stays in use",
+				LastSuccess: now.Add(-50 * time.Hour), LastFailure: now.Add(-2 * time.Minute), Failures: 3},
+			{Name: "fresh", Source: "https://lists.test/fresh.txt", State: blocklist.StateNeverDownloaded, Reason: "not downloaded yet"},
 		}
 	}})
 	body := get(t, s, "/lists")
-	for _, want := range []string{"easyprivacy", "51,234", "##bad", "3 h ago", "10 min ago", "open: no such file", "never", "1 failing", "adblock"} {
+	for _, want := range []string{"easyprivacy", "51,234", "##bad", "3 h ago", "10 min ago", "adblock",
+		`<span class="badge k-block">missing</span>`, "the file /etc/pixelwall/mine.txt does not exist",
+		`<span class="badge k-block">failed</span>`, "the server sent an HTML page", "(3 in a row)", "2 days ago",
+		`<span class="badge k-heur">never-downloaded</span>`, `<span class="badge k-pass">ok</span>`, "2 failing"} {
 		if !strings.Contains(body, want) {
 			t.Errorf("/lists lacks %q", want)
 		}
+	}
+	// The overview warns about the failed and the missing list, not the others.
+	body = get(t, s, "/")
+	for _, want := range []string{"List <a href=\"/lists\">mine</a> is missing: the file /etc/pixelwall/mine.txt does not exist",
+		"List <a href=\"/lists\">htmlpage</a> failed: the server sent an HTML page"} {
+		if !strings.Contains(body, want) {
+			t.Errorf("overview lacks the warning %q", want)
+		}
+	}
+	if n := strings.Count(body, `role="alert"`); n != 2 {
+		t.Errorf("overview has %d list warnings, want 2", n)
 	}
 	s = newServer(t, Options{})
 	if body := get(t, s, "/lists"); !strings.Contains(body, "not available") {
