@@ -729,7 +729,7 @@ func TestLists(t *testing.T) {
 			{Name: "mine", Source: "/etc/pixelwall/mine.txt", State: blocklist.StateMissing, Reason: "the file /etc/pixelwall/mine.txt does not exist",
 				LastFailure: now.Add(-time.Minute), Failures: 1},
 			{Name: "htmlpage", Source: "https://lists.test/moved.txt", State: blocklist.StateFailed, Rules: 80,
-				Reason: "the server sent an HTML page, not a list; the copy from 2026-12-01 10:00 stays in use",
+				Reason:      "the server sent an HTML page, not a list; the copy from 2026-12-01 10:00 stays in use",
 				LastSuccess: now.Add(-50 * time.Hour), LastFailure: now.Add(-2 * time.Minute), Failures: 3},
 			{Name: "fresh", Source: "https://lists.test/fresh.txt", State: blocklist.StateNeverDownloaded, Reason: "not downloaded yet"},
 		}
