@@ -168,7 +168,7 @@ func (c Cause) explain(host, port string, err error) (words, try string) {
 	switch c {
 	case CauseDNSNXDomain:
 		return "the name does not exist: the DNS resolver answered that there is no such host.",
-			"Check the address for a typing mistake. If the name is on your own network, give it to the resolver (dns.local names) or open it by its IP address."
+			"Check the address for a typing mistake. If the name is on your own network, forward its domain to your router (dns.domain_upstreams) or open it by its IP address."
 	case CauseDNSFailure:
 		var dnsErr *net.DNSError
 		if errors.As(err, &dnsErr) && dnsErr.IsTimeout {
