@@ -367,7 +367,7 @@ func newProxy(cfg *Config, data string, m *blocklist.Matcher, logger *slog.Logge
 	if !h.NoDefaultPassthrough {
 		opts.Passthrough = append(opts.Passthrough, proxy.DefaultPassthrough...)
 	}
-	to := proxy.TransportOptions{Resolvers: plainUpstreams(cfg.DNS.Upstreams)}
+	to := proxy.TransportOptions{Resolvers: plainUpstreams(cfg.DNS.Upstreams), ResponseHeaderTimeout: time.Duration(h.UpstreamTimeout)}
 	if h.UpstreamCAFile != "" {
 		pool, err := x509.SystemCertPool()
 		if err != nil {
