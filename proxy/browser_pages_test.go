@@ -178,3 +178,41 @@ func TestBrowserErrorPage(t *testing.T) {
 		t.Errorf("error page: %+v", st)
 	}
 }
+
+// TestBrowserPACFile runs the proxy's PAC file in Chromium's JavaScript
+// engine with the PAC helpers, where dnsResolve and the other look-up
+// functions throw: it must decide on host names alone.
+func TestBrowserPACFile(t *testing.T) {
+	exe := chromiumPath(t)
+	bw := newPagesWorld(t)
+	ctx := startChromium(t, exe, bw.proxyURL, bw.ca.SPKIHash(), 60*time.Second)
+	if err := chromedp.Do(ctx, chromedp.Navigate("about:blank")); err != nil {
+		t.Fatal(err)
+	}
+	pac := pacFile("192.168.1.5:8080")
+	js := `(() => {
+  const lookup = () => { throw new Error("the PAC file looked a name up"); };
+  const dnsResolve = lookup, isResolvable = lookup, myIpAddress = lookup, dnsResolveEx = lookup, isInNet = lookup;
+  const isPlainHostName = h => h.indexOf(".") < 0;
+  const dnsDomainIs = (h, d) => h.length >= d.length && h.substring(h.length - d.length) === d;
+  const shExpMatch = (s, p) => new RegExp("^" + p.replace(/\./g, "\\.").replace(/\*/g, ".*").replace(/\?/g, ".") + "$").test(s);
+  ` + pac + `
+  const out = {};
+  for (const h of ["www.example.com", "printer", "localhost", "app.localhost", "nas.local", "127.0.0.1", "::1", "10.0.0.1", "tracker.test"]) {
+    try { out[h] = FindProxyForURL("https://" + h + "/", h); } catch (e) { out[h] = "error: " + e.message; }
+  }
+  return out;
+})()`
+	got, err := chromedp.Run(ctx, chromedp.Evaluate[map[string]string](js))
+	if err != nil {
+		t.Fatalf("running the PAC file: %v", err)
+	}
+	const proxied = "PROXY 192.168.1.5:8080; DIRECT"
+	want := map[string]string{"www.example.com": proxied, "printer": "DIRECT", "localhost": "DIRECT", "app.localhost": "DIRECT",
+		"nas.local": "DIRECT", "127.0.0.1": "DIRECT", "::1": "DIRECT", "10.0.0.1": proxied, "tracker.test": proxied}
+	for h, w := range want {
+		if got[h] != w {
+			t.Errorf("FindProxyForURL(%q) = %q, want %q", h, got[h], w)
+		}
+	}
+}
