@@ -84,7 +84,7 @@ func browserDashboard(t *testing.T) string {
 	now := time.Now()
 	entries := []blocklog.Entry{
 		{Time: now.Add(-2 * time.Minute), Layer: "http", Kind: "params-stripped", Client: "192.168.100.123", Method: "GET", Host: "www.some-long-shop-name.example",
-			URL: "https://www.some-long-shop-name.example/products/category/very-long-product-name-with-many-words?utm_source=newsletter&utm_medium=email&utm_campaign=winter-sale-2026",
+			URL:  "https://www.some-long-shop-name.example/products/category/very-long-product-name-with-many-words?utm_source=newsletter&utm_medium=email&utm_campaign=winter-sale-2026",
 			Type: "document", Removed: []string{"utm_source", "utm_medium", "utm_campaign"}},
 		{Time: now.Add(-3 * time.Minute), Layer: "http", Kind: "blocked", Client: "192.168.100.123", Method: "POST", Host: "region1.analytics.google-analytics-mirror.example",
 			URL: "https://region1.analytics.google-analytics-mirror.example/g/collect?v=2&tid=G-ABCDEF1234&cid=1234567890.1234567890", Type: "xmlhttprequest",
