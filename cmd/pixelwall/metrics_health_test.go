@@ -1,8 +1,12 @@
 package main
 
 import (
+	"context"
 	"io"
+	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -47,5 +51,44 @@ func TestHealthMetrics(t *testing.T) {
 		if !strings.Contains(string(body), want) {
 			t.Errorf("/metrics lacks %q\n%s", want, body)
 		}
+	}
+}
+
+// TestListStatusEveryConfiguredList: a good local file, a missing one, a URL
+// list never downloaded and one whose server sent an HTML page are all
+// reported, each with its state.
+func TestListStatusEveryConfiguredList(t *testing.T) {
+	data := t.TempDir()
+	good := filepath.Join(t.TempDir(), "good.txt")
+	if err := os.WriteFile(good, []byte("||a.test^\n||b.test^\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	html := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html")
+		io.WriteString(w, "<!doctype html><title>Moved</title>")
+	}))
+	defer html.Close()
+	cfg := &Config{Lists: []ListConfig{
+		{Name: "good", Path: good},
+		{Name: "gone", Path: filepath.Join(t.TempDir(), "gone.txt")},
+		{Name: "fresh", URL: "http://127.0.0.1:1/never.txt"},
+		{Name: "moved", URL: html.URL + "/list.txt"},
+	}}
+	if r := listFetcher(data).Fetch(context.Background(), "moved", html.URL+"/list.txt", blocklist.FormatAuto); r.Err == nil {
+		t.Fatal("an HTML page was taken for a list")
+	}
+	srcs, _ := listSources(cfg, data, nil, false)
+	got := map[string]blocklist.ListStatus{}
+	for _, st := range listStatus(cfg, data, blocklist.Compile(srcs...), time.Now()) {
+		got[st.Name] = st
+	}
+	for name, want := range map[string]blocklist.ListState{"good": blocklist.StateOK, "gone": blocklist.StateMissing,
+		"fresh": blocklist.StateNeverDownloaded, "moved": blocklist.StateFailed} {
+		if st, ok := got[name]; !ok || st.State != want {
+			t.Errorf("list %s: %+v (reported: %v), want state %v", name, st, ok, want)
+		}
+	}
+	if got["good"].Rules != 2 || !strings.Contains(got["moved"].Reason, "HTML page") || !strings.Contains(got["gone"].Reason, "does not exist") {
+		t.Errorf("counts and reasons: good %d rules, moved %q, gone %q", got["good"].Rules, got["moved"].Reason, got["gone"].Reason)
 	}
 }
