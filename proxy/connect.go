@@ -36,7 +36,7 @@ func (s *Server) handleConnect(hostport string, ctx *goproxy.ProxyCtx) (*goproxy
 		return goproxy.RejectConnect, hostport
 	}
 	if d := s.match().MatchHost(host); d.Action == blocklist.Block && !s.allowed(client, host, "") {
-		if s.intercepts(host) {
+		if s.answersBlockedOverTLS(host) {
 			return s.blockedConnect(host, hostport, d), hostport
 		}
 		if s.refusals.first(client, host, s.now()) {

@@ -21,12 +21,22 @@ import (
 // request on the connection gets the answer a blocked request of its type
 // gets (the block page for navigations, with the allow link). Hosts that are
 // tunnelled (passthrough, pinned, intercept none) are refused instead, as
-// their clients would not accept our certificate.
+// their clients would not accept our certificate (answersBlockedOverTLS).
 func (s *Server) blockedConnect(host, hostport string, d blocklist.Decision) *goproxy.ConnectAction {
 	return &goproxy.ConnectAction{
 		Action: goproxy.ConnectHijack,
 		Hijack: func(req *http.Request, conn net.Conn, ctx *goproxy.ProxyCtx) { s.mitm(req, conn, host, hostport, &d) },
 	}
+}
+
+// answersBlockedOverTLS reports whether a CONNECT to a host blocked by
+// name is answered with our certificate: whenever interception is on and
+// the host is not tunnelled. Under InterceptListed that includes hosts not
+// listed: nothing goes upstream, and the client trusts our CA for the
+// listed ones.
+func (s *Server) answersBlockedOverTLS(host string) bool {
+	return s.opts.Intercept != InterceptNone && s.opts.Signer != nil &&
+		!hostIn(host, s.opts.Passthrough) && !s.pins.pinned(host, s.now())
 }
 
 // serveBlockedHost answers a request read from a blocked host's

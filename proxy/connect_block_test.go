@@ -116,3 +116,16 @@ func TestRefusalFolder(t *testing.T) {
 		}
 	}
 }
+
+func TestConnectToBlockedHostBlockPageUnderInterceptListed(t *testing.T) {
+	w := newWorld(t, worldOptions{rules: testRules, tweak: func(o *Options) {
+		o.Intercept, o.InterceptHosts = InterceptListed, []string{"news.test"}
+	}})
+	resp, body := w.get(w.client(nil), w.httpsURL("tracker.test", "/"), "Sec-Fetch-Dest", "document")
+	if resp.StatusCode != http.StatusForbidden || !strings.Contains(string(body), "pixelwall blocked this page") {
+		t.Errorf("blocked host under intercept: listed = %d\n%s\nwant the block page", resp.StatusCode, body)
+	}
+	if n := w.tlsConns.Load(); n != 0 {
+		t.Errorf("the origin accepted %d connections", n)
+	}
+}

@@ -145,3 +145,19 @@ func TestUpstreamFailurePages(t *testing.T) {
 		})
 	}
 }
+
+func TestFailureCountsCoverEveryCause(t *testing.T) {
+	var f failureCounts
+	if len(f) != len(Causes) {
+		t.Fatalf("failureCounts holds %d causes, Causes lists %d", len(f), len(Causes))
+	}
+	for _, c := range Causes {
+		f.add(c)
+	}
+	f.add(causeCanceled)
+	for i, c := range Causes {
+		if n := f[i].Load(); n != 1 {
+			t.Errorf("count of %s = %d, want 1", c, n)
+		}
+	}
+}

@@ -7,7 +7,6 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
-	"strings"
 	"time"
 
 	"github.com/pixelwall/pixelwall/blocklist"
@@ -62,10 +61,14 @@ func newDashboard(cfg *Config, data string, running func() (*Config, *blocklist.
 }
 
 // proxyAddr is the proxy address the setup steps show, "" when the proxy
-// is off or its port is chosen at start.
+// is off, listens on every interface, or its port is chosen at start.
 func proxyAddr(listen string) string {
-	if listen == "off" || strings.HasSuffix(listen, ":0") {
+	host, port, err := net.SplitHostPort(listen)
+	if err != nil || port == "0" {
 		return ""
+	}
+	if ip, err := netip.ParseAddr(host); host == "" || err == nil && ip.IsUnspecified() {
+		return "" // every interface: the address clients use is not known here
 	}
 	return listen
 }

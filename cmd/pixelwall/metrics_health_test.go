@@ -92,3 +92,14 @@ func TestListStatusEveryConfiguredList(t *testing.T) {
 		t.Errorf("counts and reasons: good %d rules, moved %q, gone %q", got["good"].Rules, got["moved"].Reason, got["gone"].Reason)
 	}
 }
+
+func TestProxyAddrForSetupSteps(t *testing.T) {
+	for listen, want := range map[string]string{
+		"127.0.0.1:8080": "127.0.0.1:8080", "192.168.1.5:3128": "192.168.1.5:3128", "[::1]:8080": "[::1]:8080",
+		"127.0.0.1:0": "", "0.0.0.0:8080": "", ":8080": "", "[::]:8080": "", "off": "",
+	} {
+		if got := proxyAddr(listen); got != want {
+			t.Errorf("proxyAddr(%q) = %q, want %q", listen, got, want)
+		}
+	}
+}
