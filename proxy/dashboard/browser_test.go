@@ -247,4 +247,24 @@ func TestBrowserDashboardDesktop(t *testing.T) {
 			t.Errorf("lists page lacks %q:\n%s", want, text)
 		}
 	}
+
+	// A dashboard with nothing logged yet shows the setup steps, linking
+	// the proxy's CA page and PAC file.
+	empty := httptest.NewServer(newServer(t, Options{Proxy: "192.168.1.5:8080"}))
+	t.Cleanup(empty.Close)
+	if err := chromedp.Do(ctx, chromedp.Navigate(empty.URL+"/")); err != nil {
+		t.Fatal(err)
+	}
+	links, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](`Array.from(document.querySelectorAll(".setup a"), a => a.href)`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	shot, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+	if err != nil {
+		t.Fatal(err)
+	}
+	artifact(t, "dashboard-setup.png", shot)
+	if strings.Join(links, " ") != "http://192.168.1.5:8080/proxy.pac http://192.168.1.5:8080/" {
+		t.Errorf("setup step links = %q, want the PAC file and the CA page", links)
+	}
 }
