@@ -67,7 +67,7 @@ func (m *Matcher) response(blk int32, req *Request, hits *hostHits) Response {
 	if redirect != ResponseNone && m.noRedirect.first(m, req, hits) < 0 {
 		return redirect
 	}
-	return responseFor(req.Type)
+	return ResponseFor(req.Type)
 }
 
 // pageException finds a @@…$document rule matching the page that made req.

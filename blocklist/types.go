@@ -126,12 +126,8 @@ func (r Response) String() string {
 	return "unknown"
 }
 
-// ResponseFor is the empty answer that suits a request of type t blocked
-// by a rule that does not name one (as hostname rules do not).
-func ResponseFor(t Type) Response { return responseFor(t) }
-
-// responseFor picks the empty answer that suits a request type.
-func responseFor(t Type) Response {
+// ResponseFor picks the empty answer that suits a request type.
+func ResponseFor(t Type) Response {
 	switch t {
 	case TypeImage:
 		return ResponseGIF

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"errors"
 	"log/slog"
 	"net"
 	"net/netip"
@@ -54,7 +53,7 @@ func newDashboard(cfg *Config, data string, running func() (*Config, *blocklist.
 		},
 		Lists: func() []blocklist.ListStatus {
 			cfg, m := running()
-			return listStatus(cfg, data, m, time.Now())
+			return listStatus(cfg, data, m)
 		},
 		Proxy: proxyAddr(cfg.HTTP.Listen),
 	})
@@ -75,44 +74,44 @@ func proxyAddr(listen string) string {
 
 // listStatus is the health of every configured list: those compiled into
 // m, and those that could not be loaded (a missing file, a download that
-// never succeeded).
-func listStatus(cfg *Config, data string, m *blocklist.Matcher, now time.Time) []blocklist.ListStatus {
+// never succeeded), in the form blocklist's lists service reports it.
+func listStatus(cfg *Config, data string, m *blocklist.Matcher) []blocklist.ListStatus {
 	f := listFetcher(data)
-	byName := map[string]ListConfig{}
-	for _, l := range cfg.Lists {
-		byName[l.Name] = l
+	loaded := map[string]blocklist.ListStats{}
+	for _, st := range m.Lists() {
+		loaded[st.Name] = st
 	}
 	var out []blocklist.ListStatus
-	loaded := map[string]bool{}
-	for _, li := range listReport(cfg, data, m) {
-		st := li.Stats
-		loaded[st.Name] = true
-		var ls blocklist.ListStatus
-		switch l := byName[st.Name]; {
-		case l.URL != "":
-			ls = blocklist.URLListStatus(l.Name, l.URL, li.Meta, li.Cached, 3*refreshEvery(l, li.Meta), now)
-		case l.Path != "":
-			ls = blocklist.FileListStatus(l.Name, l.Path, nil, now)
-		default:
-			ls = blocklist.ListStatus{Name: st.Name, Source: li.Source, State: blocklist.StateOK}
-		}
-		ls.SetStats(st)
-		out = append(out, ls)
+	for _, src := range blocklist.Defaults() {
+		out = append(out, blocklist.ListStatus{Name: src.Name, Source: "embedded", Stats: loaded[src.Name]})
 	}
 	for _, l := range cfg.Lists {
-		if loaded[l.Name] || l.Enabled != nil && !*l.Enabled {
+		if l.Enabled != nil && !*l.Enabled {
 			continue
 		}
+		st := blocklist.ListStatus{Name: l.Name, Source: l.Path, Stats: loaded[l.Name]}
+		_, ok := loaded[l.Name]
 		if l.URL != "" {
-			meta, ok := f.Meta(l.Name)
-			out = append(out, blocklist.URLListStatus(l.Name, l.URL, meta, ok, 3*refreshEvery(l, meta), now))
-			continue
+			st.Source = l.URL
+			st.Meta, _ = f.Meta(l.Name)
+			st.NextCheck = st.Meta.Checked.Add(refreshEvery(l, st.Meta))
 		}
-		_, err := os.Stat(l.Path)
-		if err == nil {
-			err = errors.New("the file could not be loaded; see the log")
+		switch {
+		case ok && st.Meta.LastError != "":
+			st.State, st.Reason = blocklist.ListStale, "the last download failed ("+st.Meta.LastError+"); the last good copy serves"
+		case ok:
+			st.State = blocklist.ListOK
+		case l.URL == "":
+			st.State, st.Reason = blocklist.ListMissing, "cannot read "+l.Path
+			if _, err := os.Stat(l.Path); err != nil {
+				st.Reason = err.Error()
+			}
+		case st.Meta.LastError != "":
+			st.State, st.Reason = blocklist.ListFailed, st.Meta.LastError
+		default:
+			st.State, st.Reason = blocklist.ListNeverFetched, "not downloaded yet; the embedded lists serve meanwhile"
 		}
-		out = append(out, blocklist.FileListStatus(l.Name, l.Path, err, now))
+		out = append(out, st)
 	}
 	return out
 }

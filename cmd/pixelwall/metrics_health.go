@@ -21,9 +21,9 @@ var (
 	listHealthyDesc = prometheus.NewDesc("pixelwall_list_healthy",
 		"1 when a list is ok, 0 when it is stale, failed, missing or never downloaded; state names which.", []string{"list", "state"}, nil)
 	listSuccessDesc = prometheus.NewDesc("pixelwall_list_last_success_timestamp_seconds",
-		"When each list was last fetched or read successfully (Unix time; 0: never).", []string{"list"}, nil)
+		"When each downloaded list was last fetched successfully (Unix time; 0: never, or not a downloaded list).", []string{"list"}, nil)
 	listFailuresDesc = prometheus.NewDesc("pixelwall_list_failures",
-		"Failed checks of each list since its last success.", []string{"list"}, nil)
+		"Failed downloads of each list since its last success.", []string{"list"}, nil)
 	upstreamFailDesc = prometheus.NewDesc("pixelwall_http_upstream_failures_total",
 		"Proxied requests and tunnels whose upstream failed, by cause (as in the X-Pixelwall header).", []string{"cause"}, nil)
 )
@@ -38,17 +38,21 @@ func (c healthCollector) Collect(ch chan<- prometheus.Metric) {
 	if c.lists != nil {
 		for _, l := range c.lists() {
 			healthy := 0.0
-			if l.State.Healthy() {
+			if l.State == blocklist.ListOK {
 				healthy = 1
 			}
-			success := 0.0
-			if !l.LastSuccess.IsZero() {
-				success = float64(l.LastSuccess.Unix())
+			success := l.Meta.LastSuccess
+			if success.IsZero() {
+				success = l.Meta.Updated // metadata written before successes were recorded
 			}
-			ch <- prometheus.MustNewConstMetric(listRulesDesc, prometheus.GaugeValue, float64(l.Rules), l.Name)
+			last := 0.0
+			if !success.IsZero() {
+				last = float64(success.Unix())
+			}
+			ch <- prometheus.MustNewConstMetric(listRulesDesc, prometheus.GaugeValue, float64(l.Stats.Rules()), l.Name)
 			ch <- prometheus.MustNewConstMetric(listHealthyDesc, prometheus.GaugeValue, healthy, l.Name, l.State.String())
-			ch <- prometheus.MustNewConstMetric(listSuccessDesc, prometheus.GaugeValue, success, l.Name)
-			ch <- prometheus.MustNewConstMetric(listFailuresDesc, prometheus.GaugeValue, float64(l.Failures), l.Name)
+			ch <- prometheus.MustNewConstMetric(listSuccessDesc, prometheus.GaugeValue, last, l.Name)
+			ch <- prometheus.MustNewConstMetric(listFailuresDesc, prometheus.GaugeValue, float64(l.Meta.Failures), l.Name)
 		}
 	}
 	if c.upstream != nil {

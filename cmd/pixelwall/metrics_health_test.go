@@ -24,9 +24,10 @@ func TestHealthMetrics(t *testing.T) {
 	reg.MustRegister(healthCollector{
 		lists: func() []blocklist.ListStatus {
 			return []blocklist.ListStatus{
-				{Name: "easyprivacy", State: blocklist.StateOK, Rules: 51234, LastSuccess: success},
-				{Name: "mine", State: blocklist.StateMissing, Failures: 1},
-				{Name: "moved", State: blocklist.StateFailed, Rules: 80, LastSuccess: success, Failures: 3},
+				{Name: "easyprivacy", State: blocklist.ListOK, Stats: blocklist.Compile(blocklist.Source{Name: "easyprivacy", Text: "||a.test^\n||b.test^\n"}).Lists()[0],
+					Meta: blocklist.FetchMeta{LastSuccess: success}},
+				{Name: "mine", State: blocklist.ListMissing},
+				{Name: "moved", State: blocklist.ListStale, Meta: blocklist.FetchMeta{Updated: success, Failures: 3}},
 			}
 		},
 		upstream: func() map[proxy.Cause]uint64 {
@@ -37,10 +38,10 @@ func TestHealthMetrics(t *testing.T) {
 	promhttp.HandlerFor(reg, promhttp.HandlerOpts{}).ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
 	body, _ := io.ReadAll(rec.Result().Body)
 	for _, want := range []string{
-		`pixelwall_list_rules{list="easyprivacy"} 51234`,
+		`pixelwall_list_rules{list="easyprivacy"} 2`,
 		`pixelwall_list_healthy{list="easyprivacy",state="ok"} 1`,
 		`pixelwall_list_healthy{list="mine",state="missing"} 0`,
-		`pixelwall_list_healthy{list="moved",state="failed"} 0`,
+		`pixelwall_list_healthy{list="moved",state="stale"} 0`,
 		`pixelwall_list_last_success_timestamp_seconds{list="moved"} 1.8e+09`,
 		`pixelwall_list_last_success_timestamp_seconds{list="mine"} 0`,
 		`pixelwall_list_failures{list="moved"} 3`,
@@ -79,17 +80,20 @@ func TestListStatusEveryConfiguredList(t *testing.T) {
 	}
 	srcs, _ := listSources(cfg, data, nil, false)
 	got := map[string]blocklist.ListStatus{}
-	for _, st := range listStatus(cfg, data, blocklist.Compile(srcs...), time.Now()) {
+	for _, st := range listStatus(cfg, data, blocklist.Compile(srcs...)) {
 		got[st.Name] = st
 	}
-	for name, want := range map[string]blocklist.ListState{"good": blocklist.StateOK, "gone": blocklist.StateMissing,
-		"fresh": blocklist.StateNeverDownloaded, "moved": blocklist.StateFailed} {
+	for name, want := range map[string]blocklist.ListState{"good": blocklist.ListOK, "gone": blocklist.ListMissing,
+		"fresh": blocklist.ListNeverFetched, "moved": blocklist.ListFailed} {
 		if st, ok := got[name]; !ok || st.State != want {
 			t.Errorf("list %s: %+v (reported: %v), want state %v", name, st, ok, want)
 		}
 	}
-	if got["good"].Rules != 2 || !strings.Contains(got["moved"].Reason, "HTML page") || !strings.Contains(got["gone"].Reason, "does not exist") {
-		t.Errorf("counts and reasons: good %d rules, moved %q, gone %q", got["good"].Rules, got["moved"].Reason, got["gone"].Reason)
+	gst, mst := got["good"], got["moved"]
+	if gst.Stats.Rules() != 2 || !strings.Contains(mst.Reason, "HTML page") || !strings.Contains(got["gone"].Reason, "no such file") ||
+		mst.Meta.Failures != 1 {
+		t.Errorf("counts and reasons: good %d rules, moved %q (%d failures), gone %q", gst.Stats.Rules(), mst.Reason,
+			mst.Meta.Failures, got["gone"].Reason)
 	}
 }
 

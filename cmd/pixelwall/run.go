@@ -148,7 +148,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if p != nil {
 		upstreamFailures = p.UpstreamFailures
 	}
-	met.watchHealth(func() []blocklist.ListStatus { r := inUse.Load(); return listStatus(r.cfg, data, r.m, time.Now()) }, upstreamFailures)
+	met.watchHealth(func() []blocklist.ListStatus { r := inUse.Load(); return listStatus(r.cfg, data, r.m) }, upstreamFailures)
 
 	var dashSrv *http.Server
 	if cfg.Dashboard.Listen != "off" {

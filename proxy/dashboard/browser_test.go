@@ -102,17 +102,9 @@ func browserDashboard(t *testing.T) string {
 	s := newServer(t, Options{Log: l, Proxy: "192.168.1.5:8080",
 		Allow: func(AllowAction) error { return nil }, Block: func(BlockAction) error { return nil },
 		Lists: func() []blocklist.ListStatus {
-			return []blocklist.ListStatus{
-				{Name: "easyprivacy", Source: "https://easylist.to/easylist/easyprivacy.txt", Format: "adblock", State: blocklist.StateOK, Rules: 51234,
-					Updated: now.Add(-3 * time.Hour), LastSuccess: now.Add(-20 * time.Minute)},
-				{Name: "moved-list", Source: "https://lists.example/moved/very/long/path/to/a/list/that/no/longer/exists.txt", Format: "adblock",
-					State: blocklist.StateFailed, Rules: 1200, Reason: "the server sent an HTML page, not a list; the copy from 2026-12-01 10:00 stays in use",
-					Updated: now.Add(-5 * 24 * time.Hour), LastSuccess: now.Add(-5 * 24 * time.Hour), LastFailure: now.Add(-2 * time.Minute), Failures: 4},
-				{Name: "mine", Source: "/etc/pixelwall/mine.txt", State: blocklist.StateMissing, Reason: "the file /etc/pixelwall/mine.txt does not exist",
-					LastFailure: now, Failures: 1},
-				{Name: "offline", Source: "https://unreachable.example/list.txt", State: blocklist.StateFailed,
-					Reason: "dial tcp: lookup unreachable.example: no such host; there is no copy yet, the embedded lists serve meanwhile", LastFailure: now, Failures: 1},
-			}
+			lists := testLists(now)
+			lists[2].Source = "https://lists.example/moved/very/long/path/to/a/list/that/no/longer/exists.txt"
+			return lists
 		}})
 	hs := httptest.NewServer(s)
 	t.Cleanup(hs.Close)
@@ -242,7 +234,7 @@ func TestBrowserDashboardDesktop(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"the server sent an HTML page", "MISSING", "the file /etc/pixelwall/mine.txt does not exist", "3 FAILING"} {
+	for _, want := range []string{"the server sent an HTML page", "MISSING", "open /etc/pixelwall/mine.txt: no such file", "3 FAILING"} {
 		if !strings.Contains(strings.ToUpper(text), strings.ToUpper(want)) {
 			t.Errorf("lists page lacks %q:\n%s", want, text)
 		}

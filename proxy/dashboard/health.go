@@ -3,14 +3,21 @@ package dashboard
 import (
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/pixelwall/pixelwall/blocklist"
 )
 
 // listView is one row of the lists page.
 type listView struct {
-	blocklist.ListStatus
-	StateClass                    string // the state badge's class
+	Name, Source, Format string
+	State                blocklist.ListState
+	StateClass           string // the state badge's class
+	Reason               string
+	Rules, BadLines      int
+	FirstBad             []string // the first few bad lines
+	// Failures counts the failed checks since the last success.
+	Failures                      int
 	UpdatedAgo, UpdatedAt         string
 	LastSuccessAgo, LastSuccessAt string
 	LastFailureAgo, LastFailureAt string
@@ -28,12 +35,49 @@ type listsView struct {
 // stateClass is the badge class of a list state.
 func stateClass(st blocklist.ListState) string {
 	switch st {
-	case blocklist.StateOK:
+	case blocklist.ListOK:
 		return "k-pass"
-	case blocklist.StateStale, blocklist.StateNeverDownloaded:
+	case blocklist.ListStale, blocklist.ListNeverFetched:
 		return "k-heur"
 	}
 	return "k-block"
+}
+
+// failing reports whether a list needs the user's attention: its last
+// check failed, or it is not loaded for a reason other than not having
+// been downloaded yet.
+func failing(st blocklist.ListState) bool {
+	return st == blocklist.ListStale || st == blocklist.ListFailed || st == blocklist.ListMissing
+}
+
+// newListView prepares a list's status for the lists page.
+func newListView(l blocklist.ListStatus, now time.Time) listView {
+	m := l.Meta
+	v := listView{Name: l.Name, Source: l.Source, State: l.State, StateClass: stateClass(l.State), Reason: l.Reason,
+		Rules: l.Stats.Rules(), BadLines: l.Stats.BadCount, Failures: m.Failures}
+	if l.Stats.Name != "" {
+		v.Format = l.Stats.Format.String()
+	}
+	for i, b := range l.Stats.Bad {
+		if i == 3 {
+			break
+		}
+		v.FirstBad = append(v.FirstBad, b.String())
+	}
+	success := m.LastSuccess
+	if success.IsZero() {
+		success = m.Updated // metadata written before successes were recorded
+	}
+	if !m.Updated.IsZero() {
+		v.UpdatedAgo, v.UpdatedAt = ago(now, m.Updated), absTime(m.Updated)
+	}
+	if !success.IsZero() {
+		v.LastSuccessAgo, v.LastSuccessAt = ago(now, success), absTime(success)
+	}
+	if !m.LastFailure.IsZero() {
+		v.LastFailureAgo, v.LastFailureAt = ago(now, m.LastFailure), absTime(m.LastFailure)
+	}
+	return v
 }
 
 // lists serves GET /lists: every configured list with its state, the
@@ -43,18 +87,9 @@ func (s *Server) lists(w http.ResponseWriter, r *http.Request) {
 	if s.opts.Lists != nil {
 		now := s.now()
 		for _, l := range s.opts.Lists() {
-			lv := listView{ListStatus: l, StateClass: stateClass(l.State)}
-			if !l.Updated.IsZero() {
-				lv.UpdatedAgo, lv.UpdatedAt = ago(now, l.Updated), absTime(l.Updated)
-			}
-			if !l.LastSuccess.IsZero() {
-				lv.LastSuccessAgo, lv.LastSuccessAt = ago(now, l.LastSuccess), absTime(l.LastSuccess)
-			}
-			if !l.LastFailure.IsZero() {
-				lv.LastFailureAgo, lv.LastFailureAt = ago(now, l.LastFailure), absTime(l.LastFailure)
-			}
-			v.Rules += l.Rules
-			if l.State == blocklist.StateFailed || l.State == blocklist.StateMissing {
+			lv := newListView(l, now)
+			v.Rules += lv.Rules
+			if failing(l.State) {
 				v.Failing++
 			}
 			v.Lists = append(v.Lists, lv)

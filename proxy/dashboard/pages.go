@@ -197,7 +197,7 @@ func (s *Server) overview(w http.ResponseWriter, r *http.Request) {
 	}
 	if s.opts.Lists != nil {
 		for _, st := range s.opts.Lists() {
-			if st.State == blocklist.StateFailed || st.State == blocklist.StateMissing {
+			if failing(st.State) {
 				v.Failing = append(v.Failing, st)
 			}
 		}
