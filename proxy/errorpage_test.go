@@ -18,7 +18,7 @@ import (
 	"github.com/pixelwall/pixelwall/certs"
 )
 
-func TestClassify(t *testing.T) {
+func TestClassifyUpstreamError(t *testing.T) {
 	refused := &net.OpError{Op: "dial", Net: "tcp", Err: os.NewSyscallError("connect", syscall.ECONNREFUSED)}
 	tests := []struct {
 		name string
