@@ -50,6 +50,11 @@ type FetchMeta struct {
 	Bytes        int64     `json:"bytes"`
 	Rules        int       `json:"rules"`
 	BadLines     int       `json:"bad_lines"`
+	// LastSuccess and LastFailure are the last checks that succeeded and
+	// failed; Failures counts the failed checks since the last success.
+	LastSuccess time.Time `json:"last_success,omitzero"`
+	LastFailure time.Time `json:"last_failure,omitzero"`
+	Failures    int       `json:"failures,omitempty"`
 	// Expires is the list's own "! Expires:" hint, when it has one.
 	Expires time.Duration `json:"expires,omitempty"`
 }
@@ -151,8 +156,12 @@ func (f *Fetcher) Fetch(ctx context.Context, name, url string, format Format) Fe
 	}
 	if res.Err != nil {
 		meta.LastError = res.Err.Error()
+		meta.LastFailure = meta.Checked
+		meta.Failures++
 	} else {
 		meta.LastError = ""
+		meta.LastSuccess = meta.Checked
+		meta.Failures = 0
 	}
 	if err := writeAtomic(f.metaPath(name), mustJSON(meta)); err != nil && res.Err == nil {
 		res.Err = err

@@ -70,7 +70,18 @@ func (s *Server) serveConnect(w http.ResponseWriter, r *http.Request, info *reqI
 	// A host blocked by name whose scripts the lists answer with stand-ins
 	// is intercepted, when it may be, so that pages get their stand-ins.
 	if d.Action == blocklist.Block && !(d.StandIn && s.intercepts(host)) {
-		s.emit(Event{Kind: KindConnectRefused, Client: client.String(), Method: http.MethodConnect, Host: host, Rule: d.Rule, List: d.List, CloakedBy: cloakedBy})
+		if s.answersBlockedOverTLS(host) {
+			conn, br, ok := hijack(w)
+			if !ok {
+				return
+			}
+			info.block = &blockedHost{d: d, cloakedBy: cloakedBy}
+			s.mitm(s.withReqInfo(r, info), conn, br, host, hostport, info)
+			return
+		}
+		if s.retries.first(client, host, s.now()) {
+			s.emit(Event{Kind: KindConnectRefused, Client: client.String(), Method: http.MethodConnect, Host: host, Rule: d.Rule, List: d.List, CloakedBy: cloakedBy})
+		}
 		w.Header().Set("Connection", "close")
 		http.Error(w, "pixelwall: "+host+" is blocked by "+d.Rule+" ("+d.List+")\n", http.StatusForbidden)
 		return
@@ -86,8 +97,11 @@ func (s *Server) serveConnect(w http.ResponseWriter, r *http.Request, info *reqI
 				s.refuseDestination(w, r, client, host, de)
 				return
 			}
+			cause := classify(err)
+			s.failures.add(cause)
 			w.Header().Set("Connection", "close")
-			http.Error(w, "pixelwall: cannot reach "+hostport+": "+err.Error()+"\n", http.StatusBadGateway)
+			w.Header().Set("X-Pixelwall", string(cause))
+			http.Error(w, "pixelwall: cannot reach "+hostport+": "+err.Error()+"\n", cause.Status())
 			return
 		}
 		conn, br, ok := hijack(w)
@@ -196,6 +210,9 @@ func (s *Server) mitm(req *http.Request, conn net.Conn, br *bufio.Reader, host, 
 	}
 	_ = conn.SetReadDeadline(time.Time{})
 	if !isTLS && !isHTTP {
+		if info.block != nil {
+			return // a blocked host is never dialled
+		}
 		up, err := s.dialTunnel(req, hostport, info)
 		if err != nil {
 			var de *DestinationError
@@ -241,7 +258,7 @@ func (s *Server) mitm(req *http.Request, conn net.Conn, br *bufio.Reader, host, 
 	}
 
 	srv := &http.Server{
-		Handler:           s.innerHandler(scheme, hostport, info.client, info.class),
+		Handler:           s.innerHandler(scheme, hostport, info.client, info.class, info.block),
 		ReadHeaderTimeout: 30 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          ErrorLog(s.log),
@@ -314,7 +331,7 @@ func looksLikeHTTP(br *bufio.Reader) bool {
 
 // innerHandler turns requests read from an intercepted connection into
 // absolute-URL proxy requests for goproxy.
-func (s *Server) innerHandler(scheme, hostport string, client netip.Addr, class clientClass) http.Handler {
+func (s *Server) innerHandler(scheme, hostport string, client netip.Addr, class clientClass, block *blockedHost) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		r.URL.Scheme = scheme
 		if r.Host == "" {
@@ -329,6 +346,9 @@ func (s *Server) innerHandler(scheme, hostport string, client netip.Addr, class 
 		r.RequestURI = ""
 		if s.isOwnHost(r.URL.Hostname()) {
 			s.servePages(w, r)
+			return
+		}
+		if block != nil && s.serveBlockedHost(w, r, client, block) {
 			return
 		}
 		s.proxyRequest(w, r, &reqInfo{client: client, class: class})

@@ -303,6 +303,9 @@ type reqInfo struct {
 	client netip.Addr
 	class  clientClass
 	sw     streamWriter
+	// block is set for a CONNECT to a host blocked by name, answered
+	// with our certificate (serveBlockedHost).
+	block *blockedHost
 }
 
 type reqInfoKey struct{}

@@ -84,13 +84,15 @@ func hostOnly(hostport string) string {
 	return hostport
 }
 
-// pacFile sends everything but local names through the proxy, and goes
-// direct when the proxy is down (a blocker should not take the network with
-// it).
+// pacFile sends everything but local names and loopback addresses through
+// the proxy, and goes direct when the proxy is down (a blocker should not
+// take the network with it). It looks at the host name only: dnsResolve()
+// would make the browser block on a lookup for every URL.
 func pacFile(addr string) string {
 	return `function FindProxyForURL(url, host) {
-  if (isPlainHostName(host) || host === "localhost" || shExpMatch(host, "*.local") ||
-      isInNet(dnsResolve(host) || "0.0.0.0", "127.0.0.0", "255.0.0.0")) {
+  if (isPlainHostName(host) || host === "localhost" || dnsDomainIs(host, ".localhost") ||
+      dnsDomainIs(host, ".local") || host === "::1" || host === "[::1]" ||
+      /^127\.\d+\.\d+\.\d+$/.test(host)) {
     return "DIRECT";
   }
   return "PROXY ` + addr + `; DIRECT";

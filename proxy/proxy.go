@@ -164,6 +164,10 @@ type Server struct {
 	pins pinTracker
 	// allowKey signs "allow for an hour" links so a page cannot forge them.
 	allowKey [32]byte
+	// failures counts upstream failures by cause.
+	failures failureCounts
+	// retries folds a client's retries of one refused CONNECT.
+	retries refusalFolder
 }
 
 // New builds a Server.

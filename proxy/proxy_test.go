@@ -77,22 +77,6 @@ func TestBlockedPixelAnsweredLocally(t *testing.T) {
 	}
 }
 
-func TestConnectToBlockedHostRefused(t *testing.T) {
-	w := newWorld(t, worldOptions{rules: testRules})
-	req, _ := http.NewRequest(http.MethodGet, w.httpsURL("tracker.test", "/anything"), nil)
-	_, err := w.client(nil).Do(req)
-	if err == nil {
-		t.Fatal("request through a CONNECT to a blocked host succeeded")
-	}
-	if n := w.origin.count("tracker.test/anything"); n != 0 {
-		t.Errorf("origin hit %d times", n)
-	}
-	ev := w.eventsOf(KindConnectRefused)
-	if len(ev) != 1 || ev[0].Host != "tracker.test" || ev[0].Rule != "||tracker.test^" {
-		t.Errorf("connect-refused events = %+v, want one for tracker.test", ev)
-	}
-}
-
 func TestHeuristicCatchesUnlistedPixel(t *testing.T) {
 	w := newWorld(t, worldOptions{})
 	c := w.client(nil)
@@ -561,12 +545,11 @@ func TestBlockedHostWithStandInIntercepted(t *testing.T) {
 	if ev := w.eventsOf(KindConnectRefused); len(ev) != 0 {
 		t.Errorf("connect-refused events = %+v, want none for a host with a stand-in", ev)
 	}
-	// A blocked host with no stand-in is still refused at CONNECT.
-	req, _ := http.NewRequest(http.MethodGet, w.httpsURL("tracker.test", "/p.gif"), nil)
-	if _, err := c.Do(req); err == nil {
-		t.Error("request to tracker.test, blocked whole, went through")
-	}
-	if ev := w.eventsOf(KindConnectRefused); len(ev) != 1 || ev[0].Host != "tracker.test" {
-		t.Errorf("connect-refused events = %+v, want one for tracker.test", ev)
+	// A blocked host with no stand-in is answered by pixelwall over our
+	// certificate (the HTTPS block page path), never dialled.
+	resp, _ = w.get(c, w.httpsURL("tracker.test", "/p.gif"), "Sec-Fetch-Dest", "image")
+	if resp.Header.Get("Content-Type") != "image/gif" || w.origin.count("tracker.test/p.gif") != 0 {
+		t.Errorf("image on tracker.test, blocked whole = %d %q, origin hits %d; want our GIF, no contact",
+			resp.StatusCode, resp.Header.Get("Content-Type"), w.origin.count("tracker.test/p.gif"))
 	}
 }

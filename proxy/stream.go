@@ -78,11 +78,15 @@ func (w *streamWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 func (w *streamWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // sendResponse runs after every other response handler: it answers a
-// request whose dial the destinations policy refused with 403, and marks
-// the response a stream or not.
+// request whose dial the destinations policy refused with 403, one whose
+// upstream failed with an error page (upstreamFailure), and marks the
+// response a stream or not.
 func (s *Server) sendResponse(resp *http.Response, ctx *goproxy.ProxyCtx) *http.Response {
 	if resp == nil {
-		return s.destinationResponse(ctx.Req, ctx.Error)
+		if r := s.destinationResponse(ctx.Req, ctx.Error); r != nil {
+			return r
+		}
+		return s.upstreamFailure(ctx.Req, ctx.Error)
 	}
 	if info := s.requestInfo(ctx.Req); info.sw.ResponseWriter != nil {
 		info.sw.stream = isStream(resp)

@@ -17,7 +17,9 @@ type TransportOptions struct {
 	Resolver Resolver
 	// RootCAs verify upstream certificates; nil means the system roots.
 	RootCAs *x509.CertPool
-	// DialTimeout defaults to 10 s; ResponseHeaderTimeout to 60 s.
+	// DialTimeout defaults to 10 s. ResponseHeaderTimeout, how long a
+	// server may take to start its answer before the client gets a 504,
+	// defaults to 30 s.
 	DialTimeout           time.Duration
 	ResponseHeaderTimeout time.Duration
 }
@@ -30,7 +32,7 @@ func NewTransport(o TransportOptions) *http.Transport {
 		o.DialTimeout = 10 * time.Second
 	}
 	if o.ResponseHeaderTimeout == 0 {
-		o.ResponseHeaderTimeout = 60 * time.Second
+		o.ResponseHeaderTimeout = 30 * time.Second
 	}
 	// dialControl checks every address connected against the
 	// destinations policy of the client the dial is for.

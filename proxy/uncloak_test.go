@@ -2,7 +2,6 @@ package proxy
 
 import (
 	"context"
-	"io"
 	"log/slog"
 	"net"
 	"strings"
@@ -54,21 +53,16 @@ func TestCNAMECloakedPixelBlockedBeforeContact(t *testing.T) {
 		t.Errorf("block events: %s, want %s", got, want)
 	}
 
-	// The CONNECT to a cloaked host is refused without dialling it.
-	conn, err := net.Dial("tcp", w.proxyURL.Host)
-	if err != nil {
-		t.Fatal(err)
+	// An HTTPS page on a cloaked host is answered by pixelwall over our
+	// certificate, without dialling it.
+	before, conns := len(w.eventsOf(KindBlocked)), w.tlsConns.Load()
+	resp, _ := w.get(c, w.httpsURL("links.brand.test", "/o/eJghi789"), "Accept", "image/*")
+	if resp.Header.Get("Content-Type") != "image/gif" || w.tlsConns.Load() != conns {
+		t.Errorf("HTTPS image on a cloaked host: %d %s, %d new origin TLS connections; want our GIF and none",
+			resp.StatusCode, resp.Header.Get("Content-Type"), w.tlsConns.Load()-conns)
 	}
-	defer conn.Close()
-	io.WriteString(conn, "CONNECT links.brand.test:443 HTTP/1.1\r\nHost: links.brand.test:443\r\n\r\n")
-	buf := make([]byte, 64)
-	n, _ := conn.Read(buf)
-	if !strings.HasPrefix(string(buf[:n]), "HTTP/1.1 403") {
-		t.Errorf("CONNECT to a cloaked host: %q, want a refusal", buf[:n])
-	}
-	refused := w.eventsOf(KindConnectRefused)
-	if len(refused) != 1 || refused[0].CloakedBy != "esp-track.test" {
-		t.Errorf("connect refusals: %+v", refused)
+	if ev := w.eventsOf(KindBlocked); len(ev) != before+1 || ev[before].CloakedBy != "esp-track.test" {
+		t.Errorf("block events after the HTTPS request: %+v", ev[before:])
 	}
 
 	// A user allow for the branded host lets it through.

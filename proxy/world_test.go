@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -30,8 +31,9 @@ type world struct {
 	t        testing.TB
 	dnsAddr  string
 	origin   *origin
-	httpPort string // the origin's plain HTTP port
-	tlsPort  string // the origin's HTTPS port
+	httpPort string       // the origin's plain HTTP port
+	tlsPort  string       // the origin's HTTPS port
+	tlsConns atomic.Int64 // connections the origin's HTTPS port accepted
 	originCA *certs.CA
 
 	ca       *certs.CA // pixelwall's
@@ -66,7 +68,7 @@ func newWorld(t testing.TB, wo worldOptions) *world {
 	hl := listen(t)
 	w.httpPort = port(hl)
 	serveForTest(t, w.origin, hl)
-	tl := listen(t)
+	tl := &countingListener{Listener: listen(t), n: &w.tlsConns}
 	w.tlsPort = port(tl)
 	originSigner := certs.NewSigner(w.originCA, certs.SignerOptions{})
 	serveForTest(t, w.origin, tls.NewListener(tl, originSigner.TLSConfig("origin.test")))
@@ -156,13 +158,25 @@ func listen(t testing.TB) net.Listener {
 func port(l net.Listener) string { return strconv.Itoa(l.Addr().(*net.TCPAddr).Port) }
 
 // startDNSStub answers every A query with 127.0.0.1 (and AAAA with nothing),
-// over UDP and TCP.
+// over UDP and TCP, following cnames first, except for names under nx.test
+// (NXDOMAIN) and servfail.test (SERVFAIL).
 func startDNSStub(t testing.TB, cnames map[string]string) string {
 	t.Helper()
 	handler := dns.HandlerFunc(func(rw dns.ResponseWriter, q *dns.Msg) {
 		m := new(dns.Msg)
 		m.SetReply(q)
+		if len(q.Question) == 1 {
+			switch name := q.Question[0].Name; {
+			case dns.IsSubDomain("nx.test.", name):
+				m.Rcode = dns.RcodeNameError
+			case dns.IsSubDomain("servfail.test.", name):
+				m.Rcode = dns.RcodeServerFailure
+			}
+		}
 		for _, qq := range q.Question {
+			if m.Rcode != dns.RcodeSuccess {
+				break
+			}
 			name := qq.Name
 			if target, ok := cnames[strings.TrimSuffix(strings.ToLower(name), ".")]; ok {
 				m.Answer = append(m.Answer, &dns.CNAME{Hdr: dns.RR_Header{Name: name, Rrtype: dns.TypeCNAME, Class: dns.ClassINET, Ttl: 60}, Target: target + "."})
@@ -325,4 +339,18 @@ func (w *world) eventsOf(k Kind) []Event {
 		}
 	}
 	return out
+}
+
+// countingListener counts the connections it accepts.
+type countingListener struct {
+	net.Listener
+	n *atomic.Int64
+}
+
+func (l *countingListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err == nil {
+		l.n.Add(1)
+	}
+	return c, err
 }

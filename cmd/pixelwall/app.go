@@ -100,6 +100,11 @@ func newApp(cfg *Config, cfgPath, data string, logger *slog.Logger, stdout io.Wr
 		fmt.Fprintf(stdout, "dns listening on %s (udp, tcp)\n", a.dnsUDP.LocalAddr())
 		warnIfWide(logger, "dns", a.dnsUDP.LocalAddr().String(), cfg.DNS.AllowClients)
 	}
+	var upstreamFailures func() map[proxy.Cause]uint64
+	if a.proxy != nil {
+		upstreamFailures = a.proxy.UpstreamFailures
+	}
+	a.met.watchHealth(func() []blocklist.ListStatus { return listStatus(a.lists, a.learner) }, upstreamFailures)
 	if cfg.Dashboard.Listen != "off" {
 		dash, err := newDashboard(cfg, a.lists, a.learner, a.blog, a.met, logger)
 		if err != nil {

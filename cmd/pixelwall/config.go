@@ -101,6 +101,9 @@ type HTTPConfig struct {
 	Learn *bool `yaml:"learn"`
 	// UpstreamCAFile adds PEM roots for verifying upstream servers.
 	UpstreamCAFile string `yaml:"upstream_ca_file"`
+	// UpstreamTimeout is how long a server may take to start answering
+	// before the client gets a 504; 0 means the proxy's default.
+	UpstreamTimeout duration `yaml:"upstream_timeout"`
 }
 
 // DNSConfig is the dns: section.

@@ -30,19 +30,8 @@ func newDashboard(cfg *Config, lists *blocklist.Service, learner *blocklist.Lear
 			}
 			return lists.Allow(ov)
 		},
-		Lists: func() []dashboard.ListStatus {
-			ls := listStatus(lists.Status())
-			if learner != nil {
-				rules := learner.Rules() // newest first
-				st := dashboard.ListStatus{Name: blocklist.LearnedListName, Source: "learned from the pixel heuristic",
-					Format: "adblock", Rules: len(rules)}
-				if len(rules) > 0 {
-					st.Updated = rules[0].Learned
-				}
-				ls = append(ls, st)
-			}
-			return ls
-		},
+		Lists: func() []blocklist.ListStatus { return listStatus(lists, learner) },
+		Proxy: proxyAddr(cfg.HTTP.Listen),
 	}
 	if learner != nil {
 		opts.Unlearn = learner.Unlearn
@@ -57,20 +46,31 @@ func newDashboard(cfg *Config, lists *blocklist.Service, learner *blocklist.Lear
 	return dashboard.New(opts)
 }
 
-// listStatus describes the lists for the dashboard.
-func listStatus(status []blocklist.ListStatus) []dashboard.ListStatus {
-	out := make([]dashboard.ListStatus, 0, len(status))
-	for _, ls := range status {
-		st := ls.Stats
-		d := dashboard.ListStatus{Name: ls.Name, Source: ls.Source, Format: st.Format.String(), Rules: st.Rules(), BadLines: st.BadCount,
-			Updated: ls.Meta.Updated, Checked: ls.Meta.Checked, LastError: ls.Reason}
-		for i, b := range st.Bad {
-			if i == 3 {
-				break
-			}
-			d.FirstBad = append(d.FirstBad, b.String())
+// listStatus is every list's status, and the learned rules as one more
+// list when learning is on.
+func listStatus(lists *blocklist.Service, learner *blocklist.Learner) []blocklist.ListStatus {
+	ls := lists.Status()
+	if learner != nil {
+		rules := learner.Rules() // newest first
+		st := blocklist.ListStatus{Name: blocklist.LearnedListName, Source: "learned from the pixel heuristic", State: blocklist.ListOK,
+			Stats: blocklist.ListStats{Name: blocklist.LearnedListName, Format: blocklist.FormatAdblock, Blocking: len(rules)}}
+		if len(rules) > 0 {
+			st.Meta.Updated = rules[0].Learned
 		}
-		out = append(out, d)
+		ls = append(ls, st)
 	}
-	return out
+	return ls
+}
+
+// proxyAddr is the proxy address the setup steps show, "" when the proxy
+// is off, listens on every interface, or its port is chosen at start.
+func proxyAddr(listen string) string {
+	host, port, err := net.SplitHostPort(listen)
+	if err != nil || port == "0" {
+		return ""
+	}
+	if ip, err := netip.ParseAddr(host); host == "" || err == nil && ip.IsUnspecified() {
+		return "" // every interface: the address clients use is not known here
+	}
+	return listen
 }

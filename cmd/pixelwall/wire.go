@@ -133,7 +133,7 @@ func proxyOptions(cfg *Config, res proxy.Resolver) (proxy.Options, error) {
 	if err != nil {
 		return opts, err
 	}
-	opts.Transport = proxy.NewTransport(proxy.TransportOptions{Resolver: res, RootCAs: roots})
+	opts.Transport = proxy.NewTransport(proxy.TransportOptions{Resolver: res, RootCAs: roots, ResponseHeaderTimeout: time.Duration(h.UpstreamTimeout)})
 	return opts, nil
 }
 

@@ -16,6 +16,8 @@ type chart struct {
 	Bars                     []bar
 	YTicks, XTicks           []tick
 	Empty                    bool
+	Label                    string // what the chart shows, for screen readers
+	Per                      string // the bucket width in words: "per 30 minutes"
 }
 
 // bar is one bucket.
@@ -87,16 +89,37 @@ func newChart(points []blocklog.Point, bucket time.Duration, now time.Time) char
 			num(p.Total) + " requests, " + num(p.Blocked) + " blocked (" + percent(p.Blocked, p.Total) + ")"
 		c.Bars = append(c.Bars, b)
 
-		t := p.Time.Local()
-		if t.Minute() == 0 && t.Hour()%3 == 0 {
-			label := t.Format("15:04")
-			if t.Hour() == 0 {
-				label = t.Format("Jan 2")
-			}
+		if label, ok := xTick(p.Time, bucket); ok {
 			c.XTicks = append(c.XTicks, tick{Pos: round1(x), Label: label})
 		}
 	}
 	return c
+}
+
+// xTick says whether the bucket starting at t gets an x axis label, and
+// which: every 10 minutes for buckets of minutes, every 3 hours for
+// half-hours, every day for longer ones; a day's first label is its date.
+func xTick(t time.Time, bucket time.Duration) (string, bool) {
+	t = t.Local()
+	switch {
+	case bucket <= 5*time.Minute:
+		if t.Minute()%10 != 0 {
+			return "", false
+		}
+	case bucket <= time.Hour:
+		if t.Minute() != 0 || t.Hour()%3 != 0 {
+			return "", false
+		}
+	default:
+		if t.Hour() >= int(bucket/time.Hour) {
+			return "", false
+		}
+		return t.Format("Mon 2"), true
+	}
+	if t.Hour() == 0 && t.Minute() == 0 {
+		return t.Format("Jan 2"), true
+	}
+	return t.Format("15:04"), true
 }
 
 // niceStep is a round step (1, 2 or 5 times a power of ten) that splits

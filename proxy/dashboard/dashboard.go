@@ -15,8 +15,9 @@
 // rebinding. Every form carries a CSRF token, and POSTs from another
 // origin are refused.
 //
-// The package imports only the standard library, bcrypt and the block log;
-// the command wires it to the proxy and the resolver through Options.
+// The package imports only the standard library, bcrypt, the block log and
+// blocklist (for the lists' status); the command wires it to the proxy, the
+// resolver and the lists through Options.
 package dashboard
 
 import (
@@ -83,20 +84,11 @@ func (a AllowAction) String() string {
 	return b.String()
 }
 
-// ListStatus is the state of one block list, shown on /lists.
-type ListStatus struct {
-	Name   string
-	Source string // URL or file
-	Format string // adblock, hosts, domains, …
-	Rules  int    // rules loaded
-	// BadLines is how many lines could not be parsed; FirstBad holds the
-	// first few of them.
-	BadLines int
-	FirstBad []string
-	Updated  time.Time // when the content last changed; zero: never loaded
-	Checked  time.Time // when the source was last fetched or read
-	// LastError is the last update's error, "" when it succeeded.
-	LastError string
+// BlockAction is a block asked for from the dashboard: "block this host"
+// on an entry that a guess (the pixel heuristic, a learned rule) made.
+type BlockAction struct {
+	// Host is blocked with its subdomains, like a line of config deny:.
+	Host string
 }
 
 // LearnedRule is a rule learned from the pixel heuristic, shown on /lists
@@ -119,12 +111,20 @@ type Options struct {
 	// Allow applies an allow asked for from the log. It must take effect
 	// without a restart. nil hides the allow forms.
 	Allow func(AllowAction) error
-	// Lists reports the block lists' status for /lists; nil shows none.
-	Lists func() []ListStatus
+	// Block adds a host to the deny rules, asked for from the log. It must
+	// take effect without a restart. nil hides the block forms.
+	Block func(BlockAction) error
+	// Lists reports the status of every configured list, for /lists and
+	// the overview's warnings; nil shows none. It is called on every page
+	// view and must be cheap and safe for concurrent use.
+	Lists func() []blocklist.ListStatus
 	// Learned reports the rules learned from the pixel heuristic for
 	// /lists; Unlearn forgets one at once. Nil hides them (and the action).
 	Learned func() []LearnedRule
 	Unlearn func(rule string) error
+	// Proxy is the HTTP proxy's address (host:port) that clients are set
+	// to, for the setup steps; "" when unknown.
+	Proxy string
 	// PasswordHash is a bcrypt hash (see HashPassword). When it is set,
 	// every page needs a login with the password.
 	PasswordHash string
@@ -224,6 +224,7 @@ func New(opts Options) (*Server, error) {
 	m.HandleFunc("GET /lists", s.lists)
 	m.HandleFunc("POST /allow", s.allow)
 	m.HandleFunc("POST /unlearn", s.unlearn)
+	m.HandleFunc("POST /block", s.block)
 	m.HandleFunc("/metrics", s.metrics)
 	if s.auth {
 		m.HandleFunc("GET /login", s.loginPage)

@@ -17,6 +17,7 @@ import (
 
 	"golang.org/x/crypto/bcrypt"
 
+	"github.com/pixelwall/pixelwall/blocklist"
 	"github.com/pixelwall/pixelwall/proxy/blocklog"
 )
 
@@ -708,29 +709,61 @@ func TestEscaping(t *testing.T) {
 		t.Error("the search box echoes HTML")
 	}
 	// A hostile list status too.
-	s = newServer(t, Options{Log: l, Lists: func() []ListStatus {
-		return []ListStatus{{Name: "<script>n</script>", Source: "https://lists.test/l.txt", LastError: "<script>e</script>",
-			BadLines: 1, FirstBad: []string{"<script>b</script>"}}}
+	s = newServer(t, Options{Log: l, Lists: func() []blocklist.ListStatus {
+		return []blocklist.ListStatus{{Name: "<script>n</script>", Source: "https://lists.test/l.txt", State: blocklist.ListFailed,
+			Reason: "<script>e</script>", Stats: blocklist.ListStats{Name: "x", BadCount: 1, Bad: []blocklist.BadLine{{Line: 1, Text: "<script>b</script>", Err: "bad"}}}}}
 	}})
-	if body := get(t, s, "/lists"); strings.Contains(body, "<script>") {
-		t.Error("/lists contains <script> unescaped")
+	for _, page := range []string{"/lists", "/"} {
+		if body := get(t, s, page); strings.Contains(body, "<script>") {
+			t.Errorf("%s contains <script> unescaped", page)
+		}
+	}
+}
+
+// testLists are lists in every state.
+func testLists(now time.Time) []blocklist.ListStatus {
+	return []blocklist.ListStatus{
+		{Name: "easyprivacy", Source: "https://easylist.test/easyprivacy.txt", State: blocklist.ListOK,
+			Stats: blocklist.Compile(blocklist.Source{Name: "easyprivacy", Format: blocklist.FormatAdblock, Text: "||a.test^\n||b.test^\n||x.test/a$image,~image\n||y.test/a$script,~script\n"}).Lists()[0],
+			Meta:  blocklist.FetchMeta{Updated: now.Add(-3 * time.Hour), Checked: now.Add(-10 * time.Minute), LastSuccess: now.Add(-10 * time.Minute)}},
+		{Name: "mine", Source: "/etc/pixelwall/mine.txt", State: blocklist.ListMissing, Reason: "open /etc/pixelwall/mine.txt: no such file or directory"},
+		{Name: "htmlpage", Source: "https://lists.test/moved.txt", State: blocklist.ListStale,
+			Reason: "the last download failed (the server sent an HTML page, not a list); the last good copy serves",
+			Meta:   blocklist.FetchMeta{Updated: now.Add(-50 * time.Hour), LastSuccess: now.Add(-50 * time.Hour), LastFailure: now.Add(-2 * time.Minute), Failures: 3}},
+		{Name: "offline", Source: "https://unreachable.test/list.txt", State: blocklist.ListFailed,
+			Reason: "dial tcp: lookup unreachable.test: no such host", Meta: blocklist.FetchMeta{LastFailure: now.Add(-time.Minute), Failures: 1}},
+		{Name: "fresh", Source: "https://lists.test/fresh.txt", State: blocklist.ListNeverFetched, Reason: "not downloaded yet"},
 	}
 }
 
 func TestLists(t *testing.T) {
 	now := time.Now()
-	s := newServer(t, Options{Lists: func() []ListStatus {
-		return []ListStatus{
-			{Name: "easyprivacy", Source: "https://easylist.test/easyprivacy.txt", Format: "adblock", Rules: 51234,
-				BadLines: 2, FirstBad: []string{"##bad", "[Adblock"}, Updated: now.Add(-3 * time.Hour), Checked: now.Add(-10 * time.Minute)},
-			{Name: "hosts", Source: "/etc/pixelwall/hosts.txt", Format: "hosts", Rules: 80, LastError: "open: no such file"},
-		}
-	}})
+	s := newServer(t, Options{Lists: func() []blocklist.ListStatus { return testLists(now) }})
 	body := get(t, s, "/lists")
-	for _, want := range []string{"easyprivacy", "51,234", "##bad", "3 h ago", "10 min ago", "open: no such file", "never", "1 failing", "adblock"} {
+	for _, want := range []string{"easyprivacy", "adblock", "3 h ago", "10 min ago",
+		`<span class="badge k-block">missing</span>`, "open /etc/pixelwall/mine.txt: no such file or directory",
+		`<span class="badge k-heur">stale</span>`, "the server sent an HTML page", "(3 in a row)", "2 days ago",
+		`<span class="badge k-block">failed</span>`, "no such host",
+		`<span class="badge k-heur">never downloaded</span>`, `<span class="badge k-pass">ok</span>`, "3 failing"} {
 		if !strings.Contains(body, want) {
 			t.Errorf("/lists lacks %q", want)
 		}
+	}
+	if !strings.Contains(body, `<td class="num" data-l="Rules">2</td>`) || !strings.Contains(body, "<summary>2</summary>") {
+		t.Errorf("/lists does not show easyprivacy's 2 rules and 2 bad lines")
+	}
+	// The overview warns about the stale, the missing and the failed list,
+	// not the others.
+	body = get(t, s, "/")
+	for _, want := range []string{"List <a href=\"/lists\">mine</a> is missing: open /etc/pixelwall/mine.txt",
+		"List <a href=\"/lists\">htmlpage</a> could not be updated: the last download failed",
+		"List <a href=\"/lists\">offline</a> failed: dial tcp"} {
+		if !strings.Contains(body, want) {
+			t.Errorf("overview lacks the warning %q", want)
+		}
+	}
+	if n := strings.Count(body, `role="alert"`); n != 3 {
+		t.Errorf("overview has %d list warnings, want 3", n)
 	}
 	s = newServer(t, Options{})
 	if body := get(t, s, "/lists"); !strings.Contains(body, "not available") {

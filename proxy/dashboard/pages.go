@@ -6,11 +6,11 @@ import (
 	"net/http"
 	"net/netip"
 	"net/url"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/pixelwall/pixelwall/blocklist"
 	"github.com/pixelwall/pixelwall/proxy/blocklog"
 )
 
@@ -54,41 +54,6 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, page
 	w.Write(buf.Bytes()) //nolint:errcheck // the client went away
 }
 
-// entryTable is a table of log entries, with allow forms.
-type entryTable struct {
-	Entries  []entryView
-	Back     string // the page to come back to after an allow
-	CanAllow bool
-}
-
-// entryView is an entry as a table row shows it.
-type entryView struct {
-	blocklog.Entry
-	Ago       string // "3 min ago"
-	At        string // absolute time
-	Allowable bool   // shows an allow form
-}
-
-// allowable reports whether an allow would let e's request through
-// next time: it was blocked and has a host.
-func allowable(e blocklog.Entry) bool {
-	return e.Host != "" && slices.Contains(trackerKinds, e.Kind)
-}
-
-// entryViews prepares entries for a table.
-func (s *Server) entryViews(entries []blocklog.Entry, now time.Time) []entryView {
-	views := make([]entryView, len(entries))
-	for i, e := range entries {
-		views[i] = entryView{
-			Entry:     e,
-			Ago:       ago(now, e.Time),
-			At:        absTime(e.Time),
-			Allowable: s.opts.Allow != nil && allowable(e),
-		}
-	}
-	return views
-}
-
 // topRow is one line of a top list.
 type topRow struct {
 	Key  string
@@ -97,8 +62,9 @@ type topRow struct {
 	Link string // the log filtered on Key
 }
 
-// topRows turns counts into rows linking to the log filtered by param.
-func topRows(counts []blocklog.Count, param string) []topRow {
+// topRows turns counts into rows linking to the log filtered by param
+// over the time range since.
+func topRows(counts []blocklog.Count, param, since string) []topRow {
 	var max int64
 	for _, c := range counts {
 		if c.N > max {
@@ -111,7 +77,7 @@ func topRows(counts []blocklog.Count, param string) []topRow {
 		if max > 0 {
 			pct = int(c.N * 100 / max)
 		}
-		v := url.Values{param: {c.Key}, "since": {"24h"}}
+		v := url.Values{param: {c.Key}, "since": {since}}
 		rows[i] = topRow{Key: c.Key, N: c.N, Pct: pct, Link: "/log?" + v.Encode()}
 	}
 	return rows
@@ -124,15 +90,42 @@ var trackerKinds = []string{"blocked", "heuristic", "connect-refused"}
 type overviewView struct {
 	base
 	entryTable
+	Range      string   // 1h, 24h or 7d
+	RangeLabel string   // "24 h"
+	Ranges     []option // the range choices
 	Chart      chart
 	Total      int64
 	Blocked    int64
 	BlockedPct string
+	HTTP, DNS  layerTotals
 	Dropped    uint64
 	Trackers   []topRow
 	Clients    []topRow
 	Lists      []topRow
 	Rules      []topRow
+	// Failing are the lists that need attention.
+	Failing []blocklist.ListStatus
+	// Setup shows the first steps: nothing was ever logged.
+	Setup *setupSteps
+}
+
+// layerTotals are one layer's decisions over the range.
+type layerTotals struct {
+	Total, Blocked int64
+}
+
+// overviewRange is one of the overview's time ranges.
+type overviewRange struct {
+	span, bucket time.Duration
+	label        string // "24 h"
+	per          string // "per 30 minutes"
+}
+
+// overviewRanges are the overview's time ranges by their query value.
+var overviewRanges = map[string]overviewRange{
+	"1h":  {time.Hour, 2 * time.Minute, "1 h", "per 2 minutes"},
+	"24h": {24 * time.Hour, 30 * time.Minute, "24 h", "per 30 minutes"},
+	"7d":  {7 * 24 * time.Hour, 4 * time.Hour, "7 days", "per 4 hours"},
 }
 
 // overview serves GET /.
@@ -140,24 +133,41 @@ func (s *Server) overview(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	l := s.opts.Log
 	now := s.now()
-	const bucket = 30 * time.Minute
-	since := now.Add(-24 * time.Hour).Truncate(bucket)
+	v := overviewView{Range: r.URL.Query().Get("range"), Dropped: l.Dropped()}
+	rg, ok := overviewRanges[v.Range]
+	if !ok {
+		v.Range, rg = "24h", overviewRanges["24h"]
+	}
+	v.RangeLabel = rg.label
+	v.Ranges = options(v.Range, "1h", "1 h", "24h", "24 h", "7d", "7 days")
+	since := now.Add(-rg.span).Truncate(rg.bucket)
 
-	points, err := l.Series(ctx, since, bucket, "")
-	if err != nil {
-		s.errorPage(w, r, "read the series", err)
-		return
+	var series [2][]blocklog.Point
+	for i, layer := range []string{"http", "dns"} {
+		points, err := l.Series(ctx, since, rg.bucket, layer)
+		if err != nil {
+			s.errorPage(w, r, "read the series", err)
+			return
+		}
+		series[i] = points
 	}
-	v := overviewView{Dropped: l.Dropped()}
-	for _, p := range points {
-		v.Total += p.Total
-		v.Blocked += p.Blocked
+	for _, p := range series[0] {
+		v.HTTP.Total += p.Total
+		v.HTTP.Blocked += p.Blocked
 	}
+	for _, p := range series[1] {
+		v.DNS.Total += p.Total
+		v.DNS.Blocked += p.Blocked
+	}
+	v.Total, v.Blocked = v.HTTP.Total+v.DNS.Total, v.HTTP.Blocked+v.DNS.Blocked
 	v.BlockedPct = percent(v.Blocked, v.Total)
-	v.Chart = newChart(points, bucket, now)
+	v.Chart = newChart(sumSeries(series[0], series[1]), rg.bucket, now)
+	v.Chart.Label = "Requests and blocked requests " + rg.per + " over the last " + rg.label
+	v.Chart.Per = rg.per
 
-	day := blocklog.Filter{Since: now.Add(-24 * time.Hour)}
-	if v.Trackers, err = s.topTrackers(ctx, day, 10); err != nil {
+	window := blocklog.Filter{Since: now.Add(-rg.span)}
+	var err error
+	if v.Trackers, err = s.topTrackers(ctx, window, 10, v.Range); err != nil {
 		s.errorPage(w, r, "count the top trackers", err)
 		return
 	}
@@ -169,12 +179,12 @@ func (s *Server) overview(w http.ResponseWriter, r *http.Request) {
 		{"lists", "list", &v.Lists},
 		{"rules", "rule", &v.Rules},
 	} {
-		counts, err := l.Top(ctx, t.by, day, 10)
+		counts, err := l.Top(ctx, t.by, window, 10)
 		if err != nil {
 			s.errorPage(w, r, "count the top "+t.by, err)
 			return
 		}
-		*t.rows = topRows(counts, t.param)
+		*t.rows = topRows(counts, t.param, v.Range)
 	}
 
 	recent, err := l.Query(ctx, blocklog.Filter{Limit: 20})
@@ -182,23 +192,46 @@ func (s *Server) overview(w http.ResponseWriter, r *http.Request) {
 		s.errorPage(w, r, "read the log", err)
 		return
 	}
-	v.entryTable = entryTable{
-		Entries:  s.entryViews(recent, now),
-		Back:     "/",
-		CanAllow: s.opts.Allow != nil,
+	if len(recent) == 0 && v.Total == 0 {
+		v.Setup = s.setup()
 	}
+	if s.opts.Lists != nil {
+		for _, st := range s.opts.Lists() {
+			if failing(st.State) {
+				v.Failing = append(v.Failing, st)
+			}
+		}
+	}
+	v.entryTable = s.entryTable(recent, now, "/")
 	v.base = s.base(w, r, "Overview", "overview")
 	s.render(w, r, http.StatusOK, "overview", v)
 }
 
+// sumSeries adds two series of the same buckets.
+func sumSeries(a, b []blocklog.Point) []blocklog.Point {
+	out := make([]blocklog.Point, max(len(a), len(b)))
+	for i := range out {
+		if i < len(a) {
+			out[i] = a[i]
+		} else {
+			out[i].Time = b[i].Time
+		}
+		if i < len(b) {
+			out[i].Total += b[i].Total
+			out[i].Blocked += b[i].Blocked
+		}
+	}
+	return out
+}
+
 // topTrackers is the top hosts among the tracker kinds.
-func (s *Server) topTrackers(ctx context.Context, f blocklog.Filter, n int) ([]topRow, error) {
+func (s *Server) topTrackers(ctx context.Context, f blocklog.Filter, n int, since string) ([]topRow, error) {
 	f.Kinds = trackerKinds
 	counts, err := s.opts.Log.Top(ctx, "hosts", f, n)
 	if err != nil {
 		return nil, err
 	}
-	return topRows(counts, "host"), nil
+	return topRows(counts, "host", since), nil
 }
 
 // option is one choice of a select.
@@ -323,11 +356,7 @@ func (s *Server) logPage(w http.ResponseWriter, r *http.Request) {
 	v.Layers = options(f.Layer, "", "both", "http", "http", "dns", "dns")
 	v.Sinces = options(f.Since, "1h", "last hour", "24h", "last 24 hours", "7d", "last 7 days",
 		"30d", "last 30 days", "all", "all time")
-	v.entryTable = entryTable{
-		Entries:  s.entryViews(entries, now),
-		Back:     r.URL.RequestURI(),
-		CanAllow: s.opts.Allow != nil,
-	}
+	v.entryTable = s.entryTable(entries, now, r.URL.RequestURI())
 	v.base = s.base(w, r, "Log", "log")
 	s.render(w, r, http.StatusOK, "log", v)
 }
@@ -396,64 +425,11 @@ func (s *Server) page(ctx context.Context, f blocklog.Filter, limit int, cur cur
 	}
 }
 
-// listView is one row of the lists page.
-type listView struct {
-	ListStatus
-	UpdatedAgo, UpdatedAt string
-	CheckedAgo, CheckedAt string
-}
-
-// listsView is the lists page.
-type listsView struct {
-	base
-	Available bool
-	Lists     []listView
-	Rules     int
-	Failing   int
-	// Learning says whether learned rules are reported; Learned are they.
-	Learning   bool
-	CanUnlearn bool
-	Learned    []learnedView
-}
-
 // learnedView is one row of the learned rules.
 type learnedView struct {
 	LearnedRule
 	LearnedAgo, LearnedAt   string
 	LastUsedAgo, LastUsedAt string
-}
-
-// lists serves GET /lists.
-func (s *Server) lists(w http.ResponseWriter, r *http.Request) {
-	v := listsView{Available: s.opts.Lists != nil}
-	if s.opts.Lists != nil {
-		now := s.now()
-		for _, l := range s.opts.Lists() {
-			lv := listView{ListStatus: l}
-			if !l.Updated.IsZero() {
-				lv.UpdatedAgo, lv.UpdatedAt = ago(now, l.Updated), absTime(l.Updated)
-			}
-			if !l.Checked.IsZero() {
-				lv.CheckedAgo, lv.CheckedAt = ago(now, l.Checked), absTime(l.Checked)
-			}
-			v.Rules += l.Rules
-			if l.LastError != "" {
-				v.Failing++
-			}
-			v.Lists = append(v.Lists, lv)
-		}
-	}
-	if s.opts.Learned != nil {
-		now := s.now()
-		v.Learning, v.CanUnlearn = true, s.opts.Unlearn != nil
-		for _, lr := range s.opts.Learned() {
-			v.Learned = append(v.Learned, learnedView{LearnedRule: lr,
-				LearnedAgo: ago(now, lr.Learned), LearnedAt: absTime(lr.Learned),
-				LastUsedAgo: ago(now, lr.LastUsed), LastUsedAt: absTime(lr.LastUsed)})
-		}
-	}
-	v.base = s.base(w, r, "Lists", "lists")
-	s.render(w, r, http.StatusOK, "lists", v)
 }
 
 // unlearn serves POST /unlearn (ServeHTTP checked the origin and the CSRF

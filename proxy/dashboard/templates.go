@@ -33,14 +33,15 @@ var funcs = template.FuncMap{
 		return fmt.Sprint(v)
 	},
 	"kindClass": kindClass,
-	"topBox": func(title, column string, rows []topRow, empty string) topBox {
-		return topBox{Title: title, Column: column, Rows: rows, Empty: empty}
+	"topBox": func(title, column string, rows []topRow, empty, since string) topBox {
+		return topBox{Title: title, Column: column, Rows: rows, Empty: empty, Since: since}
 	},
 }
 
 // topBox is one of the overview's top lists.
 type topBox struct {
 	Title, Column, Empty string
+	Since                string // "last 24 h"
 	Rows                 []topRow
 }
 
