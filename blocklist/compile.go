@@ -53,132 +53,121 @@ func Compile(srcs ...Source) *Matcher {
 	m := &Matcher{lists: make([]ListStats, len(srcs)), params: make(map[string]int32), hostRules: make(map[string]*hostHeads)}
 	m.hosts.texts = make([]string, len(srcs)+1)
 	m.hosts.seed = maphash.MakeSeed()
-	var lowered strings.Builder // lower-cased copies of hostnames written with upper case
-
-	// Rules are compiled as they are parsed, so that no parsed Rule outlives
-	// its line: a reload then needs little more memory than the matcher it
-	// builds. $badfilter rules are collected and applied at the end.
-	var entries [numCats][]indexEntry
-	var cands [][]ruleToken
+	cp := &compiler{m: m}
+	// freq counts, by token hash, the rules that have the token. It is not
+	// kept in compiler, whose contents escape, so that it can stay on the
+	// stack.
 	freq := make(map[uint32]int)
-	var bf badFilters
-	compile := func(p parsedRule) {
-		if p.r.BadFilter {
-			bf.add(p.r)
-			return
-		}
-		cat, ok := m.categorize(p, &lowered)
-		if !ok {
-			return
-		}
-		i := int32(len(m.rules) - 1)
-		e := indexEntry{rule: i, off: -1}
-		var toks []ruleToken
-		if host, ok := hostKey(&m.rules[i]); ok {
-			e.host = host
-		} else {
-			toks = ruleTokens(p.r, &m.rules[i])
-			for _, t := range toks {
-				freq[t.hash]++
-			}
-		}
-		entries[cat] = append(entries[cat], e)
-		// A blocking $redirect= rule is also a $redirect-rule= one (as in
-		// uBlock Origin and adblock-rust): its resource answers the request
-		// whichever rule, of whichever list, blocks it. Its twin in the
-		// redirect index is a copy that shares its options.
-		twin := p.r.Redirect != "" && !p.r.RedirectRule && !p.r.Exception
-		if twin {
-			c := m.rules[i]
-			c.next = -1
-			m.rules = append(m.rules, c)
-			te := e
-			te.rule, te.twin = i+1, true
-			entries[catRedirect] = append(entries[catRedirect], te)
-			for _, t := range toks {
-				freq[t.hash]++
-			}
-		}
-		for len(cands) < len(m.rules) {
-			cands = append(cands, nil)
-		}
-		cands[i] = toks
-		if twin {
-			cands[i+1] = toks
-		}
-	}
-
 	for li, src := range srcs {
-		st := &m.lists[li]
-		st.Name, st.Format = src.Name, src.Format
-		if st.Format == FormatAuto {
-			st.Format = detectFormat(src.Text)
-		}
-		m.hosts.texts[li] = src.Text
-		list := uint16(li)
-		st.Lines = lines(src.Text, func(n, off int, line string) {
-			trimmed := strings.TrimSpace(line)
-			off += strings.Index(line, trimmed)
-			if trimmed == "" || trimmed[0] == '!' || trimmed[0] == '#' && st.Format != FormatAdblock ||
-				trimmed[0] == '[' && st.Format == FormatAdblock {
-				st.Comments++
-				return
-			}
-			if st.Format != FormatAdblock || looksLikeHostsLine(trimmed) {
-				m.addHostLine(st, list, &lowered, n, off, trimmed, st.Format == FormatDomains)
-				return
-			}
-			r, err := ParseRule(trimmed)
-			switch {
-			case err == ErrNotNetwork && isCosmetic(trimmed):
-				st.Cosmetic++
-			case err == ErrNotNetwork:
-				st.Comments++
-			case err != nil:
-				st.bad(n, trimmed, err)
-			default:
-				compile(parsedRule{r: r, list: list, line: n, off: off})
-			}
-		})
+		cp.readList(li, src, freq)
 	}
-	if len(bf.twins) > 0 {
-		m.applyBadFilters(&bf, &entries)
+	if len(cp.bf.twins) > 0 {
+		m.applyBadFilters(&cp.bf, &cp.entries)
 	}
-
-	// Index each rule by its rarest token, so that a URL's tokens bring up
-	// few candidates. Tokens found in most URLs count as common whatever
-	// the rules say.
-	for t := range urlCommonTokens {
-		freq[tokenHash(t)] += 1 << 20
-	}
-	for cat := range entries {
-		for k := range entries[cat] {
-			e := &entries[cat][k]
-			best := -1
-			for _, t := range cands[e.rule] {
-				if best < 0 || freq[t.hash] < best {
-					best, e.token, e.off = freq[t.hash], t.hash, t.off
-				}
-			}
-		}
-	}
-	for cat, ix := range []*ruleIndex{&m.important, &m.block, &m.exception, &m.docException, &m.redirect, &m.removeParam, &m.keepParam, &m.noRedirect} {
-		*ix = buildIndex(cat, m.rules, entries[cat], m.hostRules)
-	}
-
-	m.hosts.texts[len(srcs)] = lowered.String()
+	cp.buildIndexes(freq)
+	m.hosts.texts[len(srcs)] = cp.lowered.String()
 	m.hosts.build(func(list uint16) { m.lists[list].Duplicates++ })
-	nb := 64
-	for nb < len(m.hostRules)*8 {
-		nb <<= 1
-	}
-	m.hostBits, m.hostBitsMask = make([]uint64, nb/64), uint32(nb-1)
-	for host := range m.hostRules {
-		b := uint32(maphash.String(m.hosts.seed, host)) & m.hostBitsMask
-		m.hostBits[b>>6] |= 1 << (b & 63)
-	}
+	m.buildHostBits()
 	m.rules = m.rules[:len(m.rules):len(m.rules)]
 	return m
+}
+
+// compiler is Compile's work in progress. Rules are compiled as they are
+// parsed, so that no parsed Rule outlives its line: a reload then needs
+// little more memory than the matcher it builds. $badfilter rules are
+// collected and applied at the end.
+type compiler struct {
+	m       *Matcher
+	lowered strings.Builder // lower-cased copies of hostnames written with upper case
+	entries [numCats][]indexEntry
+	cands   [][]ruleToken // by rule: the tokens it may be indexed by
+	bf      badFilters
+}
+
+// readList reads the list src, the li-th given to Compile, into the
+// matcher, and counts in its ListStats what each line became.
+func (cp *compiler) readList(li int, src Source, freq map[uint32]int) {
+	m := cp.m
+	st := &m.lists[li]
+	st.Name, st.Format = src.Name, src.Format
+	if st.Format == FormatAuto {
+		st.Format = detectFormat(src.Text)
+	}
+	m.hosts.texts[li] = src.Text
+	list := uint16(li)
+	st.Lines = lines(src.Text, func(n, off int, line string) {
+		trimmed := strings.TrimSpace(line)
+		off += strings.Index(line, trimmed)
+		if trimmed == "" || trimmed[0] == '!' || trimmed[0] == '#' && st.Format != FormatAdblock ||
+			trimmed[0] == '[' && st.Format == FormatAdblock {
+			st.Comments++
+			return
+		}
+		if st.Format != FormatAdblock || looksLikeHostsLine(trimmed) {
+			m.addHostLine(st, list, &cp.lowered, n, off, trimmed, st.Format == FormatDomains)
+			return
+		}
+		r, err := ParseRule(trimmed)
+		switch {
+		case err == ErrNotNetwork && isCosmetic(trimmed):
+			st.Cosmetic++
+		case err == ErrNotNetwork:
+			st.Comments++
+		case err != nil:
+			st.bad(n, trimmed, err)
+		default:
+			cp.add(parsedRule{r: r, list: list, line: n, off: off}, freq)
+		}
+	})
+}
+
+// add compiles a parsed rule and queues it for its index, with the tokens
+// it may be indexed by, counted in freq.
+func (cp *compiler) add(p parsedRule, freq map[uint32]int) {
+	m := cp.m
+	if p.r.BadFilter {
+		cp.bf.add(p.r)
+		return
+	}
+	cat, ok := m.categorize(p, &cp.lowered)
+	if !ok {
+		return
+	}
+	i := int32(len(m.rules) - 1)
+	e := indexEntry{rule: i, off: -1}
+	var toks []ruleToken
+	if host, ok := hostKey(&m.rules[i]); ok {
+		e.host = host
+	} else {
+		toks = ruleTokens(p.r, &m.rules[i])
+		for _, t := range toks {
+			freq[t.hash]++
+		}
+	}
+	cp.entries[cat] = append(cp.entries[cat], e)
+	// A blocking $redirect= rule is also a $redirect-rule= one (as in
+	// uBlock Origin and adblock-rust): its resource answers the request
+	// whichever rule, of whichever list, blocks it. Its twin in the
+	// redirect index is a copy that shares its options.
+	twin := p.r.Redirect != "" && !p.r.RedirectRule && !p.r.Exception
+	if twin {
+		c := m.rules[i]
+		c.next = -1
+		m.rules = append(m.rules, c)
+		te := e
+		te.rule, te.twin = i+1, true
+		cp.entries[catRedirect] = append(cp.entries[catRedirect], te)
+		for _, t := range toks {
+			freq[t.hash]++
+		}
+	}
+	for len(cp.cands) < len(m.rules) {
+		cp.cands = append(cp.cands, nil)
+	}
+	cp.cands[i] = toks
+	if twin {
+		cp.cands[i+1] = toks
+	}
 }
 
 const (
@@ -199,14 +188,7 @@ const (
 func (m *Matcher) categorize(p parsedRule, lowered *strings.Builder) (cat int, ok bool) {
 	r, st := p.r, &m.lists[p.list]
 	if len(r.Inert) > 0 {
-		st.Inert++
-		if st.InertOptions == nil {
-			st.InertOptions = make(map[string]int)
-		}
-		for _, o := range r.Inert {
-			name, _, _ := strings.Cut(o, "=")
-			st.InertOptions[name]++
-		}
+		countInert(st, r)
 		return 0, false
 	}
 
@@ -223,19 +205,65 @@ func (m *Matcher) categorize(p parsedRule, lowered *strings.Builder) (cat int, o
 		hasExtra = true
 	}
 
-	switch {
-	case r.Types != 0:
-		c.types = r.Types &^ r.NotTypes
-	case r.Exception || r.RemoveParam:
-		c.types = typesAll &^ r.NotTypes
-	default:
-		c.types = typesDefault &^ r.NotTypes
-	}
+	c.types = ruleTypes(r)
 	if c.types == 0 {
 		st.bad(p.line, r.Text, errNoTypes)
 		return 0, false
 	}
 
+	if compilePattern(r, &c, &x) {
+		hasExtra = true
+	}
+
+	cat, catExtra := classify(r, st, &c, &x)
+	if catExtra {
+		hasExtra = true
+	}
+	if r.Redirect != "" && !r.RedirectRule && !r.Exception {
+		x.redirect, _ = redirectResponse(r.Redirect)
+		x.hasRedirect = true
+		hasExtra = true
+	}
+	if hasExtra {
+		c.extra = int32(len(m.extras))
+		m.extras = append(m.extras, x)
+	}
+	if cat == catRemoveParam && m.addParam(&c, &x) {
+		return 0, false
+	}
+	m.rules = append(m.rules, c)
+	return cat, true
+}
+
+// countInert counts a rule left inert by options the engine does not apply,
+// and those options by name.
+func countInert(st *ListStats, r *Rule) {
+	st.Inert++
+	if st.InertOptions == nil {
+		st.InertOptions = make(map[string]int)
+	}
+	for _, o := range r.Inert {
+		name, _, _ := strings.Cut(o, "=")
+		st.InertOptions[name]++
+	}
+}
+
+// ruleTypes is the request types r applies to; 0 when its type options
+// exclude every type.
+func ruleTypes(r *Rule) Type {
+	switch {
+	case r.Types != 0:
+		return r.Types &^ r.NotTypes
+	case r.Exception || r.RemoveParam:
+		return typesAll &^ r.NotTypes
+	default:
+		return typesDefault &^ r.NotTypes
+	}
+}
+
+// compilePattern sets c's pattern and pattern flags, or for a regular
+// expression x's lazily compiled regexp; it reports whether it set x.
+func compilePattern(r *Rule, c *crule, x *extra) (hasExtra bool) {
 	if r.MatchCase {
 		c.flags |= fMatchCase
 	}
@@ -246,11 +274,17 @@ func (m *Matcher) categorize(p parsedRule, lowered *strings.Builder) (cat int, o
 			src = "(?i)" + src
 		}
 		x.re = &lazyRegexp{src: src}
-		hasExtra = true
-	} else {
-		c.pattern, c.flags = normalizePattern(r, c.flags)
+		return true
 	}
+	c.pattern, c.flags = normalizePattern(r, c.flags)
+	return false
+}
 
+// classify says which index r belongs to and counts it in st: a
+// $removeparam rule gets its parameter in x, a $redirect-rule its resource;
+// hasExtra reports whether x was set. An exception for documents gets
+// fDocument in c.
+func classify(r *Rule, st *ListStats, c *crule, x *extra) (cat int, hasExtra bool) {
 	switch {
 	case r.Exception && r.Redirect != "":
 		// @@…$redirect= and @@…$redirect-rule cancel the redirect, not the
@@ -287,26 +321,23 @@ func (m *Matcher) categorize(p parsedRule, lowered *strings.Builder) (cat int, o
 		st.Blocking++
 		cat = catBlock
 	}
-	if r.Redirect != "" && !r.RedirectRule && !r.Exception {
-		x.redirect, _ = redirectResponse(r.Redirect)
-		x.hasRedirect = true
-		hasExtra = true
-	}
-	if hasExtra {
-		c.extra = int32(len(m.extras))
-		m.extras = append(m.extras, x)
-	}
-	if cat == catRemoveParam && c.pattern == "" && c.flags&(fRegexp|fAnchorEnd) == 0 &&
+	return cat, hasExtra
+}
+
+// addParam puts a compiled $removeparam rule that names one parameter and
+// has no pattern or other option in the parameter table, where the first
+// rule for a name stays; it reports whether it did.
+func (m *Matcher) addParam(c *crule, x *extra) bool {
+	if c.pattern == "" && c.flags&(fRegexp|fAnchorEnd) == 0 &&
 		c.party == PartyAny && c.types == typesAll && x.domains.empty() && x.notDomains.empty() && x.denyAllow.empty() &&
 		x.param.name != "" && !x.param.invert {
 		if _, dup := m.params[x.param.name]; !dup {
-			m.rules = append(m.rules, c)
+			m.rules = append(m.rules, *c)
 			m.params[x.param.name] = int32(len(m.rules) - 1)
-			return 0, false
+			return true
 		}
 	}
-	m.rules = append(m.rules, c)
-	return cat, true
+	return false
 }
 
 type compileError string

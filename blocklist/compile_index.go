@@ -1,9 +1,47 @@
 package blocklist
 
 import (
+	"hash/maphash"
 	"regexp/syntax"
 	"strings"
 )
+
+// buildIndexes indexes each rule by its rarest token (freq counts the rules
+// that have each), so that a URL's tokens bring up few candidates. Tokens
+// found in most URLs count as common whatever the rules say.
+func (cp *compiler) buildIndexes(freq map[uint32]int) {
+	m, entries := cp.m, &cp.entries
+	for t := range urlCommonTokens {
+		freq[tokenHash(t)] += 1 << 20
+	}
+	for cat := range entries {
+		for k := range entries[cat] {
+			e := &entries[cat][k]
+			best := -1
+			for _, t := range cp.cands[e.rule] {
+				if best < 0 || freq[t.hash] < best {
+					best, e.token, e.off = freq[t.hash], t.hash, t.off
+				}
+			}
+		}
+	}
+	for cat, ix := range []*ruleIndex{&m.important, &m.block, &m.exception, &m.docException, &m.redirect, &m.removeParam, &m.keepParam, &m.noRedirect} {
+		*ix = buildIndex(cat, m.rules, entries[cat], m.hostRules)
+	}
+}
+
+// buildHostBits fills the Bloom filter of hostRules' keys.
+func (m *Matcher) buildHostBits() {
+	nb := 64
+	for nb < len(m.hostRules)*8 {
+		nb <<= 1
+	}
+	m.hostBits, m.hostBitsMask = make([]uint64, nb/64), uint32(nb-1)
+	for host := range m.hostRules {
+		b := uint32(maphash.String(m.hosts.seed, host)) & m.hostBitsMask
+		m.hostBits[b>>6] |= 1 << (b & 63)
+	}
+}
 
 // urlCommonTokens are tokens most URLs contain: a rule indexed by one would
 // be a candidate for nearly every request.
