@@ -32,12 +32,22 @@ func (s *Server) LookupHost(ctx context.Context, host string) ([]netip.Addr, []s
 	case isInvalid(name):
 		return nil, nil, &net.DNSError{Err: "no such host", Name: host, IsNotFound: true}
 	}
+	results := s.askAddrs(ctx, name)
+	return s.readAddrs(host, name, &results)
+}
+
+// hostAnswer is the outcome of one of LookupHost's two queries.
+type hostAnswer struct {
+	resp *dns.Msg
+	err  error
+}
+
+// askAddrs asks for name's A and AAAA records (results in that order) in
+// parallel, each from name's upstreams or, when it has none, the local zone.
+func (s *Server) askAddrs(ctx context.Context, name string) [2]hostAnswer {
 	var (
 		wg      sync.WaitGroup
-		results [2]struct {
-			resp *dns.Msg
-			err  error
-		}
+		results [2]hostAnswer
 	)
 	for i, qtype := range [2]uint16{dns.TypeA, dns.TypeAAAA} {
 		wg.Go(func() {
@@ -52,7 +62,12 @@ func (s *Server) LookupHost(ctx context.Context, host string) ([]netip.Addr, []s
 		})
 	}
 	wg.Wait()
+	return results
+}
 
+// readAddrs makes LookupHost's result for host (name, its FQDN) from the
+// answers to its two queries.
+func (s *Server) readAddrs(host, name string, results *[2]hostAnswer) ([]netip.Addr, []string, error) {
 	var addrs, v6 []netip.Addr
 	var chain []string
 	notFound := true
