@@ -13,7 +13,8 @@ import (
 type Policy struct {
 	gen       uint64
 	m         *Matcher
-	learned   *Matcher // rules learned from the pixel heuristic; may be nil
+	learned   *Matcher        // rules learned from the pixel heuristic; may be nil
+	denied    map[string]bool // hosts the user blocked (with subdomains)
 	overrides overrideIndex
 	now       func() time.Time
 }
@@ -51,6 +52,9 @@ func (p *Policy) Overrides() []Override {
 // only for requests that would be blocked.
 func (p *Policy) Decide(req *Request, client netip.Addr) Decision {
 	d := p.m.Match(req)
+	if d.Action == Pass && len(p.denied) > 0 {
+		d = p.userDenied(req.Host, ResponseFor(req.Type))
+	}
 	if d.Action == Pass && p.learned != nil {
 		d = p.learned.Match(req)
 	}
@@ -65,6 +69,9 @@ func (p *Policy) Decide(req *Request, client netip.Addr) Decision {
 // DecideHost is Decide for a bare hostname (DNS, CONNECT).
 func (p *Policy) DecideHost(host string, client netip.Addr) Decision {
 	d := p.m.MatchHost(host)
+	if d.Action == Pass && len(p.denied) > 0 {
+		d = p.userDenied(host, ResponseNoContent)
+	}
 	if d.Action == Block {
 		if o, ok := p.overrides.allowed(client, host, "", p.now()); ok {
 			return o.decision(d)
@@ -174,5 +181,23 @@ func lookupOverride(m map[string][]Override, client netip.Addr, host string, now
 			return Override{}, false
 		}
 		host = host[i+1:]
+	}
+}
+
+// UserDenyListName is the list the user's own blocks are reported under.
+const UserDenyListName = "user-deny"
+
+// userDenied blocks host when it or a parent domain is one the user
+// blocked.
+func (p *Policy) userDenied(host string, r Response) Decision {
+	for h := strings.TrimSuffix(host, "."); ; {
+		if p.denied[h] {
+			return Decision{Action: Block, Rule: "||" + h + "^", List: UserDenyListName, Response: r}
+		}
+		i := strings.IndexByte(h, '.')
+		if i < 0 {
+			return Decision{}
+		}
+		h = h[i+1:]
 	}
 }

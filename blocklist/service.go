@@ -6,10 +6,12 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"maps"
 	"net/http"
 	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -81,6 +83,7 @@ type Service struct {
 	cfg      Config
 	m        *Matcher
 	learned  *Matcher
+	denied   map[string]bool   // the user's blocks, saved in Dir/deny.txt
 	problems map[string]string // list name → why it did not load
 
 	refresh chan struct{}
@@ -101,6 +104,9 @@ func NewService(cfg Config, opts ServiceOptions) (*Service, error) {
 	if opts.Dir != "" {
 		if err = s.overrides.Load(s.overridesPath()); err != nil {
 			err = fmt.Errorf("saved allows: %w", err)
+		}
+		if derr := s.loadDenied(); derr != nil {
+			err = errors.Join(err, fmt.Errorf("saved blocks: %w", derr))
 		}
 	}
 	s.Reload(cfg)
@@ -153,7 +159,7 @@ func (s *Service) Reload(cfg Config) {
 
 // publishLocked makes the current matcher and overrides the Policy.
 func (s *Service) publishLocked() {
-	s.policy.Store(&Policy{gen: s.gen.Add(1), m: s.m, learned: s.learned, overrides: indexOverrides(configAllows(s.cfg.Allow), s.overrides.List()), now: s.opts.Now})
+	s.policy.Store(&Policy{gen: s.gen.Add(1), m: s.m, learned: s.learned, denied: s.denied, overrides: indexOverrides(configAllows(s.cfg.Allow), s.overrides.List()), now: s.opts.Now})
 }
 
 // ConfigAllowListName is the list the config's allow entries are reported
@@ -236,6 +242,54 @@ func (s *Service) Allow(ov Override) error {
 	if ov.Until.IsZero() && s.opts.Dir != "" {
 		return s.overrides.Save(s.overridesPath())
 	}
+	return nil
+}
+
+// Deny blocks host and its subdomains for everyone (the dashboard's "block
+// this host"), at once and, with a data directory, from then on.
+func (s *Service) Deny(host string) error {
+	host = strings.TrimSuffix(lowerHost(host), ".")
+	if !validHostname(host) {
+		return fmt.Errorf("%q is not a host name", host)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.denied[host] {
+		return nil
+	}
+	denied := make(map[string]bool, len(s.denied)+1)
+	for h := range s.denied {
+		denied[h] = true
+	}
+	denied[host] = true
+	if s.opts.Dir != "" {
+		if err := writeAtomic(s.deniedPath(), []byte(strings.Join(slices.Sorted(maps.Keys(denied)), "\n")+"\n")); err != nil {
+			return err
+		}
+	}
+	s.denied = denied
+	s.publishLocked()
+	return nil
+}
+
+func (s *Service) deniedPath() string { return filepath.Join(s.opts.Dir, "deny.txt") }
+
+// loadDenied reads the saved blocks; a missing file is none.
+func (s *Service) loadDenied() error {
+	src, err := ReadListFile(UserDenyListName, FormatDomains, s.deniedPath(), 0)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	denied := make(map[string]bool)
+	for _, line := range strings.Split(src.Text, "\n") {
+		if h := strings.TrimSpace(line); h != "" && validHostname(h) {
+			denied[h] = true
+		}
+	}
+	s.denied = denied
 	return nil
 }
 

@@ -106,7 +106,11 @@ func newApp(cfg *Config, cfgPath, data string, logger *slog.Logger, stdout io.Wr
 	}
 	a.met.watchHealth(func() []blocklist.ListStatus { return listStatus(a.lists, a.learner) }, upstreamFailures)
 	if cfg.Dashboard.Listen != "off" {
-		dash, err := newDashboard(cfg, a.lists, a.learner, a.blog, a.met, logger)
+		proxyListen := ""
+		if a.httpLn != nil {
+			proxyListen = a.httpLn.Addr().String() // the real port when the config says 0
+		}
+		dash, err := newDashboard(cfg, proxyListen, a.lists, a.learner, a.blog, a.met, logger)
 		if err != nil {
 			return nil, err
 		}

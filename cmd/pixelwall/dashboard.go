@@ -13,7 +13,7 @@ import (
 
 // newDashboard wires the dashboard: the log to read, /metrics, list status,
 // and allow actions that take effect at once.
-func newDashboard(cfg *Config, lists *blocklist.Service, learner *blocklist.Learner, blog *blocklog.Log, met *metrics, logger *slog.Logger) (*dashboard.Server, error) {
+func newDashboard(cfg *Config, proxyListen string, lists *blocklist.Service, learner *blocklist.Learner, blog *blocklog.Log, met *metrics, logger *slog.Logger) (*dashboard.Server, error) {
 	host, _, _ := net.SplitHostPort(cfg.Dashboard.Listen)
 	ip, err := netip.ParseAddr(host)
 	loopback := host == "localhost" || err == nil && ip.IsLoopback()
@@ -30,8 +30,10 @@ func newDashboard(cfg *Config, lists *blocklist.Service, learner *blocklist.Lear
 			}
 			return lists.Allow(ov)
 		},
-		Lists: func() []blocklist.ListStatus { return listStatus(lists, learner) },
-		Proxy: proxyAddr(cfg.HTTP.Listen),
+		Block:    func(b dashboard.BlockAction) error { return lists.Deny(b.Host) },
+		Lists:    func() []blocklist.ListStatus { return listStatus(lists, learner) },
+		Proxy:    proxyAddr(proxyListen),
+		Warnings: cfg.OpenAccess(),
 	}
 	if learner != nil {
 		opts.Unlearn = learner.Unlearn

@@ -125,6 +125,9 @@ type Options struct {
 	// Proxy is the HTTP proxy's address (host:port) that clients are set
 	// to, for the setup steps; "" when unknown.
 	Proxy string
+	// Warnings about the configuration, shown on the overview (an open
+	// proxy or resolver, say).
+	Warnings []string
 	// PasswordHash is a bcrypt hash (see HashPassword). When it is set,
 	// every page needs a login with the password.
 	PasswordHash string

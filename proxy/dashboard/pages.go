@@ -105,6 +105,8 @@ type overviewView struct {
 	Rules      []topRow
 	// Failing are the lists that need attention.
 	Failing []blocklist.ListStatus
+	// Warnings are the configuration's (Options.Warnings).
+	Warnings []string
 	// Setup shows the first steps: nothing was ever logged.
 	Setup *setupSteps
 }
@@ -195,6 +197,7 @@ func (s *Server) overview(w http.ResponseWriter, r *http.Request) {
 	if len(recent) == 0 && v.Total == 0 {
 		v.Setup = s.setup()
 	}
+	v.Warnings = s.opts.Warnings
 	if s.opts.Lists != nil {
 		for _, st := range s.opts.Lists() {
 			if failing(st.State) {

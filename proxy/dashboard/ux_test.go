@@ -193,3 +193,14 @@ func TestConnectRetriesShownOnce(t *testing.T) {
 		t.Error("the folded row does not say ×5")
 	}
 }
+
+// The configuration's warnings (an open proxy, say) head the overview.
+func TestOverviewWarnings(t *testing.T) {
+	const warn = "http.allow_clients has 0.0.0.0/0: the proxy on 0.0.0.0:8080 serves every address that reaches it"
+	if body := get(t, newServer(t, Options{Warnings: []string{warn}}), "/"); !strings.Contains(body, warn) {
+		t.Error("the overview does not show the configuration's warning")
+	}
+	if body := get(t, newServer(t, Options{}), "/"); strings.Contains(body, "serves every address") {
+		t.Error("a warning shows without one")
+	}
+}
