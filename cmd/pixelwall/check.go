@@ -83,26 +83,9 @@ func cmdCheck(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	lc := listsConfig(cfg, lists, *noDefaults)
-	if !*noDefaults {
-		if lc, err = withLearned(cfg, dataDir(common.data, cfg), lc); err != nil {
-			fmt.Fprintln(stderr, "warning:", err)
-		}
-	}
-	svc, err := blocklist.NewService(lc,
-		blocklist.ServiceOptions{Dir: dataDir(common.data, cfg), Logger: slog.New(slog.DiscardHandler)})
+	pol, err := checkPolicy(cfg, dataDir(common.data, cfg), lists, *noDefaults, stderr)
 	if err != nil {
-		fmt.Fprintln(stderr, "warning:", err)
-	}
-	pol := svc.Policy()
-	for _, ls := range svc.Status() {
-		switch {
-		case ls.State == blocklist.ListMissing && slices.Contains(lists, ls.Source):
-			return fmt.Errorf("-list %s: %s", ls.Source, ls.Reason)
-		case ls.Reason != "":
-			fmt.Fprintf(stderr, "warning: list %s: %s: %s\n", ls.Name, ls.State, ls.Reason)
-		}
-		reportBadLines(stderr, ls.Stats)
+		return err
 	}
 
 	out := bufio.NewWriterSize(stdout, 64<<10)
@@ -120,31 +103,67 @@ func cmdCheck(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 			}
 			continue
 		}
-		sc := bufio.NewScanner(stdin)
-		sc.Buffer(make([]byte, 64<<10), 4<<20)
-		for line := 1; sc.Scan(); line++ {
-			b := bytes.TrimSpace(sc.Bytes())
-			if len(b) == 0 {
+		if err := checkStdin(stdin, *source, enc, emit); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// checkPolicy is the policy check decides with: the config's lists (unless
+// noDefaults) with the learned rules, and the -list files, which must be
+// there. Other problems are warnings.
+func checkPolicy(cfg *Config, data string, lists []string, noDefaults bool, stderr io.Writer) (*blocklist.Policy, error) {
+	lc := listsConfig(cfg, lists, noDefaults)
+	var err error
+	if !noDefaults {
+		if lc, err = withLearned(cfg, data, lc); err != nil {
+			fmt.Fprintln(stderr, "warning:", err)
+		}
+	}
+	svc, err := blocklist.NewService(lc, blocklist.ServiceOptions{Dir: data, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		fmt.Fprintln(stderr, "warning:", err)
+	}
+	for _, ls := range svc.Status() {
+		switch {
+		case ls.State == blocklist.ListMissing && slices.Contains(lists, ls.Source):
+			return nil, fmt.Errorf("-list %s: %s", ls.Source, ls.Reason)
+		case ls.Reason != "":
+			fmt.Fprintf(stderr, "warning: list %s: %s: %s\n", ls.Name, ls.State, ls.Reason)
+		}
+		reportBadLines(stderr, ls.Stats)
+	}
+	return svc.Policy(), nil
+}
+
+// checkStdin checks each NDJSON request (or bare URL) on stdin; a line
+// that is not JSON gets an error object and the run goes on.
+func checkStdin(stdin io.Reader, source string, enc *json.Encoder, emit func(checkInput) error) error {
+	sc := bufio.NewScanner(stdin)
+	sc.Buffer(make([]byte, 64<<10), 4<<20)
+	for line := 1; sc.Scan(); line++ {
+		b := bytes.TrimSpace(sc.Bytes())
+		if len(b) == 0 {
+			continue
+		}
+		in := checkInput{Source: source}
+		if b[0] == '{' {
+			if err := json.Unmarshal(b, &in); err != nil {
+				if err := enc.Encode(checkError{URL: in.URL, Error: fmt.Sprintf("stdin line %d: %v", line, err)}); err != nil {
+					return err
+				}
 				continue
 			}
-			in := checkInput{Source: *source}
-			if b[0] == '{' {
-				if err := json.Unmarshal(b, &in); err != nil {
-					if err := enc.Encode(checkError{URL: in.URL, Error: fmt.Sprintf("stdin line %d: %v", line, err)}); err != nil {
-						return err
-					}
-					continue
-				}
-			} else {
-				in.URL = string(b) // a bare URL per line works too
-			}
-			if err := emit(in); err != nil {
-				return err
-			}
+		} else {
+			in.URL = string(b) // a bare URL per line works too
 		}
-		if err := sc.Err(); err != nil {
-			return fmt.Errorf("read stdin: %w", err)
+		if err := emit(in); err != nil {
+			return err
 		}
+	}
+	if err := sc.Err(); err != nil {
+		return fmt.Errorf("read stdin: %w", err)
 	}
 	return nil
 }

@@ -132,22 +132,11 @@ func cmdLogs(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return fmt.Errorf("no block log at %s yet: pixelwall run writes it", path)
 	}
 	if purge {
-		l, err := blocklog.Open(blocklog.Options{Path: path})
-		if err != nil {
-			return err
-		}
-		defer l.Close()
 		var before time.Time
 		if since.d > 0 && !*all {
 			before = time.Now().Add(-since.d)
 		}
-		n, err := l.Purge(ctx, before)
-		if err != nil {
-			return err
-		}
-		// Decisions, not rows: an entry shown as "×N" counts N times.
-		fmt.Fprintf(stdout, "purged %d decisions\n", n)
-		return nil
+		return purgeLog(ctx, path, before, stdout)
 	}
 	l, err := blocklog.OpenReadOnly(path)
 	if err != nil {
@@ -164,24 +153,51 @@ func cmdLogs(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		f.Since = time.Now().Add(-since.d)
 	}
 	if *top != "" {
-		rows, err := l.Top(ctx, *top, f, *limit)
-		if err != nil {
-			return err
-		}
-		if *asJSON {
-			enc := json.NewEncoder(stdout)
-			for _, r := range rows {
-				enc.Encode(map[string]any{"key": r.Key, "count": r.N})
-			}
-			return nil
-		}
-		tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
-		fmt.Fprintf(tw, "COUNT\t %s\n", strings.ToUpper(strings.TrimSuffix(*top, "s")))
-		for _, r := range rows {
-			fmt.Fprintf(tw, "%d\t %s\n", r.N, r.Key)
-		}
-		return tw.Flush()
+		return printTop(ctx, l, *top, f, *limit, *asJSON, stdout)
 	}
+	return showLog(ctx, l, f, *asJSON, *follow, stdout)
+}
+
+// purgeLog deletes the entries before before (every entry when zero).
+func purgeLog(ctx context.Context, path string, before time.Time, stdout io.Writer) error {
+	l, err := blocklog.Open(blocklog.Options{Path: path})
+	if err != nil {
+		return err
+	}
+	defer l.Close()
+	n, err := l.Purge(ctx, before)
+	if err != nil {
+		return err
+	}
+	// Decisions, not rows: an entry shown as "×N" counts N times.
+	fmt.Fprintf(stdout, "purged %d decisions\n", n)
+	return nil
+}
+
+// printTop prints the counts by key (`logs -top`).
+func printTop(ctx context.Context, l *blocklog.Log, key string, f blocklog.Filter, limit int, asJSON bool, stdout io.Writer) error {
+	rows, err := l.Top(ctx, key, f, limit)
+	if err != nil {
+		return err
+	}
+	if asJSON {
+		enc := json.NewEncoder(stdout)
+		for _, r := range rows {
+			enc.Encode(map[string]any{"key": r.Key, "count": r.N})
+		}
+		return nil
+	}
+	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintf(tw, "COUNT\t %s\n", strings.ToUpper(strings.TrimSuffix(key, "s")))
+	for _, r := range rows {
+		fmt.Fprintf(tw, "%d\t %s\n", r.N, r.Key)
+	}
+	return tw.Flush()
+}
+
+// showLog prints the entries of f, oldest first, and with follow the new
+// ones as they arrive until ctx ends.
+func showLog(ctx context.Context, l *blocklog.Log, f blocklog.Filter, asJSON, follow bool, stdout io.Writer) error {
 	// The follower starts after the last entry stored before the first
 	// query, or after the newest one shown if that is later: nothing is
 	// printed twice, and -since does not let older entries in later.
@@ -195,8 +211,8 @@ func cmdLogs(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 	// Oldest first reads naturally, and -follow continues downwards.
 	slices.Reverse(entries)
-	printEntries(stdout, entries, *asJSON, !*follow || len(entries) > 0)
-	if !*follow {
+	printEntries(stdout, entries, asJSON, !follow || len(entries) > 0)
+	if !follow {
 		return nil
 	}
 	for _, e := range entries {
@@ -217,7 +233,7 @@ func cmdLogs(ctx context.Context, args []string, stdout, stderr io.Writer) error
 			return err
 		}
 		if len(more) > 0 {
-			printEntries(stdout, more, *asJSON, false)
+			printEntries(stdout, more, asJSON, false)
 			last = more[len(more)-1].ID
 		}
 	}
