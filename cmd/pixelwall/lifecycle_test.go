@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -15,6 +16,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -184,5 +186,74 @@ dashboard: {listen: "127.0.0.1:0"}
 	stop()
 	if strings.Contains(out.String(), "To start:") {
 		t.Errorf("the second run repeats the set-up steps:\n%s", out.String())
+	}
+}
+
+// After `pixelwall ca regenerate`, a SIGHUP makes the running proxy sign
+// with the new CA.
+func TestSIGHUPPicksUpRegeneratedCA(t *testing.T) {
+	dir := t.TempDir()
+	originCA, _, err := certs.LoadOrCreate(certs.Options{Dir: filepath.Join(dir, "origin-ca"), Name: "test origin CA"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	origin := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") }), ErrorLog: discardLogger()}
+	go origin.Serve(tls.NewListener(ln, certs.NewSigner(originCA, certs.SignerOptions{}).TLSConfig("site.test")))
+	defer origin.Close()
+	_, port, _ := net.SplitHostPort(ln.Addr().String())
+	data := filepath.Join(dir, "data")
+	cfgPath := writeFile(t, "config.yaml", fmt.Sprintf(`
+http: {listen: "127.0.0.1:0", upstream_ca_file: %q}
+dns: {listen: "off", upstreams: ["%s"]}
+dashboard: {listen: "off"}
+`, originCA.CertPath(), dnsStub(t)))
+	addr, stop, _ := startRun(t, "-config", cfgPath, "-data", data, "-no-refresh")
+	defer stop()
+	leaf := func() *x509.Certificate {
+		t.Helper()
+		conn, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		fmt.Fprintf(conn, "CONNECT site.test:%s HTTP/1.1\r\nHost: site.test:%s\r\n\r\n", port, port)
+		buf := make([]byte, len("HTTP/1.1 200 Connection established\r\n\r\n"))
+		if _, err := io.ReadFull(conn, buf); err != nil {
+			t.Fatal(err)
+		}
+		tc := tls.Client(conn, &tls.Config{ServerName: "site.test", InsecureSkipVerify: true})
+		if err := tc.Handshake(); err != nil {
+			t.Fatal(err)
+		}
+		return tc.ConnectionState().PeerCertificates[0]
+	}
+	caCert := func() *x509.Certificate {
+		t.Helper()
+		ca, _, err := certs.LoadOrCreate(certs.Options{Dir: filepath.Join(data, "ca")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ca.Cert
+	}
+	first := caCert()
+	if err := leaf().CheckSignatureFrom(first); err != nil {
+		t.Fatalf("the leaf is not signed by the install's CA: %v", err)
+	}
+	if code, _, errOut := runCmd(t, "", "ca", "-data", data, "regenerate"); code != 0 {
+		t.Fatalf("ca regenerate: %d %s", code, errOut)
+	}
+	second := caCert()
+	syscall.Kill(os.Getpid(), syscall.SIGHUP)
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		if leaf().CheckSignatureFrom(second) == nil && !bytes.Equal(second.Raw, first.Raw) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("after ca regenerate and SIGHUP the proxy still signs with the old CA")
+		}
 	}
 }
