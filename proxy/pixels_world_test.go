@@ -644,6 +644,9 @@ func TestPixelCorpusThroughProxy(t *testing.T) {
 	if withEP == nil {
 		t.Skipf("EasyPrivacy half skipped: %v (set PIXELWALL_DATA to the directory holding easyprivacy.txt)", epErr)
 	}
+	for _, m := range withEP.misses {
+		t.Logf("with EasyPrivacy, not stopped before contact: %s", m)
+	}
 	for _, b := range withEP.broken {
 		t.Logf("with EasyPrivacy, broken: %s", b)
 	}
