@@ -138,6 +138,13 @@ func (cp *compiler) add(p parsedRule, freq map[uint32]int) {
 	var toks []ruleToken
 	if host, ok := hostKey(&m.rules[i]); ok {
 		e.host = host
+		// A blocking rule that spares navigations ("||host^$~document")
+		// is not about the whole host: DNS and CONNECT, which cannot tell
+		// a click from a pixel, must let the host through so that its
+		// links keep working. Its rest, "^", is then matched.
+		if !p.r.Exception && p.r.NotTypes&TypeDocument != 0 {
+			m.rules[i].flags &^= fAnyRest
+		}
 	} else {
 		toks = ruleTokens(p.r, &m.rules[i])
 		for _, t := range toks {

@@ -456,7 +456,7 @@ func TestMatchHost(t *testing.T) {
 		Source{Name: "domains", Format: FormatDomains, Text: "||agh.com^\n*.wild.com\n"},
 		Source{Name: "abp", Format: FormatAdblock, Text: "||ads.com^\n||img.com^$image\n||tp.com^$third-party\n" +
 			"||dom.com^$domain=a.com\n||path.com/x\n||imp.com^$important\n@@||imp.com^\n@@||allowed.com^\n" +
-			"||ok.com^\n@@||sub.ok.com^\n||rx.com^$~image\n/re\\.com/\n"},
+			"||ok.com^\n@@||sub.ok.com^\n||rx.com^$~image\n/re\\.com/\n||nav.com^$~document\n"},
 	)
 	cases := []struct {
 		host   string
@@ -470,6 +470,9 @@ func TestMatchHost(t *testing.T) {
 		// Rules that depend on the type, the page or the path do not apply.
 		{"img.com", Pass, ""}, {"tp.com", Pass, ""}, {"dom.com", Pass, ""},
 		{"path.com", Pass, ""}, {"rx.com", Pass, ""}, {"re.com", Pass, ""},
+		// A rule that spares navigations leaves the host to them: its
+		// links must resolve and connect.
+		{"nav.com", Pass, ""}, {"x.nav.com", Pass, ""},
 		{"imp.com", Block, "||imp.com^$important"}, {"allowed.com", Allow, "@@||allowed.com^"},
 		{"ok.com", Block, "||ok.com^"}, {"sub.ok.com", Allow, "@@||sub.ok.com^"}, {"a.sub.ok.com", Allow, "@@||sub.ok.com^"},
 		{"", Pass, ""},
@@ -477,6 +480,19 @@ func TestMatchHost(t *testing.T) {
 	for _, c := range cases {
 		if d := m.MatchHost(c.host); d.Action != c.action || d.Rule != c.rule {
 			t.Errorf("MatchHost(%q) = %v by %q, want %v by %q", c.host, d.Action, d.Rule, c.action, c.rule)
+		}
+	}
+	// It still blocks everything on the host but navigations.
+	for _, c := range []struct {
+		url string
+		typ Type
+		act Action
+	}{
+		{"https://nav.com/pixel/1", TypeImage, Block}, {"https://x.nav.com:8443/", TypeXMLHTTPRequest, Block},
+		{"https://nav.com/r/ad?url=https%3A%2F%2Fshop.example%2F", TypeDocument, Pass},
+	} {
+		if d := m.Match(newReq(t, c.url, "", c.typ)); d.Action != c.act {
+			t.Errorf("Match(%s, %v) = %v, want %v", c.url, c.typ, d.Action, c.act)
 		}
 	}
 }

@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
@@ -48,6 +49,15 @@ type world struct {
 
 type worldOptions struct {
 	rules string
+	// lists, when set, is the lists service's whole config instead of
+	// rules (the embedded lists, EasyPrivacy, …).
+	lists *blocklist.Config
+	// handler, when set, is the origin instead of the default one.
+	handler http.Handler
+	// defaultPorts sends the proxy's upstream connections for port 443 to
+	// the origin's HTTPS port and for 80 to its HTTP port, so that URLs
+	// carry no port, as on the internet.
+	defaultPorts bool
 	// cnames the DNS stub answers: name → target (without final dots).
 	cnames map[string]string
 	tweak  func(*Options)
@@ -65,13 +75,17 @@ func newWorld(t testing.TB, wo worldOptions) *world {
 		t.Fatal(err)
 	}
 	w.origin = newOrigin()
+	var handler http.Handler = w.origin
+	if wo.handler != nil {
+		handler = wo.handler
+	}
 	hl := listen(t)
 	w.httpPort = port(hl)
-	serveForTest(t, w.origin, hl)
+	serveForTest(t, handler, hl)
 	tl := &countingListener{Listener: listen(t), n: &w.tlsConns}
 	w.tlsPort = port(tl)
 	originSigner := certs.NewSigner(w.originCA, certs.SignerOptions{})
-	serveForTest(t, w.origin, tls.NewListener(tl, originSigner.TLSConfig("origin.test")))
+	serveForTest(t, handler, tls.NewListener(tl, originSigner.TLSConfig("origin.test")))
 
 	// pixelwall.
 	w.ca, _, err = certs.LoadOrCreate(certs.Options{Dir: t.TempDir()})
@@ -80,14 +94,19 @@ func newWorld(t testing.TB, wo worldOptions) *world {
 	}
 	originPool := x509.NewCertPool()
 	originPool.AddCert(w.originCA.Cert)
-	w.lists, err = blocklist.NewService(blocklist.Config{NoDefaults: true,
-		Sources: []blocklist.Source{{Name: "test", Format: blocklist.FormatAdblock, Text: wo.rules}}},
-		blocklist.ServiceOptions{Logger: slog.New(slog.DiscardHandler)})
+	cfg := blocklist.Config{NoDefaults: true,
+		Sources: []blocklist.Source{{Name: "test", Format: blocklist.FormatAdblock, Text: wo.rules}}}
+	if wo.lists != nil {
+		cfg = *wo.lists
+	}
+	w.lists, err = blocklist.NewService(cfg, blocklist.ServiceOptions{Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if st := w.lists.Policy().Matcher().Lists()[0]; st.BadCount > 0 {
-		t.Fatalf("test rules: %v", st.Bad)
+	if wo.lists == nil {
+		if st := w.lists.Policy().Matcher().Lists()[0]; st.BadCount > 0 {
+			t.Fatalf("test rules: %v", st.Bad)
+		}
 	}
 	up, err := resolver.ParseUpstream(w.dnsAddr, resolver.UpstreamOptions{})
 	if err != nil {
@@ -98,13 +117,30 @@ func newWorld(t testing.TB, wo worldOptions) *world {
 	if err != nil {
 		t.Fatal(err)
 	}
+	tr := NewTransport(TransportOptions{Resolver: w.resolver, RootCAs: originPool})
+	if wo.defaultPorts {
+		dial := tr.DialContext
+		tr.DialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
+			host, p, err := net.SplitHostPort(addr)
+			if err != nil {
+				return nil, err
+			}
+			switch p {
+			case "443":
+				p = w.tlsPort
+			case "80":
+				p = w.httpPort
+			}
+			return dial(ctx, network, net.JoinHostPort(host, p))
+		}
+	}
 	opts := Options{
 		Policy:    w.lists.Policy,
 		Allow:     w.lists.Allow,
 		Resolver:  w.resolver,
 		Signer:    certs.NewSigner(w.ca, certs.SignerOptions{}),
 		CA:        w.ca,
-		Transport: NewTransport(TransportOptions{Resolver: w.resolver, RootCAs: originPool}),
+		Transport: tr,
 		Event: func(e Event) {
 			w.mu.Lock()
 			w.events = append(w.events, e)
