@@ -1,13 +1,14 @@
 package resolver
 
 import (
-	"container/list"
 	"hash/maphash"
 	"slices"
 	"sync"
 	"time"
 
 	"github.com/miekg/dns"
+
+	"github.com/pixelwall/pixelwall/blocklist/lru"
 )
 
 // Cache limits, RFC 2308 negative caching included.
@@ -54,7 +55,6 @@ type cacheEntry struct {
 	stored time.Time
 	ttl    time.Duration
 	hits   int
-	elem   *list.Element
 	// packed are msg as the UDP fast path answers it, to clients without
 	// and with EDNS0; nil until a query has been answered the slow way.
 	packed [2]*packedReply
@@ -80,16 +80,14 @@ type cache struct {
 
 type cacheShard struct {
 	mu      sync.Mutex
-	max     int
-	entries map[cacheKey]*cacheEntry
-	lru     *list.List
+	entries *lru.Cache[cacheKey, *cacheEntry]
 }
 
 func newCache(size int) *cache {
 	c := &cache{seed: maphash.MakeSeed()}
 	per := max(size/cacheShards, 1)
 	for i := range c.shards {
-		c.shards[i] = cacheShard{max: per, entries: make(map[cacheKey]*cacheEntry), lru: list.New()}
+		c.shards[i] = cacheShard{entries: lru.New[cacheKey, *cacheEntry](per)}
 	}
 	return c
 }
@@ -103,7 +101,7 @@ func (c *cache) shard(k cacheKey) *cacheShard {
 func (c *cache) get(k cacheKey, now time.Time) (msg, stored *dns.Msg, prefetch, ok bool) {
 	sh := c.shard(k)
 	sh.mu.Lock()
-	e, found := sh.entries[k]
+	e, found := sh.entries.Get(k)
 	if !found {
 		sh.mu.Unlock()
 		return nil, nil, false, false
@@ -112,14 +110,12 @@ func (c *cache) get(k cacheKey, now time.Time) (msg, stored *dns.Msg, prefetch, 
 	if age >= e.ttl {
 		// Kept for stale while it may be served so.
 		if now.Sub(e.expiry()) >= maxStale {
-			sh.lru.Remove(e.elem)
-			delete(sh.entries, k)
+			sh.entries.Remove(k)
 		}
 		sh.mu.Unlock()
 		return nil, nil, false, false
 	}
 	e.hits++
-	sh.lru.MoveToFront(e.elem)
 	prefetch = e.hits >= prefetchHits && float64(e.ttl-age) < prefetchLeft*float64(e.ttl)
 	if prefetch {
 		e.hits = 0 // one prefetch per round
@@ -141,7 +137,7 @@ func (c *cache) stale(k cacheKey, now time.Time) (msg *dns.Msg, isStale, ok bool
 	sh := c.shard(k)
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
-	e, ok := sh.entries[k]
+	e, ok := sh.entries.Get(k)
 	if !ok {
 		return nil, false, false
 	}
@@ -168,7 +164,6 @@ func (c *cache) stale(k cacheKey, now time.Time) (msg *dns.Msg, isStale, ok bool
 	})
 	o.Option = append(o.Option, &dns.EDNS0_EDE{InfoCode: dns.ExtendedErrorCodeStaleAnswer, ExtraText: "no upstream answered"})
 	e.msg, e.stored, e.ttl, e.expired, e.packed = m, now, staleTTL, expired, [2]*packedReply{}
-	sh.lru.MoveToFront(e.elem)
 	return decayed(m, 0), true, true
 }
 
@@ -182,7 +177,7 @@ func (c *cache) appendPacked(dst []byte, k cacheKey, edns bool, gen uint64, pref
 	sh := c.shard(k)
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
-	e, found := sh.entries[k]
+	e, found := sh.entries.Get(k)
 	if !found {
 		return dst, false
 	}
@@ -192,7 +187,6 @@ func (c *cache) appendPacked(dst []byte, k cacheKey, edns bool, gen uint64, pref
 		return dst, false
 	}
 	e.hits++
-	sh.lru.MoveToFront(e.elem)
 	start := len(dst)
 	dst = append(dst, p.buf...)
 	p.decay(dst[start:], uint32(age/time.Second))
@@ -206,7 +200,7 @@ func (c *cache) lacksPacked(k cacheKey, msg *dns.Msg, edns bool, gen uint64) boo
 	sh := c.shard(k)
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
-	e, ok := sh.entries[k]
+	e, ok := sh.entries.Peek(k)
 	if !ok || e.msg != msg {
 		return false
 	}
@@ -220,7 +214,7 @@ func (c *cache) setPacked(k cacheKey, msg *dns.Msg, edns bool, p *packedReply) {
 	sh := c.shard(k)
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
-	if e, ok := sh.entries[k]; ok && e.msg == msg {
+	if e, ok := sh.entries.Peek(k); ok && e.msg == msg {
 		e.packed[b2i(edns)] = p
 	}
 }
@@ -241,18 +235,11 @@ func (c *cache) put(k cacheKey, m *dns.Msg, now time.Time) {
 	sh := c.shard(k)
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
-	if e, ok := sh.entries[k]; ok {
+	if e, ok := sh.entries.Get(k); ok {
 		e.msg, e.stored, e.ttl, e.packed, e.expired = m, now, ttl, [2]*packedReply{}, time.Time{}
-		sh.lru.MoveToFront(e.elem)
 		return
 	}
-	e := &cacheEntry{key: k, msg: m, stored: now, ttl: ttl}
-	e.elem = sh.lru.PushFront(e)
-	sh.entries[k] = e
-	for sh.lru.Len() > sh.max {
-		old := sh.lru.Remove(sh.lru.Back()).(*cacheEntry)
-		delete(sh.entries, old.key)
-	}
+	sh.entries.Add(k, &cacheEntry{key: k, msg: m, stored: now, ttl: ttl})
 }
 
 // cacheTTL is how long an answer may be kept: the smallest TTL of its

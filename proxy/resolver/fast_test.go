@@ -500,7 +500,8 @@ func TestLearnPacksOnce(t *testing.T) {
 		sh := w.cache.shard(k)
 		sh.mu.Lock()
 		defer sh.mu.Unlock()
-		return sh.entries[k].packed[1]
+		e, _ := sh.entries.Peek(k)
+		return e.packed[1]
 	}
 	first := packed()
 	if first == nil {
