@@ -46,6 +46,10 @@ commands:
         ask for a password and print its hash for dashboard.password_hash
   check [-list FILE]... [-no-default-lists] [-source URL] [-type TYPE] URL... | -
         decide on URLs (or NDJSON requests from stdin) and print one JSON object each
+  pause [-client NAME | -group NAME | -site DOMAIN] [DURATION]
+  resume [-client NAME | -group NAME | -site DOMAIN]
+        let everything (or one client, group or site) through for a while,
+        or until resumed, in the running pixelwall
   version
         print the version
 
@@ -89,6 +93,17 @@ subcommands:
   password  ask for a password (twice and without echo on a terminal; one
             line when piped) and print its bcrypt hash for
             dashboard.password_hash`,
+	"pause": `pixelwall pause [-client NAME | -group NAME | -site DOMAIN] [DURATION]
+
+Stop blocking in the running pixelwall, for everything or one client (a
+name from clients: or an address), group or site, for DURATION (5m, 1h,
+1d) or, without one, until "pixelwall resume". It asks the running
+instance through the dashboard's API; with a dashboard password, set
+$PIXELWALL_PASSWORD.`,
+	"resume": `pixelwall resume [-client NAME | -group NAME | -site DOMAIN]
+
+End the pause of a client, group or site; without a selector, end every
+pause.`,
 	"check": `pixelwall check [-list FILE]... [-no-default-lists] [-source URL] [-type TYPE] URL... | -
 
 Decide on each URL (with "-": on each NDJSON request read from stdin) and
@@ -97,7 +112,7 @@ error.`,
 }
 
 // commands are the names run dispatches on.
-var commands = []string{"run", "ca", "lists", "logs", "dashboard", "check", "version", "help"}
+var commands = []string{"run", "ca", "lists", "logs", "dashboard", "check", "pause", "resume", "version", "help"}
 
 // run is main without the process: it returns the exit code. ctx ends
 // `run` (SIGINT/SIGTERM in main).
@@ -123,6 +138,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		err = cmdDashboard(args[1:], stdin, stdout, stderr)
 	case "check":
 		err = cmdCheck(args[1:], stdin, stdout, stderr)
+	case "pause", "resume":
+		err = cmdPause(ctx, args[0], args[1:], stdout, stderr)
 	case "version", "-version", "--version":
 		fmt.Fprintln(stdout, "pixelwall", version)
 	case "help", "-h", "-help", "--help":
