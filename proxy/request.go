@@ -96,8 +96,10 @@ func (s *Server) onRequest(r *http.Request, ctx *goproxy.ProxyCtx) (*http.Reques
 
 	s.privacyHeaders(r, breq, ev, st.settings)
 	removeHopByHop(r.Header)
-	ev.Kind, ev.Removed, ev.URL = KindPassed, nil, rawURL
-	s.emit(ev)
+	if !d.Paused { // a paused request was logged (and counted) as paused
+		ev.Kind, ev.Removed, ev.URL = KindPassed, nil, rawURL
+		s.emit(ev)
+	}
 	return r, nil
 }
 
