@@ -197,6 +197,9 @@ func TestPauseScopes(t *testing.T) {
 	if blocked("pixel.mine.test", "", tablet) || !blocked("other-tracker.test", "", laptop) {
 		t.Error("group pause: wrong coverage")
 	}
+	if p := s.Policy(); !p.Paused(tablet, "cloaked.test", "") || p.Paused(laptop, "cloaked.test", "") {
+		t.Error("Policy.Paused disagrees with the group pause")
+	}
 	// A pause of an address; a global one; resume all ends every pause.
 	if _, err := s.Pause(Pause{Scope: PauseClient, Name: "192.168.1.5"}); err != nil {
 		t.Fatal(err)

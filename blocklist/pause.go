@@ -118,6 +118,13 @@ func (p *Policy) paused(g *groupPolicy, client netip.Addr, host, source string, 
 	return false
 }
 
+// Paused reports whether a pause in force covers client's request to host
+// from a page on source (may be empty), for callers that block by other
+// means than Decide (CNAME uncloaking).
+func (p *Policy) Paused(client netip.Addr, host, source string) bool {
+	return len(p.pauses) > 0 && p.paused(p.groupOf(client), client, host, source, p.now())
+}
+
 // Pauses are the pauses in force.
 func (p *Policy) Pauses() []Pause {
 	now := p.now()
