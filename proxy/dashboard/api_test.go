@@ -107,6 +107,12 @@ func TestAPIPauseAndClients(t *testing.T) {
 	if code != 200 || strings.Count(body, `"client":"192.168.1.10"`) != 3 || strings.Contains(body, "192.168.1.11") {
 		t.Errorf("log for tablet: %d %s", code, body)
 	}
+	// The log page: the client's name for its address, and the name as a
+	// filter.
+	logPage := get(t, s, "/log?client=tablet&since=all")
+	if !strings.Contains(logPage, `title="192.168.1.10">tablet</a>`) || strings.Contains(logPage, "192.168.1.11") {
+		t.Errorf("log page for tablet:\n%s", logPage)
+	}
 	if code, body := apiCall(t, s, "POST", "/api/resume", `{"scope":"all"}`, nil); code != 200 || !strings.Contains(body, `"resumed":1`) {
 		t.Errorf("resume: %d %s", code, body)
 	}

@@ -2,6 +2,7 @@ package dashboard
 
 import (
 	"net/http"
+	"net/netip"
 	"strings"
 	"time"
 
@@ -100,4 +101,25 @@ func (s *Server) pauseForm(w http.ResponseWriter, r *http.Request) {
 		s.setFlash(w, r, flash{Kind: "ok", Msg: "paused " + p.String()})
 	}
 	http.Redirect(w, r, "/clients", http.StatusSeeOther)
+}
+
+// clientName is the configured name of the client address a, or "".
+func (s *Server) clientName(a string) string {
+	if s.opts.ClientName == nil || a == "" {
+		return ""
+	}
+	ip, err := netip.ParseAddr(a)
+	if err != nil {
+		return ""
+	}
+	return s.opts.ClientName(ip)
+}
+
+// logClient is the log's client value for the log page's client filter:
+// a configured client's name stands for its address when it has one.
+func (s *Server) logClient(client string) string {
+	if addrs := s.clientAddrs(client); len(addrs) == 1 {
+		return addrs[0]
+	}
+	return client
 }

@@ -67,6 +67,7 @@ type entryView struct {
 	Ago       string // "3 min ago"
 	At        string // absolute time
 	Allowable bool   // shows an allow form
+	Name      string // the client's configured name; "" when unnamed
 }
 
 // allowable reports whether an allow would let e's request through
@@ -84,6 +85,7 @@ func (s *Server) entryViews(entries []blocklog.Entry, now time.Time) []entryView
 			Ago:       ago(now, e.Time),
 			At:        absTime(e.Time),
 			Allowable: s.opts.Allow != nil && allowable(e),
+			Name:      s.clientName(e.Client),
 		}
 	}
 	return views
@@ -271,7 +273,7 @@ func (s *Server) logPage(w http.ResponseWriter, r *http.Request) {
 		f.Limit = min(n, maxPageSize)
 	}
 	filter := blocklog.Filter{
-		Client: f.Client, Host: f.Host, Kind: f.Kind, Layer: f.Layer,
+		Client: s.logClient(f.Client), Host: f.Host, Kind: f.Kind, Layer: f.Layer,
 		List: f.List, Rule: f.Rule, Search: f.Q,
 	}
 	if d, ok := sinces[f.Since]; ok {
