@@ -49,6 +49,14 @@ type ClientConfig struct {
 // validateGroups checks groups: and clients: (unknown lists and groups,
 // bad hosts and values, the same network in two clients).
 func (c *Config) validateGroups(file string, root *yaml.Node) error {
+	if err := c.validateGroupEntries(file, root); err != nil {
+		return err
+	}
+	return c.validateClients(file, root)
+}
+
+// validateGroupEntries checks each group's lists, hosts and settings.
+func (c *Config) validateGroupEntries(file string, root *yaml.Node) error {
 	groupsNode := mapValue(root, "groups")
 	gline := func(group, key string, index int) int {
 		n := mapValue(groupsNode, group)
@@ -113,6 +121,11 @@ func (c *Config) validateGroups(file string, root *yaml.Node) error {
 			}
 		}
 	}
+	return nil
+}
+
+// validateClients checks clients: names, networks and groups.
+func (c *Config) validateClients(file string, root *yaml.Node) error {
 	names := map[string]int{}
 	networks := map[netip.Prefix]string{}
 	for i, cl := range c.Clients {
