@@ -46,7 +46,7 @@ commands:
         ask for a password and print its hash for dashboard.password_hash
   check [-list FILE]... [-no-default-lists] [-source URL] [-type TYPE] URL... | -
         decide on URLs (or NDJSON requests from stdin) and print one JSON object each
-  pause [-client NAME | -group NAME | -site DOMAIN] [DURATION]
+  pause [-client NAME | -group NAME | -site DOMAIN] [DURATION | -until TIME]
   resume [-client NAME | -group NAME | -site DOMAIN]
         let everything (or one client, group or site) through for a while,
         or until resumed, in the running pixelwall
@@ -93,11 +93,12 @@ subcommands:
   password  ask for a password (twice and without echo on a terminal; one
             line when piped) and print its bcrypt hash for
             dashboard.password_hash`,
-	"pause": `pixelwall pause [-client NAME | -group NAME | -site DOMAIN] [DURATION]
+	"pause": `pixelwall pause [-client NAME | -group NAME | -site DOMAIN] [DURATION | -until TIME]
 
 Stop blocking in the running pixelwall, for everything or one client (a
 name from clients: or an address), group or site, for DURATION (5m, 1h,
-1d) or, without one, until "pixelwall resume". It asks the running
+1d), until TIME (RFC 3339, or 18:00 for the next 18:00) or, with neither,
+until "pixelwall resume". It asks the running
 instance through the dashboard's API; with a dashboard password, set
 $PIXELWALL_PASSWORD.`,
 	"resume": `pixelwall resume [-client NAME | -group NAME | -site DOMAIN]

@@ -46,6 +46,10 @@ func cmdPause(ctx context.Context, name string, args []string, stdout, stderr io
 	client := fs.String("client", "", "a client `name` from clients:, or an address")
 	group := fs.String("group", "", "a group `name` from groups:, or default")
 	site := fs.String("site", "", "a site (`domain`): requests to it and from its pages")
+	var until string
+	if name == "pause" {
+		fs.StringVar(&until, "until", "", "pause until this `time` (RFC 3339, or 15:04 for the next such time of day) instead of for a DURATION")
+	}
 	pos, err := parseFlags(fs, args)
 	if err != nil {
 		return err
@@ -64,8 +68,14 @@ func cmdPause(ctx context.Context, name string, args []string, stdout, stderr io
 	switch {
 	case name == "resume" && len(pos) > 0:
 		return usageError{fmt.Errorf("resume takes no arguments, got %q", pos[0])}
-	case name == "pause" && len(pos) > 1:
-		return usageError{errors.New("want one DURATION (or none: until resumed)")}
+	case name == "pause" && len(pos) > 1, name == "pause" && len(pos) == 1 && until != "":
+		return usageError{errors.New("want one DURATION or -until TIME (or neither: until resumed)")}
+	case until != "":
+		t, err := parseUntil(until, time.Now())
+		if err != nil {
+			return usageError{err}
+		}
+		req.Until = t
 	case name == "pause" && len(pos) == 1:
 		d, err := parseDuration(pos[0])
 		if err != nil || d <= 0 {
@@ -102,6 +112,26 @@ func cmdPause(ctx context.Context, name string, args []string, stdout, stderr io
 		fmt.Fprintf(stdout, "paused %s until resumed\n", what)
 	}
 	return nil
+}
+
+// parseUntil reads -until: an RFC 3339 time, or a local time of day
+// (15:04), meaning its next occurrence after now.
+func parseUntil(s string, now time.Time) (time.Time, error) {
+	if t, err := time.Parse(time.RFC3339, s); err == nil {
+		if !t.After(now) {
+			return t, fmt.Errorf("-until %s is already past", s)
+		}
+		return t, nil
+	}
+	hm, err := time.ParseInLocation("15:04", s, now.Location())
+	if err != nil {
+		return time.Time{}, fmt.Errorf("-until %q: want an RFC 3339 time (2026-12-24T18:00:00Z) or a time of day (18:00)", s)
+	}
+	t := time.Date(now.Year(), now.Month(), now.Day(), hm.Hour(), hm.Minute(), 0, 0, now.Location())
+	if !t.After(now) {
+		t = t.AddDate(0, 0, 1)
+	}
+	return t, nil
 }
 
 // loadCommonConfig reads -config, or the defaults without one.

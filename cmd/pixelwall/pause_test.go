@@ -90,11 +90,40 @@ func TestPauseCommandSurvivesReloadAndRestart(t *testing.T) {
 	if !blockedNow(t, c, pixel) {
 		t.Fatal("not blocked after resume")
 	}
+	// A pause of this client (by address) until a time.
+	until := time.Now().Add(time.Hour).UTC().Format(time.RFC3339)
+	if code, out, errOut := runCmd(t, "", "pause", "-config", cfgPath, "-data", data, "-client", "127.0.0.1", "-until", until); code != 0 || !strings.Contains(out, "paused client 127.0.0.1 until "+until) {
+		t.Fatalf("pause -until: %d %q %q", code, out, errOut)
+	}
+	if blockedNow(t, c, pixel) {
+		t.Fatal("blocked during the client's pause")
+	}
+	if code, out, _ := runCmd(t, "", "resume", "-config", cfgPath, "-data", data); code != 0 || !strings.Contains(out, "resumed 1 pause") || !blockedNow(t, c, pixel) {
+		t.Fatalf("resume all: %d %q", code, out)
+	}
 	// Usage and refusals.
 	if code, _, errOut := runCmd(t, "", "pause", "-config", cfgPath, "-data", data, "-site", "a.test", "-client", "x"); code != 2 || !strings.Contains(errOut, "at most one") {
 		t.Errorf("two selectors: %d %q", code, errOut)
 	}
 	if code, _, errOut := runCmd(t, "", "pause", "-config", cfgPath, "-data", data, "-group", "nope", "5m"); code != 1 || !strings.Contains(errOut, `no group "nope"`) {
 		t.Errorf("unknown group: %d %q", code, errOut)
+	}
+}
+
+func TestParseUntil(t *testing.T) {
+	now := time.Date(2026, 12, 6, 17, 30, 0, 0, time.UTC)
+	for in, want := range map[string]time.Time{
+		"18:00":                time.Date(2026, 12, 6, 18, 0, 0, 0, time.UTC),
+		"08:15":                time.Date(2026, 12, 7, 8, 15, 0, 0, time.UTC),
+		"2026-12-24T18:00:00Z": time.Date(2026, 12, 24, 18, 0, 0, 0, time.UTC),
+	} {
+		if got, err := parseUntil(in, now); err != nil || !got.Equal(want) {
+			t.Errorf("parseUntil(%q) = %v, %v; want %v", in, got, err, want)
+		}
+	}
+	for _, bad := range []string{"2026-12-01T00:00:00Z", "tomorrow", "25:00"} {
+		if _, err := parseUntil(bad, now); err == nil {
+			t.Errorf("parseUntil(%q) accepted", bad)
+		}
 	}
 }
