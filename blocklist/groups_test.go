@@ -18,7 +18,7 @@ func groupsConfig() Config {
 		NoDefaults: true,
 		Sources: []Source{
 			{Name: "mine", Format: FormatAdblock, Text: "||pixel.mine.test^\n||crm-tracking.test^\n"},
-			{Name: "other", Format: FormatAdblock, Text: "||other-tracker.test^\n"},
+			{Name: "other", Format: FormatAdblock, Text: "||other-tracker.test^\n$removeparam=utm_source\n"},
 		},
 		Deny: []string{"everyone-denied.test"},
 		Groups: []Group{
@@ -75,6 +75,18 @@ func TestGroupsDecide(t *testing.T) {
 				t.Errorf("%s %s: %v by %q (%s), want %v (%s)", tc.client, tc.host, got.Action, got.Rule, got.List, tc.want, tc.list)
 			}
 		}
+	}
+	// Parameter cleaning follows the group's lists too.
+	clean := func(c netip.Addr) []string {
+		req, err := NewRequest("https://shop.test/item?utm_source=x&id=1", "", TypeDocument)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, removed := p.CleanFor(req, c)
+		return removed
+	}
+	if len(clean(tablet)) != 0 || len(clean(other)) != 1 {
+		t.Errorf("cleaning: tablet removed %v (its lists have no params rule), other removed %v", clean(tablet), clean(other))
 	}
 	if g := p.Group(laptop); g.Name != "work" || g.Client != "laptop" || g.Settings.BlockMode != "nxdomain" {
 		t.Errorf("Group(laptop) = %+v", g)

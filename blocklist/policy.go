@@ -116,6 +116,11 @@ func (p *Policy) allowed(g *groupPolicy, client netip.Addr, host, source string,
 // were.
 func (p *Policy) Clean(req *Request) (string, []string) { return p.groups[0].m.Clean(req) }
 
+// CleanFor is Clean by the lists of client's group.
+func (p *Policy) CleanFor(req *Request, client netip.Addr) (string, []string) {
+	return p.groupOf(client).m.Clean(req)
+}
+
 // OverridesListName is the list a user override is reported under.
 const OverridesListName = "user-allow"
 

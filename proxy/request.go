@@ -81,7 +81,7 @@ func (s *Server) onRequest(r *http.Request, ctx *goproxy.ProxyCtx) (*http.Reques
 			return r, redirectResponse(r, target)
 		}
 	}
-	if clean, removed := pol.Clean(breq); removed != nil {
+	if clean, removed := pol.CleanFor(breq, addr); removed != nil {
 		ev.Kind, ev.Removed = KindParamsStripped, removed
 		s.emit(ev)
 		if navigation {
