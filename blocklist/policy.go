@@ -11,12 +11,16 @@ import (
 // whenever any of them changes; a Policy itself never changes, so it is safe
 // for concurrent use and a request decides with one consistent view.
 type Policy struct {
-	gen       uint64
-	m         *Matcher
-	learned   *Matcher        // rules learned from the pixel heuristic; may be nil
-	denied    map[string]bool // hosts the user blocked (with subdomains)
-	overrides overrideIndex
-	now       func() time.Time
+	gen uint64
+	// groups decide for their clients; groups[0] is the default group.
+	groups     []*groupPolicy
+	clients    clientTable
+	clientList []Client
+	learned    *Matcher        // rules learned from the pixel heuristic; may be nil
+	denied     map[string]bool // hosts the user blocked (with subdomains), for every group
+	overrides  overrideIndex   // the user's, for every group
+	pauses     []Pause
+	now        func() time.Time
 }
 
 // NewPolicy makes a Policy of a compiled matcher and overrides (which may be
@@ -24,15 +28,16 @@ type Policy struct {
 // use this directly.
 // allow are hostnames allowed for everyone, as the config's allow entries.
 func NewPolicy(m *Matcher, allow []string, overrides []Override) *Policy {
-	return &Policy{m: m, overrides: indexOverrides(configAllows(allow), overrides), now: time.Now}
+	def := &groupPolicy{name: DefaultGroup, m: m, allow: indexOverrides(configAllows(allow))}
+	return &Policy{groups: []*groupPolicy{def}, overrides: indexOverrides(overrides), now: time.Now}
 }
 
 // Generation numbers the policies a Service published, from 1; answers
 // cached under one generation are not valid under another.
 func (p *Policy) Generation() uint64 { return p.gen }
 
-// Matcher is the compiled lists of this policy.
-func (p *Policy) Matcher() *Matcher { return p.m }
+// Matcher is the compiled lists of the default group.
+func (p *Policy) Matcher() *Matcher { return p.groups[0].m }
 
 // Overrides are the user's allows in force (not the config's).
 func (p *Policy) Overrides() []Override {
@@ -46,50 +51,82 @@ func (p *Policy) Overrides() []Override {
 	return out
 }
 
-// Decide is the verdict on a request from client: the lists' decision,
-// else the learned rules' (list LearnedListName), turned into Allow when a
-// user override lets the request through. The overrides are consulted
-// only for requests that would be blocked.
+// Decide is the verdict on a request from client, by the lists of the
+// client's group: the lists' decision, else the group's deny, else the
+// learned rules' (list LearnedListName), turned into Allow when an allow
+// (the user's, the config's or the group's) or a pause lets the request
+// through. Allows and pauses are consulted only for requests that would be
+// blocked.
 func (p *Policy) Decide(req *Request, client netip.Addr) Decision {
-	d := p.m.Match(req)
+	g := p.groupOf(client)
+	d := g.m.Match(req)
+	if d.Action == Pass && g.deny != nil {
+		d = g.deny.Match(req)
+	}
 	if d.Action == Pass && len(p.denied) > 0 {
 		d = p.userDenied(req.Host, ResponseFor(req.Type))
 	}
-	if d.Action == Pass && p.learned != nil {
+	if d.Action == Pass && p.learned != nil && g.learns() {
 		d = p.learned.Match(req)
 	}
 	if d.Action == Block {
-		if o, ok := p.overrides.allowed(client, req.Host, req.SourceHost, p.now()); ok {
-			return o.decision(d)
-		}
+		return p.unblock(g, d, client, req.Host, req.SourceHost)
 	}
 	return d
 }
 
 // DecideHost is Decide for a bare hostname (DNS, CONNECT).
 func (p *Policy) DecideHost(host string, client netip.Addr) Decision {
-	d := p.m.MatchHost(host)
+	g := p.groupOf(client)
+	d := g.m.MatchHost(host)
+	if d.Action == Pass && g.deny != nil {
+		d = g.deny.MatchHost(host)
+	}
 	if d.Action == Pass && len(p.denied) > 0 {
 		d = p.userDenied(host, ResponseNoContent)
 	}
 	if d.Action == Block {
-		if o, ok := p.overrides.allowed(client, host, "", p.now()); ok {
-			return o.decision(d)
-		}
+		return p.unblock(g, d, client, host, "")
 	}
 	return d
 }
 
-// Allowed reports whether an override (the user's or the config's allow)
-// lets client's request to host, made from a page on source (may be empty),
-// through.
+// unblock turns the block d into Allow when an allow or a pause covers
+// the request.
+func (p *Policy) unblock(g *groupPolicy, d Decision, client netip.Addr, host, source string) Decision {
+	now := p.now()
+	if o, ok := p.allowed(g, client, host, source, now); ok {
+		return o.decision(d)
+	}
+	if len(p.pauses) > 0 && p.paused(g, client, host, source, now) {
+		d.Action, d.Paused = Allow, true
+	}
+	return d
+}
+
+// Allowed reports whether an override (the user's, the config's or the
+// client's group's allow) lets client's request to host, made from a page
+// on source (may be empty), through.
 func (p *Policy) Allowed(client netip.Addr, host, source string) (Override, bool) {
-	return p.overrides.allowed(client, host, source, p.now())
+	return p.allowed(p.groupOf(client), client, host, source, p.now())
+}
+
+func (p *Policy) allowed(g *groupPolicy, client netip.Addr, host, source string, now time.Time) (Override, bool) {
+	if o, ok := g.allow.allowed(client, host, source, now); ok {
+		return o, true
+	}
+	return p.overrides.allowed(client, host, source, now)
 }
 
 // Clean returns req's URL without tracking parameters and the parameters it
-// removed; the URL is unchanged when none were.
-func (p *Policy) Clean(req *Request) (string, []string) { return p.m.Clean(req) }
+// removed, by the default group's lists; the URL is unchanged when none
+// were.
+func (p *Policy) Clean(req *Request) (string, []string) { return p.groups[0].m.Clean(req) }
+
+// CleanFor is Clean by the lists of client's group.
+func (p *Policy) CleanFor(req *Request, client netip.Addr) (string, []string) {
+	return p.groupOf(client).m.Clean(req)
+}
 
 // OverridesListName is the list a user override is reported under.
 const OverridesListName = "user-allow"

@@ -44,6 +44,11 @@ type Config struct {
 	NoDefaults bool
 	Allow      []string
 	Deny       []string
+	// Groups decide for their clients with their own lists and settings;
+	// a group named DefaultGroup sets the default group's. Clients put
+	// addresses and networks in groups (most specific network wins).
+	Groups  []Group
+	Clients []Client
 }
 
 // ServiceOptions configure a Service.
@@ -75,13 +80,16 @@ type Service struct {
 	opts      ServiceOptions
 	fetcher   *Fetcher
 	overrides *Overrides
+	pauses    *pauses
 
 	policy atomic.Pointer[Policy]
 	gen    atomic.Uint64
 
 	mu       sync.Mutex // serialises compiles and publishes
 	cfg      Config
-	m        *Matcher
+	m        *Matcher // every list; groups share it and its lists
+	groups   []*groupPolicy
+	clients  clientTable
 	learned  *Matcher
 	denied   map[string]bool   // the user's blocks, saved in Dir/deny.txt
 	problems map[string]string // list name → why it did not load
@@ -98,7 +106,7 @@ func NewService(cfg Config, opts ServiceOptions) (*Service, error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	s := &Service{opts: opts, overrides: &Overrides{Now: opts.Now}, refresh: make(chan struct{}, 1)}
+	s := &Service{opts: opts, overrides: &Overrides{Now: opts.Now}, pauses: &pauses{now: opts.Now}, refresh: make(chan struct{}, 1)}
 	s.fetcher = &Fetcher{Dir: filepath.Join(opts.Dir, "lists"), Client: opts.Client, Backoff: opts.Backoff, Now: opts.Now}
 	var err error
 	if opts.Dir != "" {
@@ -107,6 +115,10 @@ func NewService(cfg Config, opts ServiceOptions) (*Service, error) {
 		}
 		if derr := s.loadDenied(); derr != nil {
 			err = errors.Join(err, fmt.Errorf("saved blocks: %w", derr))
+		}
+		s.pauses.path = filepath.Join(opts.Dir, "pauses.json")
+		if perr := s.pauses.load(); perr != nil {
+			err = errors.Join(err, fmt.Errorf("saved pauses: %w", perr))
 		}
 	}
 	s.Reload(cfg)
@@ -134,10 +146,16 @@ func (s *Service) Reload(cfg Config) {
 	}
 	start := s.opts.Now()
 	var m *Matcher
-	if s.opts.AroundCompile != nil {
-		s.opts.AroundCompile(func() { m = Compile(srcs...) })
-	} else {
+	var groups []*groupPolicy
+	var index map[string]int
+	build := func() {
 		m = Compile(srcs...)
+		groups, index = compileGroups(cfg, srcs, m, func(s []Source) *Matcher { return Compile(s...) })
+	}
+	if s.opts.AroundCompile != nil {
+		s.opts.AroundCompile(build)
+	} else {
+		build()
 	}
 	rules := 0
 	for _, st := range m.Lists() {
@@ -152,14 +170,16 @@ func (s *Service) Reload(cfg Config) {
 	}
 	s.opts.Logger.Info("lists compiled", "lists", len(m.Lists()), "rules", rules, "took", s.opts.Now().Sub(start).Round(time.Millisecond))
 	s.mu.Lock()
-	s.cfg, s.m, s.problems = cfg, m, problems
+	s.cfg, s.m, s.groups, s.clients, s.problems = cfg, m, groups, newClientTable(cfg.Clients, index), problems
 	s.publishLocked()
 	s.mu.Unlock()
 }
 
-// publishLocked makes the current matcher and overrides the Policy.
+// publishLocked makes the current matchers, overrides and pauses the
+// Policy.
 func (s *Service) publishLocked() {
-	s.policy.Store(&Policy{gen: s.gen.Add(1), m: s.m, learned: s.learned, denied: s.denied, overrides: indexOverrides(configAllows(s.cfg.Allow), s.overrides.List()), now: s.opts.Now})
+	s.policy.Store(&Policy{gen: s.gen.Add(1), groups: s.groups, clients: s.clients, clientList: s.cfg.Clients,
+		learned: s.learned, denied: s.denied, overrides: indexOverrides(s.overrides.List()), pauses: s.pauses.current(), now: s.opts.Now})
 }
 
 // ConfigAllowListName is the list the config's allow entries are reported
@@ -220,7 +240,7 @@ func (s *Service) sources(cfg Config) ([]Source, map[string]string) {
 		srcs = append(srcs, src)
 	}
 	if len(cfg.Deny) > 0 {
-		srcs = append(srcs, Source{Name: "deny", Format: FormatDomains, Text: strings.Join(cfg.Deny, "\n")})
+		srcs = append(srcs, Source{Name: ConfigDenyListName, Format: FormatDomains, Text: strings.Join(cfg.Deny, "\n")})
 	}
 	return srcs, problems
 }

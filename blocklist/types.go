@@ -243,6 +243,9 @@ type Decision struct {
 	// rather than refuse the host's connections. DNS blocks the host all
 	// the same.
 	StandIn bool
+	// Paused is set on an Allow that a pause made of a Block: Rule and
+	// List are the blocking rule's, for the log.
+	Paused bool
 }
 
 // TypeFromExtension guesses a request's type from its URL path's file

@@ -63,14 +63,18 @@ func (s *Server) serveConnect(w http.ResponseWriter, r *http.Request, info *reqI
 	}
 	pol := s.opts.Policy()
 	d := pol.DecideHost(host, client)
+	if d.Paused {
+		s.emitPaused(Event{Client: client.String(), Method: http.MethodConnect, Host: host}, d)
+	}
 	cloakedBy := ""
 	if d.Action != blocklist.Block && d.Action != blocklist.Allow {
 		cloakedBy, d = s.uncloakHost(r.Context(), pol, client, host)
 	}
 	// A host blocked by name whose scripts the lists answer with stand-ins
 	// is intercepted, when it may be, so that pages get their stand-ins.
-	if d.Action == blocklist.Block && !(d.StandIn && s.intercepts(host)) {
-		if s.answersBlockedOverTLS(host) {
+	mode := s.settingsFor(pol, client).intercept
+	if d.Action == blocklist.Block && !(d.StandIn && s.intercepts(host, mode)) {
+		if s.answersBlockedOverTLS(host, mode) {
 			conn, br, ok := hijack(w)
 			if !ok {
 				return
@@ -87,7 +91,7 @@ func (s *Server) serveConnect(w http.ResponseWriter, r *http.Request, info *reqI
 		return
 	}
 	r = s.withReqInfo(r, info)
-	if !s.intercepts(host) {
+	if !s.intercepts(host, mode) {
 		// The tunnel's upstream is dialled before the client is told yes,
 		// so that a refusal or failure is an HTTP answer.
 		up, err := s.dialTunnel(r, hostport, info)
@@ -124,14 +128,15 @@ func (s *Server) serveConnect(w http.ResponseWriter, r *http.Request, info *reqI
 	s.mitm(r, conn, br, host, hostport, info)
 }
 
-// intercepts decides between interception and a plain tunnel.
-func (s *Server) intercepts(host string) bool {
+// intercepts decides between interception and a plain tunnel, in the
+// client's intercept mode.
+func (s *Server) intercepts(host string, mode Intercept) bool {
 	switch {
-	case s.opts.Intercept == InterceptNone || s.signer() == nil:
+	case mode == InterceptNone || s.signer() == nil:
 		return false
 	case hostIn(host, s.opts.Passthrough), s.pins.pinned(host, s.now()):
 		return false
-	case s.opts.Intercept == InterceptListed:
+	case mode == InterceptListed:
 		return hostIn(host, s.opts.InterceptHosts)
 	}
 	return true
@@ -200,7 +205,7 @@ func (s *Server) mitm(req *http.Request, conn net.Conn, br *bufio.Reader, host, 
 	if isTLS && isIPLiteral(host) {
 		// The CONNECT named no host: the ClientHello's may be one that is
 		// tunnelled (an app that connects by address).
-		if sni := serverName(br); sni != "" && !s.intercepts(strings.ToLower(sni)) {
+		if sni := serverName(br); sni != "" && !s.intercepts(strings.ToLower(sni), s.settingsFor(s.opts.Policy(), client).intercept) {
 			isTLS = false
 		}
 	}

@@ -17,8 +17,8 @@ import (
 // the host is not tunnelled. Under InterceptListed that includes hosts not
 // listed: nothing goes upstream, and the client trusts our CA for the
 // listed ones.
-func (s *Server) answersBlockedOverTLS(host string) bool {
-	return s.opts.Intercept != InterceptNone && s.signer() != nil &&
+func (s *Server) answersBlockedOverTLS(host string, mode Intercept) bool {
+	return mode != InterceptNone && s.signer() != nil &&
 		!hostIn(host, s.opts.Passthrough) && !s.pins.pinned(host, s.now())
 }
 

@@ -31,7 +31,7 @@ const (
 // another site or by a mail client, is replaced by our own empty GIF.
 func (s *Server) onResponse(resp *http.Response, ctx *goproxy.ProxyCtx) *http.Response {
 	st, _ := ctx.UserData.(*reqState)
-	if resp == nil || st == nil || st.answered || s.opts.NoHeuristic {
+	if resp == nil || st == nil || st.answered || st.settings.noHeuristic {
 		return resp
 	}
 	if resp.StatusCode != http.StatusOK || resp.ContentLength > pixelMaxLength || ctx.Req.Method != http.MethodGet {

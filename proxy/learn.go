@@ -44,7 +44,7 @@ func (s *Server) learnedBlock(r *http.Request, st *reqState, ev Event, d blockli
 // or an allow covers the request. It returns the rule learned from it, or
 // "".
 func (s *Server) learn(ctx *goproxy.ProxyCtx, st *reqState, ev Event) string {
-	if s.opts.Learner == nil || st.excepted || s.userAllowed(clientIP(ctx.Req.RemoteAddr), ev.Host, st.source) {
+	if s.opts.Learner == nil || st.excepted || st.settings.noLearn || s.userAllowed(clientIP(ctx.Req.RemoteAddr), ev.Host, st.source) {
 		return ""
 	}
 	rule, _ := s.opts.Learner.Observe(ev.Host, ev.URL, st.typ, s.now())

@@ -21,6 +21,7 @@ type reqState struct {
 	typ      blocklist.Type
 	third    bool
 	source   string
+	settings clientSettings // of the client's group
 }
 
 // onRequest decides on every proxied request (plain HTTP and intercepted
@@ -47,7 +48,11 @@ func (s *Server) onRequest(r *http.Request, ctx *goproxy.ProxyCtx) (*http.Reques
 	ev := Event{Client: client, Method: r.Method, Host: breq.Host, URL: rawURL, Type: st.typ.String(), Source: breq.SourceHost}
 
 	pol := s.opts.Policy()
+	st.settings = s.settingsFor(pol, addr)
 	d := pol.Decide(breq, addr)
+	if d.Paused {
+		s.emitPaused(ev, d)
+	}
 	if d.Action == blocklist.Pass {
 		ev.CloakedBy, d = s.uncloak(r.Context(), pol, addr, breq)
 	}
@@ -76,7 +81,7 @@ func (s *Server) onRequest(r *http.Request, ctx *goproxy.ProxyCtx) (*http.Reques
 			return r, redirectResponse(r, target)
 		}
 	}
-	if clean, removed := pol.Clean(breq); removed != nil {
+	if clean, removed := pol.CleanFor(breq, addr); removed != nil {
 		ev.Kind, ev.Removed = KindParamsStripped, removed
 		s.emit(ev)
 		if navigation {
@@ -89,21 +94,23 @@ func (s *Server) onRequest(r *http.Request, ctx *goproxy.ProxyCtx) (*http.Reques
 		}
 	}
 
-	s.privacyHeaders(r, breq, ev)
+	s.privacyHeaders(r, breq, ev, st.settings)
 	removeHopByHop(r.Header)
-	ev.Kind, ev.Removed, ev.URL = KindPassed, nil, rawURL
-	s.emit(ev)
+	if !d.Paused { // a paused request was logged (and counted) as paused
+		ev.Kind, ev.Removed, ev.URL = KindPassed, nil, rawURL
+		s.emit(ev)
+	}
 	return r, nil
 }
 
 // privacyHeaders trims a cross-site Referer and adds Sec-GPC and DNT.
-func (s *Server) privacyHeaders(r *http.Request, breq *blocklist.Request, ev Event) {
-	if !s.opts.NoGPC {
+func (s *Server) privacyHeaders(r *http.Request, breq *blocklist.Request, ev Event, cs clientSettings) {
+	if !cs.noGPC {
 		r.Header.Set("Sec-GPC", "1")
 		r.Header.Set("DNT", "1")
 	}
 	ref := r.Header.Get("Referer")
-	if ref == "" || s.opts.Referer == RefererKeep {
+	if ref == "" || cs.referer == RefererKeep {
 		return
 	}
 	// The Referer is the request's source (sourceURL), so breq already
@@ -117,7 +124,7 @@ func (s *Server) privacyHeaders(r *http.Request, breq *blocklist.Request, ev Eve
 	}
 	origin := ru.Scheme + "://" + ru.Host + "/"
 	switch {
-	case s.opts.Referer == RefererStripCrossSite:
+	case cs.referer == RefererStripCrossSite:
 		r.Header.Del("Referer")
 		ev.Detail = "removed"
 	case ref != origin:

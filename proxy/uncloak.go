@@ -42,7 +42,7 @@ func cloakedHost(pol *blocklist.Policy, chain []string) (string, blocklist.Decis
 func (s *Server) uncloakHost(ctx context.Context, pol *blocklist.Policy, client netip.Addr, host string) (string, blocklist.Decision) {
 	c, d := cloakedHost(pol, s.chain(ctx, host))
 	if d.Action == blocklist.Block {
-		if _, ok := pol.Allowed(client, host, ""); ok {
+		if _, ok := pol.Allowed(client, host, ""); ok || pol.Paused(client, host, "") {
 			return "", blocklist.Decision{}
 		}
 	}
@@ -66,7 +66,7 @@ func (s *Server) uncloak(ctx context.Context, pol *blocklist.Policy, client neti
 		d = canonicalMatch(pol, breq, c)
 	}
 	if d.Action == blocklist.Block {
-		if _, ok := pol.Allowed(client, breq.Host, breq.SourceHost); ok {
+		if _, ok := pol.Allowed(client, breq.Host, breq.SourceHost); ok || pol.Paused(client, breq.Host, breq.SourceHost) {
 			return "", blocklist.Decision{}
 		}
 		return c, d

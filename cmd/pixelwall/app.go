@@ -284,8 +284,8 @@ func (a *app) reload() {
 	a.logger.Info("lists reloaded")
 }
 
-// writePID records the process ID for `lists update`; the returned func
-// removes it.
+// writePID records the process ID for `lists update` (and the dashboard's
+// address for `pause`); the returned func removes them.
 func (a *app) writePID() func() {
 	if err := os.MkdirAll(a.data, 0o700); err != nil {
 		return func() {}
@@ -293,7 +293,8 @@ func (a *app) writePID() func() {
 	if err := os.WriteFile(pidPath(a.data), []byte(strconv.Itoa(os.Getpid())+"\n"), 0o600); err != nil {
 		return func() {}
 	}
-	return func() { os.Remove(pidPath(a.data)) }
+	removeAddr := a.writeDashboardAddr()
+	return func() { os.Remove(pidPath(a.data)); removeAddr() }
 }
 
 // close releases what newApp opened, the block log last (flushing it).

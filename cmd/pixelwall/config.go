@@ -34,6 +34,11 @@ type Config struct {
 	Allow []string `yaml:"allow"`
 	// Deny are hostnames always blocked (with their subdomains).
 	Deny []string `yaml:"deny"`
+	// Groups have their own lists and settings; "default" is everyone's
+	// not in clients:.
+	Groups map[string]GroupConfig `yaml:"groups"`
+	// Clients put devices, by address or network, in groups.
+	Clients []ClientConfig `yaml:"clients"`
 }
 
 // ListConfig is one entry of lists:.

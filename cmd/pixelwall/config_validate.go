@@ -38,7 +38,10 @@ func (c *Config) validate(file string, root *yaml.Node) error {
 	if err := c.validateDomainUpstreams(file, root); err != nil {
 		return err
 	}
-	return c.validateHosts(file, root)
+	if err := c.validateHosts(file, root); err != nil {
+		return err
+	}
+	return c.validateGroups(file, root)
 }
 
 // keyErrors is validate's keyError for file.

@@ -35,6 +35,26 @@ func newDashboard(cfg *Config, proxyListen string, lists *blocklist.Service, lea
 		Proxy:    proxyAddr(proxyListen),
 		Warnings: cfg.OpenAccess(),
 	}
+	opts.Unallow = func(a dashboard.AllowAction) (int, error) {
+		ov, err := a.Override(time.Now())
+		if err != nil {
+			return 0, err
+		}
+		return lists.Unallow(ov.Host, ov.Site, ov.Client)
+	}
+	opts.Pauses = dashboard.PauseControl{Pause: lists.Pause, Resume: lists.Resume, Pauses: lists.Pauses}
+	opts.ClientName = func(a netip.Addr) string { return lists.Policy().ClientName(a) }
+	opts.Clients = func() []dashboard.ClientInfo {
+		var out []dashboard.ClientInfo
+		for _, c := range lists.Policy().Clients() {
+			ci := dashboard.ClientInfo{Name: c.Name, Group: c.Group}
+			for _, p := range c.Prefixes {
+				ci.Addresses = append(ci.Addresses, p.String())
+			}
+			out = append(out, ci)
+		}
+		return out
+	}
 	if learner != nil {
 		opts.Unlearn = learner.Unlearn
 		opts.Learned = func() []dashboard.LearnedRule {

@@ -20,7 +20,7 @@ func TestConfigExampleParses(t *testing.T) {
 	}
 	if cfg.HTTP.Listen != "0.0.0.0:8080" || len(cfg.Lists) != 2 || cfg.HTTP.Referer != "origin" ||
 		len(cfg.DNS.DomainUpstreams["168.192.in-addr.arpa"]) != 1 || cfg.DNS.LocalNames != "auto" ||
-		len(cfg.HTTP.ConnectPorts) != 6 {
+		len(cfg.HTTP.ConnectPorts) != 6 || len(cfg.Groups) != 3 || len(cfg.Clients) != 3 || cfg.Groups["kids"].BlockMode != "nxdomain" {
 		t.Errorf("example parsed to %+v", cfg)
 	}
 }

@@ -80,7 +80,7 @@ var topKeys = []string{"hosts", "rules", "lists", "clients", "kinds"}
 // accepted too.
 var logKinds = []string{string(proxy.KindBlocked), string(proxy.KindHeuristic), string(proxy.KindLearned), string(proxy.KindParamsStripped),
 	string(proxy.KindReferer), string(proxy.KindUnwrapped), string(proxy.KindConnectRefused), string(proxy.KindAccessRefused),
-	string(proxy.KindDestinationRefused), string(proxy.KindPinned), "refused", string(proxy.KindPassed)}
+	string(proxy.KindDestinationRefused), string(proxy.KindPinned), "refused", string(proxy.KindPassed), string(proxy.KindPaused)}
 
 // cmdLogs is `pixelwall logs [flags]` and `pixelwall logs purge`.
 func cmdLogs(ctx context.Context, args []string, stdout, stderr io.Writer) error {

@@ -51,6 +51,10 @@ commands:
   service install|uninstall [-purge]|start|stop|restart|status
         run pixelwall as a system service (systemd, launchd, Windows): install writes
         /etc/pixelwall/config.yaml and /var/lib/pixelwall, starts it, and prints the next steps
+  pause [-client NAME | -group NAME | -site DOMAIN] [DURATION | -until TIME]
+  resume [-client NAME | -group NAME | -site DOMAIN]
+        let everything (or one client, group or site) through for a while,
+        or until resumed, in the running pixelwall
   version
         print the version, VCS revision and commit time
 
@@ -94,6 +98,18 @@ subcommands:
   password  ask for a password (twice and without echo on a terminal; one
             line when piped) and print its bcrypt hash for
             dashboard.password_hash`,
+	"pause": `pixelwall pause [-client NAME | -group NAME | -site DOMAIN] [DURATION | -until TIME]
+
+Stop blocking in the running pixelwall, for everything or one client (a
+name from clients: or an address), group or site, for DURATION (5m, 1h,
+1d), until TIME (RFC 3339, or 18:00 for the next 18:00) or, with neither,
+until "pixelwall resume". It asks the running
+instance through the dashboard's API; with a dashboard password, set
+$PIXELWALL_PASSWORD.`,
+	"resume": `pixelwall resume [-client NAME | -group NAME | -site DOMAIN]
+
+End the pause of a client, group or site; without a selector, end every
+pause.`,
 	"check": `pixelwall check [-list FILE]... [-no-default-lists] [-source URL] [-type TYPE] URL... | -
 
 Decide on each URL (with "-": on each NDJSON request read from stdin) and
@@ -102,7 +118,7 @@ error.`,
 }
 
 // commands are the names run dispatches on.
-var commands = []string{"run", "ca", "lists", "logs", "dashboard", "check", "version", "help"}
+var commands = []string{"run", "ca", "lists", "logs", "dashboard", "check", "pause", "resume", "version", "help"}
 
 // run is main without the process: it returns the exit code. ctx ends
 // `run` (SIGINT/SIGTERM in main).
@@ -130,6 +146,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		err = cmdCheck(args[1:], stdin, stdout, stderr)
 	case "service":
 		err = cmdService(args[1:], stdout, stderr)
+	case "pause", "resume":
+		err = cmdPause(ctx, args[0], args[1:], stdout, stderr)
 	case "version", "-version", "--version":
 		fmt.Fprintln(stdout, versionString())
 	case "help", "-h", "-help", "--help":

@@ -23,6 +23,7 @@ import (
 // config's allow and deny.
 func listsConfig(cfg *Config, extra []string, noDefaults bool) blocklist.Config {
 	lc := blocklist.Config{NoDefaults: noDefaults, Extra: extra, Allow: cfg.Allow, Deny: cfg.Deny}
+	lc.Groups, lc.Clients = groupsConfig(cfg)
 	if noDefaults {
 		return lc
 	}

@@ -128,6 +128,15 @@ type Options struct {
 	// Warnings about the configuration, shown on the overview (an open
 	// proxy or resolver, say).
 	Warnings []string
+	// Unallow removes the allows for exactly a host or site (one client's
+	// or everyone's) and says how many; nil: /api/unallow answers 404.
+	Unallow func(AllowAction) (int, error)
+	// Pauses pause and resume blocking; nil functions hide pauses.
+	Pauses PauseControl
+	// Clients are the configured clients; ClientName names an address
+	// (empty when unnamed). Either may be nil.
+	Clients    func() []ClientInfo
+	ClientName func(netip.Addr) string
 	// PasswordHash is a bcrypt hash (see HashPassword). When it is set,
 	// every page needs a login with the password.
 	PasswordHash string
@@ -146,6 +155,7 @@ type Server struct {
 	now    func() time.Time
 	logger *slog.Logger
 	mux    *http.ServeMux
+	api    *http.ServeMux
 	pages  *pages
 	// cop refuses cross-origin form posts (Sec-Fetch-Site, else Origin
 	// against Host); the CSRF token is a second check.
@@ -228,13 +238,15 @@ func New(opts Options) (*Server, error) {
 	m.HandleFunc("POST /allow", s.allow)
 	m.HandleFunc("POST /unlearn", s.unlearn)
 	m.HandleFunc("POST /block", s.block)
+	m.HandleFunc("GET /clients", s.clientsPage)
+	m.HandleFunc("POST /pause", s.pauseForm)
 	m.HandleFunc("/metrics", s.metrics)
 	if s.auth {
 		m.HandleFunc("GET /login", s.loginPage)
 		m.HandleFunc("POST /login", s.login)
 		m.HandleFunc("POST /logout", s.logout)
 	}
-	s.mux = m
+	s.mux, s.api = m, s.apiRoutes()
 	return s, nil
 }
 
@@ -270,6 +282,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	safe := r.Method == http.MethodGet || r.Method == http.MethodHead
 	if !safe && s.cop.Check(r) != nil {
 		http.Error(w, "Cross-origin request refused.", http.StatusForbidden)
+		return
+	}
+	if strings.HasPrefix(r.URL.Path, "/api/") {
+		s.serveAPI(w, r)
 		return
 	}
 

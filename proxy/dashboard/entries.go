@@ -27,6 +27,8 @@ type entryView struct {
 	// Why explains a decision no rule made ("1×1 image from another
 	// site"); "" when Rule says it.
 	Why string
+	// Name is the client's configured name; "" when unnamed.
+	Name string
 }
 
 // allowable reports whether an allow would let e's request through
@@ -65,6 +67,7 @@ func (s *Server) entryTable(entries []blocklog.Entry, now time.Time, back string
 			Allowable: s.opts.Allow != nil && allowable(e),
 			Blockable: s.opts.Block != nil && blockable(e),
 			Why:       explain(e),
+			Name:      s.clientName(e.Client),
 		})
 	}
 	return entryTable{Entries: views, Back: back, CanAct: s.opts.Allow != nil || s.opts.Block != nil}

@@ -12,7 +12,7 @@ var templateFS embed.FS
 
 // pageNames are the pages; each is templates/NAME.html, which defines
 // "content", rendered within templates/layout.html.
-var pageNames = []string{"overview", "log", "lists", "login"}
+var pageNames = []string{"overview", "log", "lists", "login", "clients"}
 
 // pages are the parsed page templates.
 type pages struct {

@@ -80,10 +80,11 @@ func (s *Server) localAnswer(req *dns.Msg) *dns.Msg {
 	return m
 }
 
-// blockAnswer answers a blocked name per the block mode and tells the
+// blockAnswer answers a blocked name per the block mode (the client's
+// group's, else the server's) and tells the
 // client why with an Extended DNS Error: "Filtered" when we answer with a
 // null address or no data, "Blocked" for NXDOMAIN and REFUSED.
-func (s *Server) blockAnswer(req *dns.Msg, client netip.Addr, host string, d blocklist.Decision, cloakedBy string) *dns.Msg {
+func (s *Server) blockAnswer(req *dns.Msg, client netip.Addr, host string, d blocklist.Decision, cloakedBy string, mode BlockMode) *dns.Msg {
 	s.blocked.Add(1)
 	q := req.Question[0]
 	s.emit(Event{Kind: "blocked", Client: client.String(), Name: host, Type: dns.TypeToString[q.Qtype],
@@ -94,7 +95,10 @@ func (s *Server) blockAnswer(req *dns.Msg, client netip.Addr, host string, d blo
 	}
 	ttl := uint32(s.opts.BlockTTL / time.Second)
 	m := newReply(req)
-	switch s.opts.BlockMode {
+	if mode == "" {
+		mode = s.opts.BlockMode
+	}
+	switch mode {
 	case BlockRefused:
 		m.Rcode = dns.RcodeRefused
 		return withEDE(m, dns.ExtendedErrorCodeBlocked, text)

@@ -111,7 +111,7 @@ const LocalName = "pixelwall.internal."
 // Event is one decision for the block log.
 type Event struct {
 	Time      time.Time
-	Kind      string // "blocked", "refused", "rate-limited", "passed"
+	Kind      string // "blocked", "refused", "rate-limited", "passed", "paused"
 	Client    string
 	Name      string // the query name, without the trailing dot
 	Type      string // A, AAAA, HTTPS, …
@@ -339,18 +339,19 @@ func (s *Server) resolve(ctx context.Context, req *dns.Msg, client netip.Addr) (
 	}
 	pol := s.opts.Policy()
 	host := strings.TrimSuffix(name, ".")
-	switch v := decide(pol, client, name); v.kind {
+	v := decide(pol, client, name)
+	switch v.kind {
 	case verdictOwn:
 		return s.localAnswer(req), source{}
 	case verdictSpecial:
 		m, _ := specialAnswer(req, name)
 		return m, source{}
 	case verdictBlock:
-		return s.blockAnswer(req, client, host, v.d, ""), source{}
+		return s.blockAnswer(req, client, host, v.d, "", v.mode), source{}
 	}
 	set := s.upstreamsFor(name, q.Qtype)
 	if set == nil {
-		s.emit(Event{Kind: "passed", Client: client.String(), Name: host, Type: dns.TypeToString[q.Qtype]})
+		s.emit(passedEvent(v, Event{Client: client.String(), Name: host, Type: dns.TypeToString[q.Qtype]}))
 		return localZoneAnswer(req, name, localZone(name, q.Qtype)), source{}
 	}
 	resp, src, err := s.lookup(ctx, req, name, q, set)
@@ -362,12 +363,12 @@ func (s *Server) resolve(ctx context.Context, req *dns.Msg, client netip.Addr) (
 	// CNAME uncloaking: a tracker hidden behind a first-party name is
 	// blocked like the tracker itself, unless the user allowed the name.
 	if target, d, ok := cloaked(pol, resp); ok {
-		if _, allowed := pol.Allowed(client, host, ""); !allowed {
-			return s.blockAnswer(req, client, host, d, target), source{}
+		if _, allowed := pol.Allowed(client, host, ""); !allowed && !pol.Paused(client, host, "") {
+			return s.blockAnswer(req, client, host, d, target, groupBlockMode(pol, client)), source{}
 		}
 		src = source{} // this client's answer is not everyone's
 	}
-	s.emit(Event{Kind: "passed", Client: client.String(), Name: host, Type: dns.TypeToString[q.Qtype]})
+	s.emit(passedEvent(v, Event{Client: client.String(), Name: host, Type: dns.TypeToString[q.Qtype]}))
 	src.gen = pol.Generation()
 	return reply(req, resp), src
 }

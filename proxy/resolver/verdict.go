@@ -21,7 +21,8 @@ const (
 
 type verdict struct {
 	kind verdictKind
-	d    blocklist.Decision
+	d    blocklist.Decision // also set on a forward that a pause let through (d.Paused)
+	mode BlockMode          // the client's group's block mode; empty: the server's
 }
 
 // decide is the one decision on a query name (lower case, with the final
@@ -34,8 +35,11 @@ func decide(pol *blocklist.Policy, client netip.Addr, name string) verdict {
 	case isSpecialName(name):
 		return verdict{kind: verdictSpecial}
 	}
-	if d := pol.DecideHost(name[:len(name)-1], client); d.Action == blocklist.Block {
-		return verdict{kind: verdictBlock, d: d}
+	switch d := pol.DecideHost(name[:len(name)-1], client); {
+	case d.Action == blocklist.Block:
+		return verdict{kind: verdictBlock, d: d, mode: groupBlockMode(pol, client)}
+	case d.Paused:
+		return verdict{kind: verdictForward, d: d}
 	}
 	return verdict{kind: verdictForward}
 }
@@ -58,4 +62,19 @@ func cloaked(pol *blocklist.Policy, resp *dns.Msg) (target string, d blocklist.D
 		}
 	}
 	return "", blocklist.Decision{}, false
+}
+
+// groupBlockMode is the block mode of client's group; empty: the server's.
+func groupBlockMode(pol *blocklist.Policy, client netip.Addr) BlockMode {
+	return BlockMode(pol.Group(client).Settings.BlockMode)
+}
+
+// passedEvent is the event of a forwarded query: "paused" with the rule a
+// pause set aside, else "passed".
+func passedEvent(v verdict, e Event) Event {
+	e.Kind = "passed"
+	if v.d.Paused {
+		e.Kind, e.Rule, e.List = "paused", v.d.Rule, v.d.List
+	}
+	return e
 }

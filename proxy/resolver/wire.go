@@ -266,13 +266,14 @@ func (s *Server) answerFast(dst, pkt, name []byte, client netip.Addr, cn *client
 	host := unsafe.String(&q.name[0], len(q.name)-1)
 	pol := s.opts.Policy()
 	gen := pol.Generation()
-	switch v := decide(pol, client, unsafe.String(&q.name[0], len(q.name))); v.kind {
+	v := decide(pol, client, unsafe.String(&q.name[0], len(q.name)))
+	switch v.kind {
 	case verdictOwn, verdictSpecial:
 		return dst, fastChecked
 	case verdictBlock:
 		d := v.d
 		start := len(dst)
-		dst = s.appendBlock(dst, pkt, &q, d)
+		dst = s.appendBlock(dst, pkt, &q, d, v.mode)
 		if len(dst)-start > q.size {
 			return dst[:start], fastChecked // the slow path truncates
 		}
@@ -294,7 +295,7 @@ func (s *Server) answerFast(dst, pkt, name []byte, client netip.Addr, cn *client
 	binary.BigEndian.PutUint16(out, q.id)
 	out[2] = out[2]&^byte(flagRD>>8) | byte(q.flags>>8)&byte(flagRD>>8)
 	s.cacheHits.Add(1)
-	s.emit(Event{Time: now, Kind: "passed", Client: cn.of(client), Name: strings.Clone(host), Type: dns.TypeToString[q.qtype]})
+	s.emit(passedEvent(v, Event{Time: now, Client: cn.of(client), Name: strings.Clone(host), Type: dns.TypeToString[q.qtype]}))
 	return dst, fastAnswered
 }
 
@@ -315,14 +316,17 @@ func wireName(s string) []byte {
 
 // appendBlock appends the answer blockAnswer gives a blocked name (without
 // a CNAME: the fast path blocks query names only).
-func (s *Server) appendBlock(dst, pkt []byte, q *wireQuery, d blocklist.Decision) []byte {
+func (s *Server) appendBlock(dst, pkt []byte, q *wireQuery, d blocklist.Decision, mode BlockMode) []byte {
+	if mode == "" {
+		mode = s.opts.BlockMode
+	}
 	ttl := uint32(s.opts.BlockTTL / time.Second)
 	rcode, ede := uint16(dns.RcodeSuccess), dns.ExtendedErrorCodeFiltered
 	var an, ns uint16
 	switch {
-	case s.opts.BlockMode == BlockRefused:
+	case mode == BlockRefused:
 		rcode, ede = dns.RcodeRefused, dns.ExtendedErrorCodeBlocked
-	case s.opts.BlockMode == BlockNXDomain:
+	case mode == BlockNXDomain:
 		rcode, ede, ns = dns.RcodeNameError, dns.ExtendedErrorCodeBlocked, 1
 	case q.qtype == dns.TypeA || q.qtype == dns.TypeAAAA:
 		an = 1
