@@ -28,8 +28,8 @@ const schemaVersion = 3
 // from AUTOINCREMENT so they are never reused, even after a purge, which
 // `logs -follow` (Filter.AfterID) relies on.
 //
-// Every index is paid for on every insert, so there are only those queries
-// need without a full scan: rule and list have none, as queries by them
+// Every index is paid for on every insert, so there are only those that
+// queries cannot do without: rule and list have none, as queries by them
 // come with a time range that the time index serves. The host, client and
 // kind indexes end with n so that Top, which sums n, reads only them.
 const schema = `CREATE TABLE entries (
