@@ -2,10 +2,8 @@ package proxy
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"crypto/tls"
-	"encoding/binary"
 	"errors"
 	"io"
 	"net"
@@ -13,7 +11,6 @@ import (
 	"net/netip"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/elazarl/goproxy"
@@ -37,26 +34,24 @@ const protocolPeek = time.Second
 // anything else untouched.
 func (s *Server) serveConnect(w http.ResponseWriter, r *http.Request, info *reqInfo) {
 	hostport := r.Host
-	host, portStr, err := net.SplitHostPort(hostport)
-	port, perr := strconv.ParseUint(portStr, 10, 16)
-	if err != nil || perr != nil || host == "" {
+	host, port, ok := connectTarget(hostport)
+	if !ok {
 		w.Header().Set("Connection", "close")
 		http.Error(w, "pixelwall: CONNECT wants host:port\n", http.StatusBadRequest)
 		return
 	}
-	host = strings.TrimSuffix(strings.ToLower(host), ".")
 	client := info.client
 	if s.isOwnHost(host) {
 		w.Header().Set("Connection", "close")
 		http.Error(w, "pixelwall: use http://"+OwnHost+"/\n", http.StatusForbidden)
 		return
 	}
-	if !s.connectPortAllowed(info.class, uint16(port)) {
+	if !s.connectPortAllowed(info.class, port) {
 		s.refuseDestination(w, r, client, host, &DestinationError{Dest: hostport, Reason: reasonPort})
 		return
 	}
 	if ip, err := netip.ParseAddr(host); err == nil {
-		if de := s.checkDestination(info.class, netip.AddrPortFrom(ip, uint16(port))); de != nil {
+		if de := s.checkDestination(info.class, netip.AddrPortFrom(ip, port)); de != nil {
 			s.refuseDestination(w, r, client, host, de)
 			return
 		}
@@ -74,51 +69,12 @@ func (s *Server) serveConnect(w http.ResponseWriter, r *http.Request, info *reqI
 	// is intercepted, when it may be, so that pages get their stand-ins.
 	mode := s.settingsFor(pol, client).intercept
 	if d.Action == blocklist.Block && !(d.StandIn && s.intercepts(host, mode)) {
-		if s.answersBlockedOverTLS(host, mode) {
-			conn, br, ok := hijack(w)
-			if !ok {
-				return
-			}
-			info.block = &blockedHost{d: d, cloakedBy: cloakedBy}
-			s.mitm(s.withReqInfo(r, info), conn, br, host, hostport, info)
-			return
-		}
-		if s.retries.first(client, host, s.now()) {
-			s.emit(Event{Kind: KindConnectRefused, Client: client.String(), Method: http.MethodConnect, Host: host, Rule: d.Rule, List: d.List, CloakedBy: cloakedBy})
-		}
-		w.Header().Set("Connection", "close")
-		http.Error(w, "pixelwall: "+host+" is blocked by "+d.Rule+" ("+d.List+")\n", http.StatusForbidden)
+		s.blockConnect(w, r, info, d, cloakedBy, host, hostport, mode)
 		return
 	}
 	r = s.withReqInfo(r, info)
 	if !s.intercepts(host, mode) {
-		// The tunnel's upstream is dialled before the client is told yes,
-		// so that a refusal or failure is an HTTP answer.
-		up, err := s.dialTunnel(r, hostport, info)
-		if err != nil {
-			var de *DestinationError
-			if errors.As(err, &de) {
-				s.refuseDestination(w, r, client, host, de)
-				return
-			}
-			cause := classify(err)
-			s.failures.add(cause)
-			w.Header().Set("Connection", "close")
-			w.Header().Set("X-Pixelwall", string(cause))
-			http.Error(w, "pixelwall: cannot reach "+hostport+": "+err.Error()+"\n", cause.Status())
-			return
-		}
-		conn, br, ok := hijack(w)
-		if !ok {
-			up.Close()
-			return
-		}
-		if _, err := io.WriteString(conn, "HTTP/1.1 200 Connection established\r\n\r\n"); err != nil {
-			conn.Close()
-			up.Close()
-			return
-		}
-		tunnel(conn, br, up)
+		s.serveTunnel(w, r, info, host, hostport)
 		return
 	}
 	conn, br, ok := hijack(w)
@@ -126,6 +82,69 @@ func (s *Server) serveConnect(w http.ResponseWriter, r *http.Request, info *reqI
 		return
 	}
 	s.mitm(r, conn, br, host, hostport, info)
+}
+
+// connectTarget splits a CONNECT's host:port, the host lower-cased and
+// without a trailing dot; ok is false when either part is missing or bad.
+func connectTarget(hostport string) (host string, port uint16, ok bool) {
+	host, portStr, err := net.SplitHostPort(hostport)
+	p, perr := strconv.ParseUint(portStr, 10, 16)
+	if err != nil || perr != nil || host == "" {
+		return "", 0, false
+	}
+	return strings.TrimSuffix(strings.ToLower(host), "."), uint16(p), true
+}
+
+// blockConnect answers a CONNECT to a host blocked by name without
+// contacting it: with our block page over TLS when the host is answered
+// that way, else with a 403 (its event emitted once per retry window).
+func (s *Server) blockConnect(w http.ResponseWriter, r *http.Request, info *reqInfo, d blocklist.Decision, cloakedBy, host, hostport string, mode Intercept) {
+	client := info.client
+	if s.answersBlockedOverTLS(host, mode) {
+		conn, br, ok := hijack(w)
+		if !ok {
+			return
+		}
+		info.block = &blockedHost{d: d, cloakedBy: cloakedBy}
+		s.mitm(s.withReqInfo(r, info), conn, br, host, hostport, info)
+		return
+	}
+	if s.retries.first(client, host, s.now()) {
+		s.emit(Event{Kind: KindConnectRefused, Client: client.String(), Method: http.MethodConnect, Host: host, Rule: d.Rule, List: d.List, CloakedBy: cloakedBy})
+	}
+	w.Header().Set("Connection", "close")
+	http.Error(w, "pixelwall: "+host+" is blocked by "+d.Rule+" ("+d.List+")\n", http.StatusForbidden)
+}
+
+// serveTunnel tunnels a CONNECT that is not intercepted. The upstream is
+// dialled before the client is told yes, so that a refusal or failure is
+// an HTTP answer.
+func (s *Server) serveTunnel(w http.ResponseWriter, r *http.Request, info *reqInfo, host, hostport string) {
+	up, err := s.dialTunnel(r, hostport, info)
+	if err != nil {
+		var de *DestinationError
+		if errors.As(err, &de) {
+			s.refuseDestination(w, r, info.client, host, de)
+			return
+		}
+		cause := classify(err)
+		s.failures.add(cause)
+		w.Header().Set("Connection", "close")
+		w.Header().Set("X-Pixelwall", string(cause))
+		http.Error(w, "pixelwall: cannot reach "+hostport+": "+err.Error()+"\n", cause.Status())
+		return
+	}
+	conn, br, ok := hijack(w)
+	if !ok {
+		up.Close()
+		return
+	}
+	if _, err := io.WriteString(conn, "HTTP/1.1 200 Connection established\r\n\r\n"); err != nil {
+		conn.Close()
+		up.Close()
+		return
+	}
+	tunnel(conn, br, up)
 }
 
 // intercepts decides between interception and a plain tunnel, in the
@@ -198,22 +217,10 @@ func (s *Server) mitm(req *http.Request, conn net.Conn, br *bufio.Reader, host, 
 		return
 	}
 	client := info.client
-	_ = conn.SetReadDeadline(time.Now().Add(s.peekTimeout))
-	first, err := br.Peek(1)
-	isTLS := err == nil && first[0] == 0x16 // a TLS handshake record
-	isHTTP := err == nil && !isTLS && looksLikeHTTP(br)
-	if isTLS && isIPLiteral(host) {
-		// The CONNECT named no host: the ClientHello's may be one that is
-		// tunnelled (an app that connects by address).
-		if sni := serverName(br); sni != "" && !s.intercepts(strings.ToLower(sni), s.settingsFor(s.opts.Policy(), client).intercept) {
-			isTLS = false
-		}
-	}
-	var ne net.Error
-	if err != nil && !(errors.As(err, &ne) && ne.Timeout()) {
+	isTLS, isHTTP, ok := s.peekProtocol(conn, br, host, s.settingsFor(s.opts.Policy(), client).intercept)
+	if !ok {
 		return // the client went away
 	}
-	_ = conn.SetReadDeadline(time.Time{})
 	if !isTLS && !isHTTP {
 		if info.block != nil {
 			return // a blocked host is never dialled
@@ -234,32 +241,9 @@ func (s *Server) mitm(req *http.Request, conn net.Conn, br *bufio.Reader, host, 
 	scheme := "http"
 	if isTLS {
 		scheme = "https"
-		_ = conn.SetReadDeadline(time.Now().Add(handshakeTimeout))
-		cfg := s.signer().TLSConfig(host)
-		var sentCert bool
-		getCert := cfg.GetCertificate
-		cfg.GetCertificate = func(hello *tls.ClientHelloInfo) (*tls.Certificate, error) {
-			sentCert = true
-			return getCert(hello)
-		}
-		tc := tls.Server(c, cfg)
-		hctx, cancel := context.WithTimeout(context.Background(), handshakeTimeout)
-		err := tc.HandshakeContext(hctx)
-		cancel()
-		if err != nil {
-			var op *net.OpError
-			if sentCert && errors.As(err, &op) && op.Op == "remote error" {
-				if s.pins.rejected(host, client, s.now()) {
-					s.emit(Event{Kind: KindPinned, Client: client.String(), Method: http.MethodConnect, Host: host,
-						Detail: "client rejected our certificate: tunnelling this host from now on (" + op.Err.Error() + ")"})
-					s.log.Info("host pinned: tunnelling it from now on", "host", host, "client", client, "err", op.Err)
-				}
-			}
+		if c, ok = s.handshake(conn, c, host, client); !ok {
 			return
 		}
-		s.pins.accepted(client, s.now())
-		c = tc
-		_ = conn.SetReadDeadline(time.Time{})
 	}
 
 	srv := &http.Server{
@@ -277,61 +261,61 @@ func (s *Server) mitm(req *http.Request, conn net.Conn, br *bufio.Reader, host, 
 	<-l.closed
 }
 
-func isIPLiteral(host string) bool {
-	_, err := netip.ParseAddr(host)
-	return err == nil
+// peekProtocol waits up to peekTimeout for the client's first bytes on
+// conn (read through br, not consumed) and reports whether they start a
+// TLS handshake to intercept or an HTTP request; ok is false when the
+// client went away.
+func (s *Server) peekProtocol(conn net.Conn, br *bufio.Reader, host string, mode Intercept) (isTLS, isHTTP, ok bool) {
+	_ = conn.SetReadDeadline(time.Now().Add(s.peekTimeout))
+	first, err := br.Peek(1)
+	isTLS = err == nil && first[0] == 0x16 // a TLS handshake record
+	isHTTP = err == nil && !isTLS && looksLikeHTTP(br)
+	if isTLS && isIPLiteral(host) {
+		// The CONNECT named no host: the ClientHello's may be one that is
+		// tunnelled (an app that connects by address).
+		if sni := serverName(br); sni != "" && !s.intercepts(strings.ToLower(sni), mode) {
+			isTLS = false
+		}
+	}
+	var ne net.Error
+	if err != nil && !(errors.As(err, &ne) && ne.Timeout()) {
+		return false, false, false
+	}
+	_ = conn.SetReadDeadline(time.Time{})
+	return isTLS, isHTTP, true
 }
 
-// serverName is the server name of the TLS ClientHello at the front of br,
-// read without consuming it; "" when there is none, or the hello does not
-// fit in br's buffer.
-func serverName(br *bufio.Reader) string {
-	hdr, err := br.Peek(5) // a record header: type, version, length
-	if err != nil || hdr[0] != 0x16 {
-		return ""
+// handshake completes the TLS handshake on c (conn, buffered) with our
+// certificate for host and returns the decrypted connection. A client that
+// rejects the certificate counts towards pinning host; ok is false when
+// the handshake failed.
+func (s *Server) handshake(conn, c net.Conn, host string, client netip.Addr) (_ net.Conn, ok bool) {
+	_ = conn.SetReadDeadline(time.Now().Add(handshakeTimeout))
+	cfg := s.signer().TLSConfig(host)
+	var sentCert bool
+	getCert := cfg.GetCertificate
+	cfg.GetCertificate = func(hello *tls.ClientHelloInfo) (*tls.Certificate, error) {
+		sentCert = true
+		return getCert(hello)
 	}
-	rec, err := br.Peek(5 + int(binary.BigEndian.Uint16(hdr[3:])))
+	tc := tls.Server(c, cfg)
+	hctx, cancel := context.WithTimeout(context.Background(), handshakeTimeout)
+	err := tc.HandshakeContext(hctx)
+	cancel()
 	if err != nil {
-		return ""
+		var op *net.OpError
+		if sentCert && errors.As(err, &op) && op.Op == "remote error" {
+			if s.pins.rejected(host, client, s.now()) {
+				s.emit(Event{Kind: KindPinned, Client: client.String(), Method: http.MethodConnect, Host: host,
+					Detail: "client rejected our certificate: tunnelling this host from now on (" + op.Err.Error() + ")"})
+				s.log.Info("host pinned: tunnelling it from now on", "host", host, "client", client, "err", op.Err)
+			}
+		}
+		return nil, false
 	}
-	var name string
-	errRead := errors.New("hello read")
-	tc := tls.Server(helloConn{bytes.NewReader(rec)}, &tls.Config{
-		GetConfigForClient: func(h *tls.ClientHelloInfo) (*tls.Config, error) {
-			name = h.ServerName
-			return nil, errRead
-		},
-	})
-	_ = tc.Handshake()
-	return name
-}
-
-// helloConn lets crypto/tls parse a ClientHello held in memory; what it
-// would send back goes nowhere.
-type helloConn struct{ r io.Reader }
-
-func (c helloConn) Read(p []byte) (int, error)     { return c.r.Read(p) }
-func (helloConn) Write(p []byte) (int, error)      { return 0, io.ErrClosedPipe }
-func (helloConn) Close() error                     { return nil }
-func (helloConn) LocalAddr() net.Addr              { return dummyAddr{} }
-func (helloConn) RemoteAddr() net.Addr             { return dummyAddr{} }
-func (helloConn) SetDeadline(time.Time) error      { return nil }
-func (helloConn) SetReadDeadline(time.Time) error  { return nil }
-func (helloConn) SetWriteDeadline(time.Time) error { return nil }
-
-// looksLikeHTTP reports whether the client's first bytes are an HTTP/1
-// request line's method and space.
-func looksLikeHTTP(br *bufio.Reader) bool {
-	b, _ := br.Peek(8) // fewer when the deadline comes first
-	i := bytes.IndexByte(b, ' ')
-	if i < 3 {
-		return false
-	}
-	switch string(b[:i]) {
-	case "GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS", "PATCH", "TRACE":
-		return true
-	}
-	return false
+	s.pins.accepted(client, s.now())
+	_ = conn.SetReadDeadline(time.Time{})
+	return tc, true
 }
 
 // innerHandler turns requests read from an intercepted connection into
@@ -358,129 +342,6 @@ func (s *Server) innerHandler(scheme, hostport string, client netip.Addr, class 
 		}
 		s.proxyRequest(w, r, &reqInfo{client: client, class: class})
 	})
-}
-
-// bufferedConn is a net.Conn whose first bytes were peeked into r.
-type bufferedConn struct {
-	net.Conn
-	r *bufio.Reader
-}
-
-func (c *bufferedConn) Read(p []byte) (int, error) { return c.r.Read(p) }
-
-// oneConnListener hands one connection to http.Server.Serve and then
-// blocks until that connection is closed, or the listener is (by the
-// server's Shutdown, which then waits for the connection to go idle).
-type oneConnListener struct {
-	conn              net.Conn
-	once, stopOnce    sync.Once
-	closed, listenEnd chan struct{}
-}
-
-func newOneConnListener(c net.Conn) *oneConnListener {
-	l := &oneConnListener{closed: make(chan struct{}), listenEnd: make(chan struct{})}
-	l.conn = &notifyCloseConn{Conn: c, onClose: func() { l.once.Do(func() { close(l.closed) }) }}
-	return l
-}
-
-func (l *oneConnListener) Accept() (net.Conn, error) {
-	if c := l.conn; c != nil {
-		l.conn = nil
-		return c, nil
-	}
-	select {
-	case <-l.closed:
-	case <-l.listenEnd:
-	}
-	return nil, net.ErrClosed
-}
-
-func (l *oneConnListener) Close() error {
-	l.stopOnce.Do(func() { close(l.listenEnd) })
-	return nil
-}
-func (l *oneConnListener) Addr() net.Addr { return dummyAddr{} }
-
-type notifyCloseConn struct {
-	net.Conn
-	onClose func()
-}
-
-func (c *notifyCloseConn) Close() error {
-	err := c.Conn.Close()
-	c.onClose()
-	return err
-}
-
-type dummyAddr struct{}
-
-func (dummyAddr) Network() string { return "tcp" }
-func (dummyAddr) String() string  { return "intercepted" }
-
-// pinTracker decides when a host's certificate rejections mean pinning
-// rather than a client that has not installed our CA yet: only rejections
-// from clients that accepted our certificate for some other host recently
-// count, and it takes two.
-type pinTracker struct {
-	mu      sync.Mutex
-	trusted map[netip.Addr]time.Time // clients that completed an intercepted handshake
-	strikes map[string]int
-	pins    map[string]time.Time
-}
-
-const (
-	pinStrikes   = 2
-	pinFor       = 7 * 24 * time.Hour
-	trustedFor   = time.Hour
-	maxPinMemory = 4096
-)
-
-func (p *pinTracker) init() {
-	p.trusted = make(map[netip.Addr]time.Time)
-	p.strikes = make(map[string]int)
-	p.pins = make(map[string]time.Time)
-}
-
-func (p *pinTracker) accepted(client netip.Addr, now time.Time) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if len(p.trusted) >= maxPinMemory {
-		clear(p.trusted)
-	}
-	p.trusted[client] = now
-}
-
-// rejected records a rejection and reports whether the host is now pinned.
-func (p *pinTracker) rejected(host string, client netip.Addr, now time.Time) bool {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if t, ok := p.trusted[client]; !ok || now.Sub(t) > trustedFor {
-		return false
-	}
-	if len(p.strikes) >= maxPinMemory {
-		clear(p.strikes)
-	}
-	p.strikes[host]++
-	if p.strikes[host] < pinStrikes {
-		return false
-	}
-	delete(p.strikes, host)
-	if len(p.pins) >= maxPinMemory {
-		clear(p.pins)
-	}
-	p.pins[host] = now.Add(pinFor)
-	return true
-}
-
-func (p *pinTracker) pinned(host string, now time.Time) bool {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	until, ok := p.pins[host]
-	if ok && now.After(until) {
-		delete(p.pins, host)
-		return false
-	}
-	return ok
 }
 
 func textResponse(r *http.Request, code int, body string) *http.Response {

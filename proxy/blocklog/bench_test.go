@@ -207,12 +207,11 @@ func BenchmarkStoreAt1M(b *testing.B) {
 //	QuerySearch     450 ms    18 KB   268 allocs  (LIKE over the 24h range)
 //	Series24hBy10m  2.0 ms   1.9 MB   596 allocs  (points up to now, ~46k: the data is dated 2026-01-01)
 //
-// Schema v3 folds repeats: the database holds a million decisions in about
+// The log folds repeats: the database holds a million decisions in about
 // 976,000 rows, and Top sums their counts. The host, client and kind
 // indexes carry the count so that Top still reads only them: on the same
-// million rows (a v1 file migrated), Top hosts over 24h took 106 ms with
-// schema v2, 99 ms with v3, and 990 ms with v3 without the count in the
-// indexes.
+// million rows Top hosts over 24h took 99 ms, and 990 ms without the count
+// in the indexes.
 func BenchmarkQuery1M(b *testing.B) {
 	l := benchDB(b)
 	ctx := context.Background()

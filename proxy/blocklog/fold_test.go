@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 )
@@ -166,40 +167,17 @@ func TestRemovedKey(t *testing.T) {
 	}
 }
 
-// TestMigrateFromV2 opens a log written by the schema before folding.
-func TestMigrateFromV2(t *testing.T) {
+// TestSchemaReopen: a log created by Open has the final schema, and opens
+// again, writable and read-only, with its rows and counts intact.
+func TestSchemaReopen(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "blocks.db")
-	db, err := sql.Open(driverName, dsn(path, false))
-	if err != nil {
+	e := Entry{Time: base, Layer: LayerDNS, Kind: "blocked", Client: "192.0.2.1",
+		Host: "ads.old.test", Type: "A", Rule: "||old.test^", List: "easylist"}
+	first := openBatch(t, Options{Path: path, Now: newClock(base).Now})
+	first.Add(e)
+	flush(t, first)
+	if err := first.Close(); err != nil {
 		t.Fatal(err)
-	}
-	// Schema versions 1 and 2, as they were released.
-	for _, stmt := range []string{
-		`PRAGMA auto_vacuum = INCREMENTAL`,
-		`PRAGMA journal_mode = WAL`,
-		schemaV1, // released schemas are never edited: migrations depend on them
-		`PRAGMA user_version = 1`,
-		schemaV2,
-		`PRAGMA user_version = 2`,
-	} {
-		if _, err := db.Exec(stmt); err != nil {
-			t.Fatalf("%s: %v", stmt, err)
-		}
-	}
-	if _, err := db.Exec(`INSERT INTO entries (time, layer, kind, client, host, rhost, type, rule, list)
-		VALUES (?, 'dns', 'blocked', '192.0.2.1', 'ads.old.test', 'test.old.ads', 'A', '||old.test^', 'easylist')`,
-		base.UnixNano()); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := db.Exec(`INSERT INTO counts VALUES (?, 'dns', 1, 1)`, minuteOf(base)); err != nil {
-		t.Fatal(err)
-	}
-	if err := db.Close(); err != nil {
-		t.Fatal(err)
-	}
-	if l, err := OpenReadOnly(path); err == nil {
-		l.Close()
-		t.Fatal("OpenReadOnly of a version 2 log succeeded: it cannot read Count")
 	}
 
 	l := openBatch(t, Options{Path: path, Now: newClock(base.Add(time.Minute)).Now})
@@ -208,17 +186,40 @@ func TestMigrateFromV2(t *testing.T) {
 		t.Fatal(err)
 	}
 	if version != schemaVersion {
-		t.Errorf("schema version %d after Open, want %d", version, schemaVersion)
+		t.Errorf("schema version %d after reopening, want %d", version, schemaVersion)
 	}
+	rows, err := l.r.Query(`SELECT name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL ORDER BY name`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	indexes := map[string]string{}
+	for rows.Next() {
+		var name, def string
+		if err := rows.Scan(&name, &def); err != nil {
+			t.Fatal(err)
+		}
+		indexes[name] = def
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{
+		"entries_time":        "CREATE INDEX entries_time ON entries (time)",
+		"entries_rhost_time":  "CREATE INDEX entries_rhost_time ON entries (rhost, time, n)",
+		"entries_client_time": "CREATE INDEX entries_client_time ON entries (client, time, n)",
+		"entries_kind_time":   "CREATE INDEX entries_kind_time ON entries (kind, time, n)",
+	}
+	if !reflect.DeepEqual(indexes, want) {
+		t.Errorf("indexes = %v, want %v", indexes, want)
+	}
+
 	old := query(t, l, Filter{})
 	if len(old) != 1 || old[0].Host != "ads.old.test" || old[0].Count != 1 || old[0].ID != 1 || !old[0].Time.Equal(base) {
 		t.Fatalf("old row read back as %+v, want ads.old.test, Count 1, ID 1", old)
 	}
-
-	ctx := context.Background()
 	for range 3 {
-		l.Add(Entry{Time: base.Add(time.Minute), Layer: LayerDNS, Kind: "blocked", Client: "192.0.2.1",
-			Host: "ads.old.test", Type: "A", Rule: "||old.test^", List: "easylist"})
+		e.Time = base.Add(time.Minute)
+		l.Add(e)
 	}
 	flush(t, l)
 	got := query(t, l, Filter{})
@@ -233,8 +234,61 @@ func TestMigrateFromV2(t *testing.T) {
 	if len(points) != 2 || points[0].Total != 1 || points[1].Total != 3 {
 		t.Errorf("Series = %+v, want 1 then 3", points)
 	}
-	if n, err := l.Purge(ctx, time.Time{}); err != nil || n != 4 {
-		t.Errorf("Purge = %d, %v; want 4 decisions", n, err)
+
+	ro, err := OpenReadOnly(path)
+	if err != nil {
+		t.Fatalf("OpenReadOnly: %v", err)
+	}
+	defer ro.Close()
+	if n := len(query(t, ro, Filter{})); n != 2 {
+		t.Errorf("read-only Query: %d rows, want 2", n)
+	}
+}
+
+// TestSchemaOtherVersion: a file of a schema version this program does not
+// create is refused, by both openers, with an error naming the version, and
+// left as it was.
+func TestSchemaOtherVersion(t *testing.T) {
+	for _, v := range []int{1, schemaVersion - 1, schemaVersion + 1} {
+		t.Run(fmt.Sprint(v), func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "blocks.db")
+			db, err := sql.Open(driverName, dsn(path, false))
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, stmt := range []string{
+				`CREATE TABLE entries (id INTEGER PRIMARY KEY, time INTEGER NOT NULL)`,
+				fmt.Sprintf("PRAGMA user_version = %d", v),
+			} {
+				if _, err := db.Exec(stmt); err != nil {
+					t.Fatalf("%s: %v", stmt, err)
+				}
+			}
+			if err := db.Close(); err != nil {
+				t.Fatal(err)
+			}
+			l, err := Open(Options{Path: path})
+			if err == nil {
+				l.Close()
+				t.Fatalf("Open of schema version %d succeeded", v)
+			}
+			if !strings.Contains(err.Error(), fmt.Sprintf("schema version %d", v)) {
+				t.Errorf("Open error %q does not name schema version %d", err, v)
+			}
+			if l, err := OpenReadOnly(path); err == nil {
+				l.Close()
+				t.Errorf("OpenReadOnly of schema version %d succeeded", v)
+			}
+			db, err = sql.Open(driverName, dsn(path, true))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer db.Close()
+			var got int
+			if err := db.QueryRow("PRAGMA user_version").Scan(&got); err != nil || got != v {
+				t.Errorf("user_version after refusal = %d, %v; want %d untouched", got, err, v)
+			}
+		})
 	}
 }
 

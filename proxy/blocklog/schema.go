@@ -15,17 +15,24 @@ import (
 // driverName is modernc.org/sqlite's database/sql driver.
 const driverName = "sqlite"
 
-// schemaVersion is the schema's version, kept in PRAGMA user_version.
+// schemaVersion is the schema's version, kept in PRAGMA user_version. A
+// database with another non-zero version is refused, never altered.
 const schemaVersion = 3
 
-// schemaV1 is the first schema.
+// schema creates the block log's tables and indexes in an empty database.
 //
 // Times are Unix nanoseconds. rhost is host with its labels reversed
 // ("www.example.com" → "com.example.www") so that a host and its subdomains
-// are one index range. removed is a JSON array of names, or empty. ids come
+// are one index range. removed is a JSON array of names, or empty. n is how
+// many identical decisions the row stands for (see Entry.Count). ids come
 // from AUTOINCREMENT so they are never reused, even after a purge, which
 // `logs -follow` (Filter.AfterID) relies on.
-const schemaV1 = `CREATE TABLE entries (
+//
+// Every index is paid for on every insert, so there are only those that
+// queries cannot do without: rule and list have none, as queries by them
+// come with a time range that the time index serves. The host, client and
+// kind indexes end with n so that Top, which sums n, reads only them.
+const schema = `CREATE TABLE entries (
 		id         INTEGER PRIMARY KEY AUTOINCREMENT,
 		time       INTEGER NOT NULL,
 		layer      TEXT NOT NULL DEFAULT '',
@@ -43,14 +50,13 @@ const schemaV1 = `CREATE TABLE entries (
 		removed    TEXT NOT NULL DEFAULT '',
 		cloaked_by TEXT NOT NULL DEFAULT '',
 		detail     TEXT NOT NULL DEFAULT '',
-		bytes      INTEGER NOT NULL DEFAULT 0
+		bytes      INTEGER NOT NULL DEFAULT 0,
+		n          INTEGER NOT NULL DEFAULT 1
 	);
 	CREATE INDEX entries_time ON entries (time);
-	CREATE INDEX entries_rhost_time ON entries (rhost, time);
-	CREATE INDEX entries_client_time ON entries (client, time);
-	CREATE INDEX entries_kind_time ON entries (kind, time);
-	CREATE INDEX entries_rule_time ON entries (rule, time);
-	CREATE INDEX entries_list_time ON entries (list, time);
+	CREATE INDEX entries_rhost_time ON entries (rhost, time, n);
+	CREATE INDEX entries_client_time ON entries (client, time, n);
+	CREATE INDEX entries_kind_time ON entries (kind, time, n);
 	CREATE TABLE counts (
 		minute  INTEGER NOT NULL,
 		layer   TEXT NOT NULL,
@@ -58,35 +64,6 @@ const schemaV1 = `CREATE TABLE entries (
 		blocked INTEGER NOT NULL,
 		PRIMARY KEY (minute, layer)
 	) WITHOUT ROWID;`
-
-// schemaV2 drops the rule and list indexes: every index is paid for on
-// every insert, one per block, and queries by rule or list come with a time
-// range (the dashboard's and `logs`'s default is a day) that the time index
-// serves. Measured: storing 51k → 71k entries/s.
-const schemaV2 = `DROP INDEX IF EXISTS entries_rule_time;
-	DROP INDEX IF EXISTS entries_list_time;`
-
-// schemaV3 adds n, how many identical decisions a row stands for (see
-// Entry.Count): the writer folds repeated decisions into one row. Rows
-// stored before it stand for one decision each; SQLite adds a column with
-// a constant default without rewriting the table.
-//
-// Top sums n where it used to count rows, and the host, client and kind
-// indexes served it alone (covering); without n they would send it to
-// the table for every row: 10x slower over a million entries (Top hosts
-// over 24h 0.1 s → 1 s). So they are rebuilt with n at their end, which
-// costs a few seconds per million entries, once, and an insert next to
-// nothing (n = 1 takes no bytes in a record).
-const schemaV3 = `ALTER TABLE entries ADD COLUMN n INTEGER NOT NULL DEFAULT 1;
-	DROP INDEX entries_rhost_time;
-	DROP INDEX entries_client_time;
-	DROP INDEX entries_kind_time;
-	CREATE INDEX entries_rhost_time ON entries (rhost, time, n);
-	CREATE INDEX entries_client_time ON entries (client, time, n);
-	CREATE INDEX entries_kind_time ON entries (kind, time, n);`
-
-// migrations()[i] brings the schema from version i to i+1.
-func migrations() []string { return []string{schemaV1, schemaV2, schemaV3} }
 
 // entryColumns are the stored columns of an entry, in entryArgs' order.
 const entryColumns = `time, layer, kind, client, method, host, rhost, url, type, source,
@@ -107,21 +84,21 @@ func dsn(path string, readOnly bool) string {
 	u := url.URL{Scheme: "file", Path: filepath.ToSlash(path)}
 	q := "_pragma=busy_timeout(10000)" +
 		"&_pragma=synchronous(NORMAL)" +
-		"&_pragma=cache_size(-8192)" + // 8 MiB per connection: 32 MiB held 60 MiB of RSS after a DNS flood; the OS page cache serves the rest
+		"&_pragma=cache_size(-8192)" + // per connection, KiB; the OS page cache serves the rest (README: Block log)
 		"&_pragma=temp_store(MEMORY)"
 	if readOnly {
 		q += "&mode=ro"
 	} else {
-		// Checkpoint every 32 MiB of WAL rather than 4 MiB: hot index
-		// pages are copied to the database once instead of many times.
+		// Checkpoint less often than SQLite's default: hot index pages
+		// are copied to the database once instead of many times.
 		q += "&_pragma=wal_autocheckpoint(8192)"
 	}
 	return u.String() + "?" + q
 }
 
-// prepareWriter migrates the schema and prepares the writer's statements.
+// prepareWriter creates the schema if need be and prepares the writer's statements.
 func (l *Log) prepareWriter(ctx context.Context) error {
-	if err := migrate(ctx, l.w); err != nil {
+	if err := setUp(ctx, l.w); err != nil {
 		return err
 	}
 	if err := l.w.QueryRowContext(ctx, "PRAGMA page_size").Scan(&l.pageSize); err != nil {
@@ -150,14 +127,18 @@ func (l *Log) closeStmts() {
 	l.bump.Close()
 }
 
-// migrate puts db in WAL mode and brings its schema to schemaVersion.
-func migrate(ctx context.Context, db *sql.DB) error {
+// setUp puts db in WAL mode and, when it is empty, creates the schema. It
+// refuses a database of another schema version.
+func setUp(ctx context.Context, db *sql.DB) error {
 	var version int
 	if err := db.QueryRowContext(ctx, "PRAGMA user_version").Scan(&version); err != nil {
 		return fmt.Errorf("reading schema version: %w", err)
 	}
 	if version > schemaVersion {
 		return fmt.Errorf("schema version %d is newer than this program's %d", version, schemaVersion)
+	}
+	if version != 0 && version != schemaVersion {
+		return fmt.Errorf("schema version %d is an unreleased development version; this program reads only %d: move the file away to start a new log", version, schemaVersion)
 	}
 	if version == 0 {
 		// Only effective before the first table is created: lets the
@@ -176,30 +157,27 @@ func migrate(ctx context.Context, db *sql.DB) error {
 	if _, err := db.ExecContext(ctx, "PRAGMA journal_size_limit = 67108864"); err != nil {
 		return fmt.Errorf("setting journal_size_limit: %w", err)
 	}
-	for v := version; v < schemaVersion; v++ {
-		if err := migrateTo(ctx, db, v+1); err != nil {
-			return err
-		}
+	if version == 0 {
+		return createSchema(ctx, db)
 	}
 	return nil
 }
 
-// migrateTo applies migrations()[v-1] and sets the schema version to v, in
-// one transaction.
-func migrateTo(ctx context.Context, db *sql.DB, v int) error {
+// createSchema creates the schema and sets its version, in one transaction.
+func createSchema(ctx context.Context, db *sql.DB) error {
 	tx, err := db.BeginTx(ctx, nil)
 	if err != nil {
-		return fmt.Errorf("migrating schema to version %d: %w", v, err)
+		return fmt.Errorf("creating schema: %w", err)
 	}
 	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
-	if _, err := tx.ExecContext(ctx, migrations()[v-1]); err != nil {
-		return fmt.Errorf("migrating schema to version %d: %w", v, err)
+	if _, err := tx.ExecContext(ctx, schema); err != nil {
+		return fmt.Errorf("creating schema: %w", err)
 	}
-	if _, err := tx.ExecContext(ctx, fmt.Sprintf("PRAGMA user_version = %d", v)); err != nil {
-		return fmt.Errorf("migrating schema to version %d: setting version: %w", v, err)
+	if _, err := tx.ExecContext(ctx, fmt.Sprintf("PRAGMA user_version = %d", schemaVersion)); err != nil {
+		return fmt.Errorf("creating schema: setting version: %w", err)
 	}
 	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("migrating schema to version %d: committing: %w", v, err)
+		return fmt.Errorf("creating schema: committing: %w", err)
 	}
 	return nil
 }
