@@ -63,8 +63,9 @@ type ServiceOptions struct {
 	// Backoff is the wait before retry n of a failed download (tests
 	// shorten it); default the Fetcher's.
 	Backoff func(n int) time.Duration
-	// AroundCompile, when set, runs every compile: it must call compile
-	// once. The process uses it to collect garbage harder meanwhile and to
+	// AroundCompile, when set, runs every compile and the publishing of
+	// its result: it must call compile once. After compile returns, the
+	// previous lists are no longer referenced by the service. The process uses it to collect garbage harder meanwhile and to
 	// size its memory limit after.
 	AroundCompile func(compile func())
 	Logger        *slog.Logger
@@ -146,11 +147,13 @@ func (s *Service) Reload(cfg Config) {
 	}
 	start := s.opts.Now()
 	var m *Matcher
-	var groups []*groupPolicy
-	var index map[string]int
 	build := func() {
 		m = Compile(srcs...)
-		groups, index = compileGroups(cfg, srcs, m, func(s []Source) *Matcher { return Compile(s...) })
+		groups, index := compileGroups(cfg, srcs, m, func(s []Source) *Matcher { return Compile(s...) })
+		s.mu.Lock()
+		s.cfg, s.m, s.groups, s.clients, s.problems = cfg, m, groups, newClientTable(cfg.Clients, index), problems
+		s.publishLocked()
+		s.mu.Unlock()
 	}
 	if s.opts.AroundCompile != nil {
 		s.opts.AroundCompile(build)
@@ -169,10 +172,6 @@ func (s *Service) Reload(cfg Config) {
 		}
 	}
 	s.opts.Logger.Info("lists compiled", "lists", len(m.Lists()), "rules", rules, "took", s.opts.Now().Sub(start).Round(time.Millisecond))
-	s.mu.Lock()
-	s.cfg, s.m, s.groups, s.clients, s.problems = cfg, m, groups, newClientTable(cfg.Clients, index), problems
-	s.publishLocked()
-	s.mu.Unlock()
 }
 
 // publishLocked makes the current matchers, overrides and pauses the

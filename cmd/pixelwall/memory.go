@@ -30,10 +30,11 @@ type memoryGovernor struct {
 	cap func() int64
 }
 
-// aroundCompile runs a compile of the lists: compiling makes much
-// short-lived garbage, and on a reload the new matcher is built beside the
-// old one, so the collector runs often meanwhile and the memory goes back
-// to the system after; then the floor is what the process holds.
+// aroundCompile runs a compile of the lists and its publishing: compiling
+// makes much short-lived garbage, and on a reload the new matcher is built
+// beside the old one, so the collector runs often meanwhile, and once the
+// new lists are published the memory of the old ones goes back to the
+// system; then the floor is what the process holds.
 func (g *memoryGovernor) aroundCompile(compile func()) {
 	gc := debug.SetGCPercent(20)
 	compile()
