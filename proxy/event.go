@@ -1,31 +1,29 @@
 package proxy
 
-import "time"
+import (
+	"time"
 
-// Kind says what an Event records.
-type Kind string
+	"github.com/pixelwall/pixelwall/proxy/blocklog"
+)
+
+// Kind says what an Event records: the block log's kinds.
+type Kind = blocklog.Kind
 
 // Event kinds: every decision worth reviewing.
 const (
-	KindBlocked        Kind = "blocked"         // a request answered by us
-	KindHeuristic      Kind = "heuristic"       // a tiny tracking image caught from its response
-	KindLearned        Kind = "learned"         // a rule learned from heuristic catches (list "learned")
-	KindParamsStripped Kind = "params-stripped" // tracking parameters removed
-	KindReferer        Kind = "referer"         // cross-site Referer trimmed or removed
-	KindUnwrapped      Kind = "unwrapped"       // redirect tracker skipped
-	KindConnectRefused Kind = "connect-refused" // CONNECT to a blocked host
-	KindPinned         Kind = "pinned"          // a client rejected our certificate: host tunnelled from now on
-	KindAccessRefused  Kind = "access-refused"  // a client outside allow_clients
-	// KindDestinationRefused is a request or CONNECT refused by the
-	// destinations policy (loopback, this host, the admin listener,
-	// deny_destinations, connect_ports); Detail says which.
-	KindDestinationRefused Kind = "destination-refused"
-	// KindRateLimited is a refusal beyond its source's logging budget:
-	// loggers count it and do not store it. Detail is the refusal's kind.
-	KindRateLimited Kind = "rate-limited"
-	// KindPassed is every request forwarded upstream, for totals and for
-	// users who log allowed requests too.
-	KindPassed Kind = "passed"
+	KindBlocked            = blocklog.KindBlocked
+	KindHeuristic          = blocklog.KindHeuristic
+	KindLearned            = blocklog.KindLearned
+	KindParamsStripped     = blocklog.KindParamsStripped
+	KindReferer            = blocklog.KindReferer
+	KindUnwrapped          = blocklog.KindUnwrapped
+	KindConnectRefused     = blocklog.KindConnectRefused
+	KindPinned             = blocklog.KindPinned
+	KindAccessRefused      = blocklog.KindAccessRefused
+	KindDestinationRefused = blocklog.KindDestinationRefused
+	KindRateLimited        = blocklog.KindRateLimited
+	KindPaused             = blocklog.KindPaused
+	KindPassed             = blocklog.KindPassed
 )
 
 // Event is one decision, for the block log. Query values in URL are the

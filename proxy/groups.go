@@ -6,10 +6,6 @@ import (
 	"github.com/pixelwall/pixelwall/blocklist"
 )
 
-// KindPaused is a request a pause let through that a rule would have
-// blocked; Rule and List name that rule.
-const KindPaused Kind = "paused"
-
 // clientSettings are the options that a client's group may set, over the
 // server's own.
 type clientSettings struct {

@@ -330,14 +330,14 @@ func (r recorder) dns(e resolver.Event) { r.note(dnsEntry(e)) }
 func (r recorder) note(e blocklog.Entry) {
 	r.metrics.decision(e.Layer, e.Kind, e.List)
 	switch {
-	case e.Kind == "passed" && !r.logAllowed:
+	case e.Kind == blocklog.KindPassed && !r.logAllowed:
 		r.log.Count(e.Layer, false) // counted for the charts, not stored
 		return
-	case e.Kind == "rate-limited":
+	case e.Kind == blocklog.KindRateLimited:
 		return // counted in metrics; storing a flood would only fill the log
 	}
 	r.log.Add(e) // stored entries are counted by the log itself
 	if r.logger.Enabled(context.Background(), slog.LevelDebug) {
-		r.logger.Debug(e.Layer+" "+e.Kind, "client", e.Client, "host", e.Host, "rule", e.Rule, "list", e.List)
+		r.logger.Debug(e.Layer+" "+string(e.Kind), "client", e.Client, "host", e.Host, "rule", e.Rule, "list", e.List)
 	}
 }

@@ -59,7 +59,7 @@ func openLog(cfg *Config, data string, stdout io.Writer) (*blocklog.Log, io.Clos
 // only counted.
 func httpEntry(e proxy.Event) blocklog.Entry {
 	return blocklog.Entry{
-		Time: e.Time, Layer: "http", Kind: string(e.Kind), Client: e.Client, Method: e.Method, Host: e.Host,
+		Time: e.Time, Layer: "http", Kind: e.Kind, Client: e.Client, Method: e.Method, Host: e.Host,
 		URL: e.URL, Type: e.Type, Source: e.Source, Rule: e.Rule, List: e.List, Response: e.Response,
 		Removed: e.Removed, Detail: e.Detail, Bytes: e.Bytes,
 	}
@@ -75,12 +75,15 @@ func dnsEntry(e resolver.Event) blocklog.Entry {
 // topKeys are what `logs -top` counts by.
 var topKeys = []string{"hosts", "rules", "lists", "clients", "kinds"}
 
-// logKinds are the kinds the proxy and the resolver store in the log (the
-// resolver's are blocked, refused and passed). Kinds found in the log are
-// accepted too.
-var logKinds = []string{string(proxy.KindBlocked), string(proxy.KindHeuristic), string(proxy.KindLearned), string(proxy.KindParamsStripped),
-	string(proxy.KindReferer), string(proxy.KindUnwrapped), string(proxy.KindConnectRefused), string(proxy.KindAccessRefused),
-	string(proxy.KindDestinationRefused), string(proxy.KindPinned), "refused", string(proxy.KindPassed), string(proxy.KindPaused)}
+// logKinds are the kinds the proxy and the resolver log (blocklog.Kinds),
+// as words for help texts; kinds found in the log are accepted too.
+var logKinds = func() []string {
+	var out []string
+	for _, k := range blocklog.Kinds() {
+		out = append(out, string(k))
+	}
+	return out
+}()
 
 // cmdLogs is `pixelwall logs [flags]` and `pixelwall logs purge`.
 func cmdLogs(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -148,7 +151,7 @@ func cmdLogs(ctx context.Context, args []string, stdout, stderr io.Writer) error
 			return err
 		}
 	}
-	f := blocklog.Filter{Client: *client, Host: *host, Kind: kind, Layer: *layer, Limit: *limit}
+	f := blocklog.Filter{Client: *client, Host: *host, Kind: blocklog.Kind(kind), Layer: *layer, Limit: *limit}
 	if since.d > 0 {
 		f.Since = time.Now().Add(-since.d)
 	}
@@ -285,7 +288,7 @@ func printEntries(w io.Writer, entries []blocklog.Entry, asJSON, header bool) {
 		case e.Detail != "" && e.URL == "":
 			what = e.Detail
 		}
-		kind := e.Kind
+		kind := string(e.Kind)
 		if e.Count > 1 {
 			kind += " ×" + strconv.FormatInt(e.Count, 10)
 		}

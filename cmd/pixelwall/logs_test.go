@@ -142,7 +142,10 @@ func TestBlocksMetricMatchesLog(t *testing.T) {
 	}
 	defer blog.Close()
 	m := newMetrics(blog, func() *resolver.Server { return nil })
-	for _, d := range []struct{ layer, kind string }{
+	for _, d := range []struct {
+		layer string
+		kind  blocklog.Kind
+	}{
 		{"http", "blocked"}, {"http", "unwrapped"}, {"http", "params-stripped"}, {"dns", "refused"}, {"dns", "blocked"},
 	} {
 		m.decision(d.layer, d.kind, "l")

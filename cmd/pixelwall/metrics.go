@@ -75,13 +75,13 @@ func newMetrics(log *blocklog.Log, dns func() *resolver.Server) *metrics {
 	return m
 }
 
-func (m *metrics) decision(layer, kind, list string) {
-	key := [3]string{layer, kind, list}
+func (m *metrics) decision(layer string, kind blocklog.Kind, list string) {
+	key := [3]string{layer, string(kind), list}
 	c, ok := m.counters.Load(key)
 	if !ok {
-		pair := [2]prometheus.Counter{m.decisions.WithLabelValues(layer, kind), nil}
+		pair := [2]prometheus.Counter{m.decisions.WithLabelValues(layer, string(kind)), nil}
 		if blocklog.Blocked(kind) {
-			pair[1] = m.blocks.WithLabelValues(layer, kind, list)
+			pair[1] = m.blocks.WithLabelValues(layer, string(kind), list)
 		}
 		c, _ = m.counters.LoadOrStore(key, pair)
 	}

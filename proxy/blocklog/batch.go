@@ -101,9 +101,10 @@ func (b *batch) reset() {
 // the entries of a batch with equal keys are stored as one row. A refusal
 // (see Refusal) is keyed by its layer, kind, client and minute only.
 type foldKey struct {
-	layer, kind, client, method, host, url, typ, source string
-	rule, list, response, removed, cloakedBy, detail    string
-	bytes, minute                                       int64
+	layer, client, method, host, url, typ, source    string
+	rule, list, response, removed, cloakedBy, detail string
+	kind                                             Kind
+	bytes, minute                                    int64
 }
 
 // foldSeed seeds the hashes of foldKeys.

@@ -50,7 +50,7 @@ type Entry struct {
 	ID       int64     `json:"id,omitempty"` // set when stored or read back
 	Time     time.Time `json:"time"`
 	Layer    string    `json:"layer"` // "http" or "dns"
-	Kind     string    `json:"kind"`  // blocked, heuristic, learned, params-stripped, referer, unwrapped, connect-refused, access-refused, pinned, refused, rate-limited, passed
+	Kind     Kind      `json:"kind"`  // what was decided
 	Client   string    `json:"client,omitempty"`
 	Method   string    `json:"method,omitempty"`
 	Host     string    `json:"host,omitempty"`
@@ -463,9 +463,9 @@ func (l *Log) Close() error {
 // Refusal reports whether a decision of this kind is a refusal of the
 // client itself (not allowed, or over its rate), which the log keeps as
 // one row per client and minute with a count.
-func Refusal(kind string) bool {
+func Refusal(kind Kind) bool {
 	switch kind {
-	case "refused", "access-refused", "rate-limited":
+	case KindRefused, KindAccessRefused, KindRateLimited:
 		return true
 	}
 	return false
@@ -474,9 +474,9 @@ func Refusal(kind string) bool {
 // Blocked reports whether a decision of this kind counts as a block (in
 // Series here, and in pixelwall's metrics): the request (or the tracker
 // hop) never reached the tracker.
-func Blocked(kind string) bool {
+func Blocked(kind Kind) bool {
 	switch kind {
-	case "blocked", "heuristic", "connect-refused", "unwrapped":
+	case KindBlocked, KindHeuristic, KindConnectRefused, KindUnwrapped:
 		return true
 	}
 	return false

@@ -491,7 +491,7 @@ func TestRefusalsFoldPerClientAndMinute(t *testing.T) {
 }
 
 func TestRefusalKinds(t *testing.T) {
-	for kind, want := range map[string]bool{"refused": true, "access-refused": true, "rate-limited": true,
+	for kind, want := range map[Kind]bool{"refused": true, "access-refused": true, "rate-limited": true,
 		"blocked": false, "connect-refused": false, "passed": false} {
 		if got := Refusal(kind); got != want {
 			t.Errorf("Refusal(%q) = %v, want %v", kind, got, want)

@@ -20,9 +20,9 @@ type Filter struct {
 	// Host matches the host and its subdomains: "example.com" matches
 	// "example.com" and "ads.example.com", not "badexample.com".
 	Host string
-	Kind string
+	Kind Kind
 	// Kinds, when not empty, selects entries of any of these kinds.
-	Kinds []string
+	Kinds []Kind
 	Layer string
 	List  string
 	Rule  string

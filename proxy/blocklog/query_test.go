@@ -159,9 +159,9 @@ func TestTop(t *testing.T) {
 		{"clients", Filter{Since: base.Add(3 * time.Minute)}, 10, []Count{{"192.0.2.1", 2}, {"192.0.2.2", 1}, {"198.51.100.9", 1}}},
 		{"kinds", Filter{}, 10, []Count{{"blocked", 4}, {"heuristic", 1}, {"params-stripped", 1}, {"refused", 1}}},
 		{"kinds", Filter{Client: "192.0.2.2"}, 1, []Count{{"heuristic", 1}}},
-		{"kinds", Filter{Kinds: []string{"refused", "heuristic", "unwrapped"}}, 10, []Count{{"heuristic", 1}, {"refused", 1}}},
+		{"kinds", Filter{Kinds: []Kind{"refused", "heuristic", "unwrapped"}}, 10, []Count{{"heuristic", 1}, {"refused", 1}}},
 		// The dashboard's top trackers: blocked and heuristic hosts counted together.
-		{"hosts", Filter{Kinds: []string{"blocked", "heuristic"}}, 10, []Count{{"ads.example.com", 2}, {"example.com", 1}, {"example-x.com", 1}, {"cdn.example.com", 1}}},
+		{"hosts", Filter{Kinds: []Kind{"blocked", "heuristic"}}, 10, []Count{{"ads.example.com", 2}, {"example.com", 1}, {"example-x.com", 1}, {"cdn.example.com", 1}}},
 	} {
 		got, err := l.Top(ctx, tc.by, tc.f, tc.n)
 		if err != nil {

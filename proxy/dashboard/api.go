@@ -290,7 +290,7 @@ func (s *Server) apiStats(w http.ResponseWriter, r *http.Request) {
 // search, limit (default 100, at most 1000).
 func (s *Server) apiLog(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
-	f := blocklog.Filter{Host: q.Get("host"), Kind: q.Get("kind"), List: q.Get("list"), Search: q.Get("search"), Limit: blocklog.DefaultLimit}
+	f := blocklog.Filter{Host: q.Get("host"), Kind: blocklog.Kind(q.Get("kind")), List: q.Get("list"), Search: q.Get("search"), Limit: blocklog.DefaultLimit}
 	if v := q.Get("limit"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n <= 0 || n > 1000 {

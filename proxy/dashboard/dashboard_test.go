@@ -842,7 +842,7 @@ func BenchmarkOverview(b *testing.B) {
 	now := time.Now()
 	for i := range 5000 {
 		entries = append(entries, blocklog.Entry{
-			Time: now.Add(-time.Duration(i) * 17 * time.Second), Layer: "http", Kind: []string{"blocked", "heuristic", "params-stripped", "connect-refused"}[i%4],
+			Time: now.Add(-time.Duration(i) * 17 * time.Second), Layer: "http", Kind: []blocklog.Kind{"blocked", "heuristic", "params-stripped", "connect-refused"}[i%4],
 			Client: fmt.Sprintf("192.168.1.%d", i%20), Host: fmt.Sprintf("t%d.tracker%d.test", i%50, i%7),
 			URL: fmt.Sprintf("https://t%d.tracker.test/p?id=%d", i%50, i), Rule: fmt.Sprintf("||tracker%d.test^", i%7), List: "easyprivacy",
 		})

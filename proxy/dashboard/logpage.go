@@ -81,7 +81,7 @@ func (s *Server) logPage(w http.ResponseWriter, r *http.Request) {
 		f.Limit = min(n, maxPageSize)
 	}
 	filter := blocklog.Filter{
-		Client: s.logClient(f.Client), Host: f.Host, Kind: f.Kind, Layer: f.Layer,
+		Client: s.logClient(f.Client), Host: f.Host, Kind: blocklog.Kind(f.Kind), Layer: f.Layer,
 		List: f.List, Rule: f.Rule, Search: f.Q,
 	}
 	if d, ok := sinces[f.Since]; ok {

@@ -40,7 +40,7 @@ func topRows(counts []blocklog.Count, param, since string) []topRow {
 }
 
 // trackerKinds are the kinds whose hosts are the top trackers.
-var trackerKinds = []string{"blocked", "heuristic", "connect-refused"}
+var trackerKinds = []blocklog.Kind{blocklog.KindBlocked, blocklog.KindHeuristic, blocklog.KindConnectRefused}
 
 // overviewView is the overview page.
 type overviewView struct {

@@ -1,6 +1,8 @@
 package dashboard
 
 import (
+	"github.com/pixelwall/pixelwall/proxy/blocklog"
+
 	"embed"
 	"fmt"
 	"html/template"
@@ -46,7 +48,7 @@ type topBox struct {
 }
 
 // kindClass is the badge class of an entry kind.
-func kindClass(kind string) string {
+func kindClass(kind blocklog.Kind) string {
 	switch kind {
 	case "blocked", "connect-refused":
 		return "k-block"

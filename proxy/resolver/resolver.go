@@ -19,6 +19,7 @@ import (
 	"golang.org/x/sync/singleflight"
 
 	"github.com/pixelwall/pixelwall/blocklist"
+	"github.com/pixelwall/pixelwall/proxy/blocklog"
 )
 
 // BlockMode is how a blocked name is answered.
@@ -111,7 +112,7 @@ const LocalName = "pixelwall.internal."
 // Event is one decision for the block log.
 type Event struct {
 	Time      time.Time
-	Kind      string // "blocked", "refused", "rate-limited", "passed", "paused"
+	Kind      blocklog.Kind // blocked, refused, rate-limited, passed or paused
 	Client    string
 	Name      string // the query name, without the trailing dot
 	Type      string // A, AAAA, HTTPS, …

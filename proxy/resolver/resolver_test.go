@@ -13,6 +13,7 @@ import (
 	"github.com/miekg/dns"
 
 	"github.com/pixelwall/pixelwall/blocklist"
+	"github.com/pixelwall/pixelwall/proxy/blocklog"
 )
 
 // stub is a programmable upstream DNS server on loopback.
@@ -160,7 +161,7 @@ func (r *record) advance(d time.Duration) {
 	r.mu.Unlock()
 }
 
-func (r *record) eventsOf(kind string) []Event {
+func (r *record) eventsOf(kind blocklog.Kind) []Event {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	var out []Event
