@@ -110,7 +110,7 @@ func newApp(cfg *Config, cfgPath, data string, logger *slog.Logger, stdout io.Wr
 		if a.httpLn != nil {
 			proxyListen = a.httpLn.Addr().String() // the real port when the config says 0
 		}
-		dash, err := newDashboard(cfg, proxyListen, a.lists, a.learner, a.blog, a.met, logger)
+		dash, err := newDashboard(cfg, proxyListen, a.res.NewClientNames(), a.lists, a.learner, a.blog, a.met, logger)
 		if err != nil {
 			return nil, err
 		}

@@ -9,11 +9,12 @@ import (
 	"github.com/pixelwall/pixelwall/blocklist"
 	"github.com/pixelwall/pixelwall/proxy/blocklog"
 	"github.com/pixelwall/pixelwall/proxy/dashboard"
+	"github.com/pixelwall/pixelwall/proxy/resolver"
 )
 
 // newDashboard wires the dashboard: the log to read, /metrics, list status,
 // and allow actions that take effect at once.
-func newDashboard(cfg *Config, proxyListen string, lists *blocklist.Service, learner *blocklist.Learner, blog *blocklog.Log, met *metrics, logger *slog.Logger) (*dashboard.Server, error) {
+func newDashboard(cfg *Config, proxyListen string, ptr *resolver.ClientNames, lists *blocklist.Service, learner *blocklist.Learner, blog *blocklog.Log, met *metrics, logger *slog.Logger) (*dashboard.Server, error) {
 	host, _, _ := net.SplitHostPort(cfg.Dashboard.Listen)
 	ip, err := netip.ParseAddr(host)
 	loopback := host == "localhost" || err == nil && ip.IsLoopback()
@@ -43,7 +44,14 @@ func newDashboard(cfg *Config, proxyListen string, lists *blocklist.Service, lea
 		return lists.Unallow(ov.Host, ov.Site, ov.Client)
 	}
 	opts.Pauses = dashboard.PauseControl{Pause: lists.Pause, Resume: lists.Resume, Pauses: lists.Pauses}
-	opts.ClientName = func(a netip.Addr) string { return lists.Policy().ClientName(a) }
+	// A client's name: the config's, else its PTR record through the
+	// resolver (the router's names), else none.
+	opts.ClientName = func(a netip.Addr) string {
+		if n := lists.Policy().ClientName(a); n != "" || ptr == nil {
+			return n
+		}
+		return ptr.NameOf(a)
+	}
 	opts.Clients = func() []dashboard.ClientInfo {
 		var out []dashboard.ClientInfo
 		for _, c := range lists.Policy().Clients() {
