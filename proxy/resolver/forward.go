@@ -55,22 +55,19 @@ func (s *Server) refresh(k cacheKey, req *dns.Msg, set *upstreamSet) {
 }
 
 // fetch asks set once per key at a time and caches the answer; callers
-// that come meanwhile share it, each free to give up on its own ctx.
+// that come meanwhile share it. The exchange runs on the first caller's
+// goroutine (a hand-off to another would cost a wake-up on every miss) and
+// is bounded by the strategy's own timeout.
 func (s *Server) fetch(ctx context.Context, k cacheKey, req *dns.Msg, set *upstreamSet) (*dns.Msg, error) {
-	ch := s.flights.DoChan(k.flightKey(), func() (any, error) {
+	v, err, _ := s.flights.Do(k.flightKey(), func() (any, error) {
 		m, err := s.forward(ctx, upstreamQuery(req), set)
 		if err == nil && s.cache != nil {
 			s.cache.put(k, m, s.now())
 		}
 		return m, err
 	})
-	select {
-	case r := <-ch:
-		m, _ := r.Val.(*dns.Msg)
-		return m, r.Err
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	}
+	m, _ := v.(*dns.Msg)
+	return m, err
 }
 
 // forward sends q to set per the strategy. An answer counts when it is
