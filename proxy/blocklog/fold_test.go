@@ -400,14 +400,16 @@ func TestSpacing(t *testing.T) {
 // one (Flush does not wait); a quick one, or one that folded nothing, lets
 // entries through within the interval.
 func TestSlowStoreSpacesStores(t *testing.T) {
-	l := openTest(t, Options{FlushInterval: 20 * time.Millisecond, QueueSize: 2 * spacedRows})
+	// The interval leaves the Adds (slow under the race detector) time to
+	// fill the batch before it is first due.
+	l := openTest(t, Options{FlushInterval: 150 * time.Millisecond, QueueSize: 2 * spacedRows})
 	l.lastStore.Store(int64(time.Second)) // as if the last store took 1s: wait 5s
 	for i := range spacedRows {           // a batch large enough to wait
 		l.Add(Entry{Layer: LayerDNS, Kind: "blocked", Host: fmt.Sprintf("a%d.example", i)})
 	}
-	time.Sleep(300 * time.Millisecond) // 15 flush intervals
+	time.Sleep(750 * time.Millisecond) // 5 flush intervals
 	if n := l.stored.Load(); n != 0 {
-		t.Fatalf("stored %d decisions within 300ms of a 1s store; want the writer to wait %v", n, MaxStoreSpacing)
+		t.Fatalf("stored %d decisions within 750ms of a 1s store; want the writer to wait %v", n, MaxStoreSpacing)
 	}
 	flush(t, l)
 	if n := l.stored.Load(); n != spacedRows {
