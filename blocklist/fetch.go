@@ -31,7 +31,8 @@ type Fetcher struct {
 	// MaxBytes is the largest list accepted (after decompression); default
 	// MaxListBytes.
 	MaxBytes int64
-	// Retries after a failed attempt (network error or 5xx); default 2.
+	// Retries after a failed attempt (network error or 5xx); default 2,
+	// negative for none.
 	Retries int
 	// Backoff is the wait before retry n (1, 2, …); default 2^n seconds.
 	Backoff func(n int) time.Duration
@@ -174,7 +175,7 @@ func (f *Fetcher) Fetch(ctx context.Context, name, url string, format Format) Fe
 // errors and server errors with backoff.
 func (f *Fetcher) download(ctx context.Context, url string, prev FetchMeta) ([]byte, *http.Response, error) {
 	var lastErr error
-	for attempt := 0; attempt <= f.Retries; attempt++ {
+	for attempt := 0; attempt <= max(f.Retries, 0); attempt++ {
 		if attempt > 0 {
 			select {
 			case <-time.After(f.Backoff(attempt)):

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"strings"
 	"sync"
@@ -201,5 +202,23 @@ func TestSwapUnderConcurrentMatching(t *testing.T) {
 	wg.Wait()
 	if bad.Load() != 0 {
 		t.Errorf("%d decisions disagreed with the matcher that made them", bad.Load())
+	}
+}
+
+// A negative Retries means one attempt, not none (which left no response
+// to read).
+func TestFetchNoRetries(t *testing.T) {
+	calls := 0
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		calls++
+		http.Error(w, "down", http.StatusServiceUnavailable)
+	}))
+	defer srv.Close()
+	f := &Fetcher{Dir: t.TempDir(), Retries: -1}
+	if r := f.Fetch(context.Background(), "l", srv.URL, FormatAdblock); r.Err == nil || r.Status != FetchKept {
+		t.Errorf("Fetch = %+v, want a failure keeping the last copy", r)
+	}
+	if calls != 1 {
+		t.Errorf("%d requests, want 1", calls)
 	}
 }
