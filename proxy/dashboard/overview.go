@@ -12,10 +12,12 @@ import (
 
 // topRow is one line of a top list.
 type topRow struct {
-	Key  string
-	N    int64
-	Pct  int    // of the list's largest count, for the bar
-	Link string // the log filtered on Key
+	Key string
+	// Label is what the row shows when it is not Key (a client's name).
+	Label string
+	N     int64
+	Pct   int    // of the list's largest count, for the bar
+	Link  string // the log filtered on Key
 }
 
 // topRows turns counts into rows linking to the log filtered by param
@@ -143,6 +145,11 @@ func (s *Server) overview(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		*t.rows = topRows(counts, t.param, v.Range)
+	}
+	for i, c := range v.Clients {
+		if name := s.clientName(c.Key); name != "" {
+			v.Clients[i].Label = name + " (" + c.Key + ")"
+		}
 	}
 
 	recent, err := l.Query(ctx, blocklog.Filter{Limit: 20})

@@ -3,6 +3,7 @@ package dashboard
 import (
 	"errors"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"strings"
 	"sync"
@@ -202,5 +203,23 @@ func TestOverviewWarnings(t *testing.T) {
 	}
 	if body := get(t, newServer(t, Options{}), "/"); strings.Contains(body, "serves every address") {
 		t.Error("a warning shows without one")
+	}
+}
+
+// The overview's top clients name the clients that have a name.
+func TestOverviewTopClientsNamed(t *testing.T) {
+	l := newLog(t)
+	add(t, l, sample()...)
+	s := newServer(t, Options{Log: l, ClientName: func(a netip.Addr) string {
+		if a.String() == "192.168.1.10" {
+			return "tablet"
+		}
+		return ""
+	}})
+	if body := get(t, s, "/"); !strings.Contains(body, "tablet (192.168.1.10)") {
+		t.Error("the top clients do not name 192.168.1.10 as tablet")
+	}
+	if body := get(t, newServer(t, Options{Log: l}), "/"); strings.Contains(body, "tablet (") {
+		t.Error("a client is named without a name source")
 	}
 }
