@@ -39,6 +39,10 @@ func (p *Policy) Generation() uint64 { return p.gen }
 // Matcher is the compiled lists of the default group.
 func (p *Policy) Matcher() *Matcher { return p.groups[0].m }
 
+// MatcherFor is the compiled lists of client's group (for CNAME checks,
+// which match names the client did not ask for).
+func (p *Policy) MatcherFor(client netip.Addr) *Matcher { return p.groupOf(client).m }
+
 // Overrides are the user's allows in force (not the config's).
 func (p *Policy) Overrides() []Override {
 	now := p.now()

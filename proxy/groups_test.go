@@ -131,3 +131,20 @@ func TestGroupSettingsInProxy(t *testing.T) {
 		t.Errorf("tablet: intercepted GET: %d", resp.StatusCode)
 	}
 }
+
+// CNAME uncloaking uses the client's group's lists: a branded host that
+// CNAMEs to a host only the strict list blocks is blocked for the tablet
+// and reaches the origin for the laptop.
+func TestGroupsCNAMEUncloaking(t *testing.T) {
+	w := newWorld(t, worldOptions{cnames: map[string]string{"links.brand.test": "pixel.strict.test"}})
+	w.lists.Reload(groupsListsConfig())
+	kids, relaxed := w.clientFrom("127.0.0.2"), w.clientFrom("127.0.0.3")
+	w.get(kids, w.httpURL("links.brand.test", "/o/1"))
+	if n := w.origin.count("links.brand.test/o/1"); n != 0 {
+		t.Errorf("tablet: a host cloaking a strict-list tracker reached the origin %d times", n)
+	}
+	w.get(relaxed, w.httpURL("links.brand.test", "/o/2"))
+	if n := w.origin.count("links.brand.test/o/2"); n != 1 {
+		t.Errorf("laptop: the host reached the origin %d times, want 1 (its lists do not block the target)", n)
+	}
+}

@@ -26,10 +26,11 @@ func (s *Server) chain(ctx context.Context, host string) []string {
 	return chain
 }
 
-// cloakedHost finds the first name of chain that a hostname rule blocks.
-func cloakedHost(pol *blocklist.Policy, chain []string) (string, blocklist.Decision) {
+// cloakedHost finds the first name of chain that a hostname rule of m (the
+// client's group's lists) blocks.
+func cloakedHost(m *blocklist.Matcher, chain []string) (string, blocklist.Decision) {
 	for _, c := range chain {
-		if d := pol.Matcher().MatchHost(c); d.Action == blocklist.Block {
+		if d := m.MatchHost(c); d.Action == blocklist.Block {
 			return c, d
 		}
 	}
@@ -40,7 +41,7 @@ func cloakedHost(pol *blocklist.Policy, chain []string) (string, blocklist.Decis
 // blocked by name, unless an override allows host. It returns the cloaked
 // tracker's name with the decision.
 func (s *Server) uncloakHost(ctx context.Context, pol *blocklist.Policy, client netip.Addr, host string) (string, blocklist.Decision) {
-	c, d := cloakedHost(pol, s.chain(ctx, host))
+	c, d := cloakedHost(pol.MatcherFor(client), s.chain(ctx, host))
 	if d.Action == blocklist.Block {
 		if _, ok := pol.Allowed(client, host, ""); ok || pol.Paused(client, host, "") {
 			return "", blocklist.Decision{}
@@ -58,12 +59,13 @@ func (s *Server) uncloak(ctx context.Context, pol *blocklist.Policy, client neti
 	if len(chain) == 0 {
 		return "", blocklist.Decision{}
 	}
-	c, d := cloakedHost(pol, chain)
+	m := pol.MatcherFor(client)
+	c, d := cloakedHost(m, chain)
 	if d.Action == blocklist.Block {
 		d.Response = blocklist.ResponseFor(breq.Type)
 	} else {
 		c = chain[len(chain)-1]
-		d = canonicalMatch(pol, breq, c)
+		d = canonicalMatch(m, breq, c)
 	}
 	if d.Action == blocklist.Block {
 		if _, ok := pol.Allowed(client, breq.Host, breq.SourceHost); ok || pol.Paused(client, breq.Host, breq.SourceHost) {
@@ -75,7 +77,7 @@ func (s *Server) uncloak(ctx context.Context, pol *blocklist.Policy, client neti
 }
 
 // canonicalMatch matches breq's URL with canonical as its host.
-func canonicalMatch(pol *blocklist.Policy, breq *blocklist.Request, canonical string) blocklist.Decision {
+func canonicalMatch(m *blocklist.Matcher, breq *blocklist.Request, canonical string) blocklist.Decision {
 	u, err := url.Parse(breq.URL)
 	if err != nil {
 		return blocklist.Decision{}
@@ -89,5 +91,5 @@ func canonicalMatch(pol *blocklist.Policy, breq *blocklist.Request, canonical st
 	if err != nil {
 		return blocklist.Decision{}
 	}
-	return pol.Matcher().Match(creq)
+	return m.Match(creq)
 }

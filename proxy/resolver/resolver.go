@@ -363,7 +363,7 @@ func (s *Server) resolve(ctx context.Context, req *dns.Msg, client netip.Addr) (
 	}
 	// CNAME uncloaking: a tracker hidden behind a first-party name is
 	// blocked like the tracker itself, unless the user allowed the name.
-	if target, d, ok := cloaked(pol, resp); ok {
+	if target, d, ok := cloaked(pol.MatcherFor(client), resp); ok {
 		if _, allowed := pol.Allowed(client, host, ""); !allowed && !pol.Paused(client, host, "") {
 			return s.blockAnswer(req, client, host, d, target, groupBlockMode(pol, client)), source{}
 		}

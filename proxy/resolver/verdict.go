@@ -44,9 +44,9 @@ func decide(pol *blocklist.Policy, client netip.Addr, name string) verdict {
 	return verdict{kind: verdictForward}
 }
 
-// cloaked finds the first name in resp's CNAME/DNAME chain that pol blocks
-// by hostname (CNAME uncloaking).
-func cloaked(pol *blocklist.Policy, resp *dns.Msg) (target string, d blocklist.Decision, ok bool) {
+// cloaked finds the first name in resp's CNAME/DNAME chain that m (the
+// client's group's lists) blocks by hostname (CNAME uncloaking).
+func cloaked(m *blocklist.Matcher, resp *dns.Msg) (target string, d blocklist.Decision, ok bool) {
 	for _, rr := range resp.Answer {
 		switch v := rr.(type) {
 		case *dns.CNAME:
@@ -57,7 +57,7 @@ func cloaked(pol *blocklist.Policy, resp *dns.Msg) (target string, d blocklist.D
 			continue
 		}
 		t := strings.TrimSuffix(strings.ToLower(target), ".")
-		if d := pol.Matcher().MatchHost(t); d.Action == blocklist.Block {
+		if d := m.MatchHost(t); d.Action == blocklist.Block {
 			return t, d, true
 		}
 	}
