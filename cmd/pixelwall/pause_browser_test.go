@@ -1,10 +1,6 @@
 package main
 
 import (
-	"context"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -16,13 +12,6 @@ import (
 // page, pauses the tracker's site with the form; the page shows the pause
 // with its time left, and the next request to the site passes.
 func TestDashboardPauseSiteInBrowser(t *testing.T) {
-	if testing.Short() {
-		t.Skip("browser test skipped in -short mode")
-	}
-	exe, err := exec.LookPath("chromium")
-	if err != nil {
-		t.Skip("chromium not installed (apt-get install chromium): skipping the browser test")
-	}
 	port := trackerOrigin(t)
 	c, _, _, out, stop := runWorld(t, t.TempDir(), "")
 	defer stop()
@@ -32,36 +21,7 @@ func TestDashboardPauseSiteInBrowser(t *testing.T) {
 	}
 	dash := strings.TrimSuffix(waitLine(t, out, "dashboard listening on "), "/")
 
-	opts := []chromedp.ExecAllocatorOption{
-		chromedp.ExecPath(exe), chromedp.Flag("headless", "new"), chromedp.Flag("no-sandbox", true),
-		chromedp.Flag("disable-gpu", true), chromedp.Flag("no-first-run", true),
-		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true), chromedp.Flag("disable-default-apps", true),
-		chromedp.Flag("disable-dev-shm-usage", true), chromedp.Flag("host-resolver-rules", "MAP * ~NOTFOUND, EXCLUDE 127.0.0.1"),
-		chromedp.UserDataDir(t.TempDir()), chromedp.WindowSize(1280, 1000),
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	actx, acancel := chromedp.NewExecAllocator(ctx, opts...)
-	defer acancel()
-	bctx, bcancel := chromedp.NewContext(actx)
-	defer bcancel()
-	artifacts := os.Getenv("PIXELWALL_ARTIFACTS")
-	if artifacts == "" {
-		artifacts = t.TempDir()
-	}
-	shot := func(name string) {
-		t.Helper()
-		png, err := chromedp.Run(bctx, chromedp.FullScreenshot(100))
-		if err != nil {
-			t.Fatalf("screenshot: %v", err)
-		}
-		p := filepath.Join(artifacts, name)
-		if err := os.WriteFile(p, png, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		t.Logf("screenshot: %s", p)
-	}
+	bctx, shot := newBrowser(t)
 
 	if err := chromedp.Do(bctx, chromedp.Navigate(dash+"/clients")); err != nil {
 		t.Fatalf("navigate: %v", err)
