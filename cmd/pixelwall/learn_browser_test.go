@@ -1,12 +1,10 @@
 package main
 
 import (
-	"context"
 	"io"
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync/atomic"
@@ -23,13 +21,6 @@ import (
 // Lists page and presses "Unlearn"; the next pixel reaches the tracker again
 // and learned.json no longer holds the rule.
 func TestLearnAndUnlearnInBrowser(t *testing.T) {
-	if testing.Short() {
-		t.Skip("browser test skipped in -short mode")
-	}
-	exe, err := exec.LookPath("chromium")
-	if err != nil {
-		t.Skip("chromium not installed (apt-get install chromium): skipping the browser test")
-	}
 	var seen atomic.Int64
 	tracker := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		seen.Add(1)
@@ -80,7 +71,7 @@ func TestLearnAndUnlearnInBrowser(t *testing.T) {
 	}
 
 	dash := strings.TrimSuffix(waitLine(t, out, "dashboard listening on "), "/")
-	bctx, shot := browser(t, exe)
+	bctx, shot := newBrowser(t)
 	if _, err := chromedp.Run(bctx, chromedp.Navigate(dash+"/log?host=t.news.brand.example")); err != nil {
 		t.Fatalf("navigate: %v", err)
 	}
@@ -118,41 +109,5 @@ func TestLearnAndUnlearnInBrowser(t *testing.T) {
 	}
 	if b, err := os.ReadFile(filepath.Join(data, "learned.json")); err != nil || strings.Contains(string(b), "/o/*") {
 		t.Errorf("learned.json after unlearning: %v\n%s", err, b)
-	}
-}
-
-// browser starts headless Chromium for a test; shot saves a screenshot to
-// $PIXELWALL_ARTIFACTS (or a temporary directory).
-func browser(t *testing.T, exe string) (context.Context, func(name string)) {
-	t.Helper()
-	opts := []chromedp.ExecAllocatorOption{
-		chromedp.ExecPath(exe), chromedp.Flag("headless", "new"), chromedp.Flag("no-sandbox", true),
-		chromedp.Flag("disable-gpu", true), chromedp.Flag("no-first-run", true),
-		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true), chromedp.Flag("disable-default-apps", true),
-		chromedp.Flag("disable-dev-shm-usage", true), chromedp.Flag("host-resolver-rules", "MAP * ~NOTFOUND, EXCLUDE 127.0.0.1"),
-		chromedp.UserDataDir(t.TempDir()), chromedp.WindowSize(1280, 1000),
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	t.Cleanup(cancel)
-	actx, acancel := chromedp.NewExecAllocator(ctx, opts...)
-	t.Cleanup(acancel)
-	bctx, bcancel := chromedp.NewContext(actx)
-	t.Cleanup(bcancel)
-	artifacts := os.Getenv("PIXELWALL_ARTIFACTS")
-	if artifacts == "" {
-		artifacts = t.TempDir()
-	}
-	return bctx, func(name string) {
-		t.Helper()
-		png, err := chromedp.Run(bctx, chromedp.FullScreenshot(100))
-		if err != nil {
-			t.Fatalf("screenshot: %v", err)
-		}
-		p := filepath.Join(artifacts, name)
-		if err := os.WriteFile(p, png, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		t.Logf("screenshot: %s", p)
 	}
 }
