@@ -6,7 +6,6 @@ import (
 	"net"
 	"net/netip"
 	"strings"
-	"sync"
 
 	"github.com/miekg/dns"
 )
@@ -45,23 +44,25 @@ type hostAnswer struct {
 // askAddrs asks for name's A and AAAA records (results in that order) in
 // parallel, each from name's upstreams or, when it has none, the local zone.
 func (s *Server) askAddrs(ctx context.Context, name string) [2]hostAnswer {
-	var (
-		wg      sync.WaitGroup
-		results [2]hostAnswer
-	)
-	for i, qtype := range [2]uint16{dns.TypeA, dns.TypeAAAA} {
-		wg.Go(func() {
-			req := new(dns.Msg)
-			req.SetQuestion(name, qtype)
-			set := s.upstreamsFor(name, qtype)
-			if set == nil {
-				results[i].resp = localZoneAnswer(req, name, localZone(name, qtype))
-				return
-			}
-			results[i].resp, _, results[i].err = s.lookup(ctx, req, name, req.Question[0], set)
-		})
+	var results [2]hostAnswer
+	ask := func(i int, qtype uint16) {
+		req := new(dns.Msg)
+		req.SetQuestion(name, qtype)
+		set := s.upstreamsFor(name, qtype)
+		if set == nil {
+			results[i].resp = localZoneAnswer(req, name, localZone(name, qtype))
+			return
+		}
+		results[i].resp, _, results[i].err = s.lookup(ctx, req, name, req.Question[0], set)
 	}
-	wg.Wait()
+	// AAAA alongside, A on this goroutine: one goroutine a lookup, not two.
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		ask(1, dns.TypeAAAA)
+	}()
+	ask(0, dns.TypeA)
+	<-done
 	return results
 }
 
