@@ -103,17 +103,6 @@ func (o *Overrides) prune() {
 	o.entries = kept
 }
 
-// Allowed reports whether an override in force lets client's request to
-// host, made from a page on source (may be empty), through. Services answer
-// requests from the index of a published Policy; this is for one-off checks.
-func (o *Overrides) Allowed(client netip.Addr, host, source string) (Override, bool) {
-	if o == nil {
-		return Override{}, false
-	}
-	ix := indexOverrides(o.List())
-	return ix.allowed(client, lowerHost(host), lowerHost(source), o.now())
-}
-
 // Save writes the permanent overrides (Until zero) to path, one JSON
 // object a line, atomically.
 func (o *Overrides) Save(path string) error {
